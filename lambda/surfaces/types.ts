@@ -1,0 +1,119 @@
+import type { WorkloadClients } from '../shared/clients';
+import type { AgentTarget, KillMode, Mode, SurfaceName } from '../shared/types';
+
+/** Minimal structured logger (Powertools' Logger satisfies it). */
+export interface Log {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+/** What a surface module gets for one agent in one account and region. */
+export interface SurfaceContext {
+  readonly agent: AgentTarget;
+  readonly incidentId: string;
+  /** When the kill was requested: sessions issued before it are revoked. */
+  readonly killStartedAt: Date;
+  /** Clients under the kill (or, for restore, the restore) execution role of the agent's account. */
+  readonly clients: WorkloadClients;
+  readonly clock: () => Date;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly log: Log;
+}
+
+/** One thing a surface changed, with what was there before and what is there after. */
+export interface Change {
+  readonly resource: string;
+  readonly action: string;
+  readonly before: unknown;
+  readonly after: unknown;
+}
+
+/** A resource the surface found but could not or would not change, with the reason. */
+export interface Skipped {
+  readonly resource: string;
+  readonly reason: string;
+}
+
+/** A call that failed after the SDK's retries, with the AWS error name and message. */
+export interface Failure {
+  readonly resource: string;
+  readonly action: string;
+  readonly error: string;
+  readonly message: string;
+}
+
+export interface ContainResult {
+  readonly changes: Change[];
+  readonly skipped: Skipped[];
+  readonly failures: Failure[];
+}
+
+/** A resource whose read-back does not match what the mode requires. */
+export interface Mismatch {
+  readonly resource: string;
+  readonly expected: unknown;
+  readonly actual: unknown;
+}
+
+export interface VerifyResult {
+  /** Not yet in the expected state but moving there (an event source mapping in `Disabling`). */
+  readonly pending: Mismatch[];
+  /** Not in the expected state and not moving there: the agent (or someone) undid the cut. */
+  readonly drifted: Mismatch[];
+  /** Read-backs that failed. */
+  readonly failures: Failure[];
+}
+
+export interface RestoreResult {
+  readonly changes: Change[];
+  /** What cannot be put back (a stopped execution), said plainly. */
+  readonly notRestorable: Skipped[];
+  readonly failures: Failure[];
+}
+
+/**
+ * The state of one resource before the kill touched it: everything restore needs to put it back
+ * exactly. `id` is the resource's ARN (or, where AWS has none, a stable identifier such as an
+ * ENI id or an event source mapping UUID). `state` is surface-specific and JSON-serializable.
+ */
+export interface ResourceSnapshot<S = unknown> {
+  readonly id: string;
+  readonly state: S;
+}
+
+/**
+ * One authority surface. Every module in lambda/surfaces exports one of these and is listed in
+ * lambda/surfaces/index.ts. Rules all surfaces follow:
+ * - `discover` and `snapshot` only read.
+ * - `contain` acts only on resources in the snapshot it is given, is idempotent (a second call
+ *   re-cuts what drifted and changes nothing else), catches per-resource errors into `failures`
+ *   and carries on with the next resource.
+ * - `verify` only reads.
+ * - `restore` puts back exactly what the snapshot holds, in reverse order of contain.
+ */
+export interface Surface<S = unknown> {
+  readonly name: SurfaceName;
+  /** Whether this surface is cut in the given mode (IAM is cut in every mode; the rest in full_stop). */
+  appliesTo(mode: KillMode): boolean;
+  /** Identifiers of the agent's resources on this surface (tags, declared ARNs, and what derives from them). */
+  discover(ctx: SurfaceContext): Promise<string[]>;
+  /** The current state of each discovered resource, read verbatim. */
+  snapshot(ctx: SurfaceContext, ids: readonly string[]): Promise<ResourceSnapshot<S>[]>;
+  contain(
+    ctx: SurfaceContext,
+    mode: KillMode,
+    snapshot: readonly ResourceSnapshot<S>[],
+  ): Promise<ContainResult>;
+  verify(
+    ctx: SurfaceContext,
+    mode: KillMode,
+    snapshot: readonly ResourceSnapshot<S>[],
+  ): Promise<VerifyResult>;
+  /** Puts back the snapshot. `toMode` is the mode after restore (IAM keeps that mode's deny). */
+  restore(
+    ctx: SurfaceContext,
+    toMode: Mode,
+    snapshot: readonly ResourceSnapshot<S>[],
+  ): Promise<RestoreResult>;
+}

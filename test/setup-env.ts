@@ -1,0 +1,7 @@
+// Offline, quiet test environment: no CDK version checks, no SDK Node-version warning,
+// and Promise.withResolvers (Node 22) for the local ASL engine on Node 20.
+process.env.CDK_DISABLE_VERSION_CHECK = '1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.AWS_REGION ??= 'us-east-1';
+
+import '../lib/local/polyfills';
