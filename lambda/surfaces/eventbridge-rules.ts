@@ -1,0 +1,308 @@
+import {
+  DescribeRuleCommand,
+  DisableRuleCommand,
+  EnableRuleCommand,
+  ListEventBusesCommand,
+  ListRuleNamesByTargetCommand,
+  ListRulesCommand,
+  PutRuleCommand,
+  type Rule,
+} from '@aws-sdk/client-eventbridge';
+import { eventRuleArn, parseEventRuleArn, resourceKind } from '../shared/arn';
+import { isErrorNamed, isNotFound, toFailure } from '../shared/aws-errors';
+import type { KillMode, Mode } from '../shared/types';
+import {
+  agentTargetArns,
+  declared,
+  emptyContain,
+  emptyRestore,
+  emptyVerify,
+  forEachResource,
+  mapLimit,
+  paginate,
+  type ReadError,
+  readError,
+  taggedArns,
+  unique,
+} from './common';
+import type {
+  ContainResult,
+  ResourceSnapshot,
+  RestoreResult,
+  Surface,
+  SurfaceContext,
+  VerifyResult,
+} from './types';
+
+/**
+ * EventBridge rules (full_stop) on every event bus of the account and region: the rules tagged
+ * for the agent and the rules that target its functions, queues or state machines. Rules are
+ * disabled, never deleted. Rules managed by another AWS service cannot be disabled by the
+ * customer: they are reported as skipped with the managing service, never passed over silently.
+ */
+
+export interface EventRuleSnapshot {
+  readonly arn: string;
+  readonly name: string;
+  readonly eventBusName: string;
+  /** ENABLED, DISABLED or ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS before the kill. */
+  readonly state: string;
+  /** The AWS service that manages the rule, when one does. */
+  readonly managedBy?: string;
+  /** The rule's definition, kept so that restore can put back a state EnableRule cannot set. */
+  readonly eventPattern?: string;
+  readonly scheduleExpression?: string;
+  readonly description?: string;
+  readonly roleArn?: string;
+  readonly readError?: ReadError;
+}
+
+/** EventBridge's control plane allows around 50 requests/s per account. */
+const CONCURRENCY = 8;
+const ENABLED_STATES = new Set(['ENABLED', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS']);
+
+async function eventBusNames(ctx: SurfaceContext): Promise<string[]> {
+  const buses = await paginate(async (token) => {
+    const out = await ctx.clients.events.send(new ListEventBusesCommand({ NextToken: token }));
+    return { items: out.EventBuses, next: out.NextToken };
+  });
+  return unique(buses.map((b) => b.Name ?? '').filter((n) => n !== ''));
+}
+
+async function discover(ctx: SurfaceContext): Promise<string[]> {
+  const { partition, region, accountId } = ctx.agent;
+  const [buses, targets, tagged] = await Promise.all([
+    eventBusNames(ctx),
+    agentTargetArns(ctx),
+    taggedArns(ctx, ['events:rule']),
+  ]);
+  const pairs = buses.flatMap((bus) => targets.map((target) => ({ bus, target })));
+  const byTarget = await mapLimit(pairs, CONCURRENCY, async ({ bus, target }) => {
+    const names = await paginate(async (token) => {
+      const out = await ctx.clients.events.send(
+        new ListRuleNamesByTargetCommand({ TargetArn: target, EventBusName: bus, NextToken: token }),
+      );
+      return { items: out.RuleNames, next: out.NextToken };
+    });
+    return names.map((name) => eventRuleArn(partition, region, accountId, bus, name));
+  });
+  return unique([
+    ...declared(ctx, 'event-rule'),
+    ...tagged.filter((a) => resourceKind(a) === 'event-rule'),
+    ...byTarget.flat(),
+  ]);
+}
+
+function fromRule(
+  arn: string,
+  rule: Rule,
+  fallback: { name: string; eventBusName: string },
+): EventRuleSnapshot {
+  return {
+    arn,
+    name: rule.Name ?? fallback.name,
+    eventBusName: rule.EventBusName ?? fallback.eventBusName,
+    state: rule.State ?? 'UNKNOWN',
+    ...(rule.ManagedBy ? { managedBy: rule.ManagedBy } : {}),
+    ...(rule.EventPattern ? { eventPattern: rule.EventPattern } : {}),
+    ...(rule.ScheduleExpression ? { scheduleExpression: rule.ScheduleExpression } : {}),
+    ...(rule.Description ? { description: rule.Description } : {}),
+    ...(rule.RoleArn ? { roleArn: rule.RoleArn } : {}),
+  };
+}
+
+/** Reads the rules bus by bus with ListRules (one paginated call per bus, not one per rule). */
+async function snapshot(
+  ctx: SurfaceContext,
+  ids: readonly string[],
+): Promise<ResourceSnapshot<EventRuleSnapshot>[]> {
+  const wanted = ids.map((arn) => ({ arn, ...parseEventRuleArn(arn) }));
+  const buses = unique(wanted.map((w) => w.eventBusName));
+  const perBus = await mapLimit(buses, CONCURRENCY, async (bus) => {
+    try {
+      const rules = await paginate(async (token) => {
+        const out = await ctx.clients.events.send(
+          new ListRulesCommand({ EventBusName: bus, NextToken: token }),
+        );
+        return { items: out.Rules, next: out.NextToken };
+      });
+      return { bus, rules: new Map(rules.map((r) => [r.Name ?? '', r])) };
+    } catch (e) {
+      return { bus, error: e };
+    }
+  });
+  const byBus = new Map(perBus.map((b) => [b.bus, b]));
+  const snaps: ResourceSnapshot<EventRuleSnapshot>[] = [];
+  for (const w of wanted) {
+    const bus = byBus.get(w.eventBusName);
+    if (bus?.rules) {
+      const rule = bus.rules.get(w.name);
+      if (rule) {
+        snaps.push({ id: w.arn, state: fromRule(w.arn, rule, w) });
+      } else {
+        ctx.log.warn('rule does not exist: nothing to cut', { ruleArn: w.arn });
+      }
+    } else if (bus && 'error' in bus) {
+      const state = {
+        arn: w.arn,
+        name: w.name,
+        eventBusName: w.eventBusName,
+        state: 'UNKNOWN',
+        readError: readError(bus.error),
+      };
+      snaps.push({ id: w.arn, state });
+    }
+  }
+  return snaps;
+}
+
+function managedReason(managedBy: string): string {
+  return `managed by ${managedBy}: EventBridge does not let the customer disable a managed rule; cut it through ${managedBy}`;
+}
+
+async function currentState(ctx: SurfaceContext, s: EventRuleSnapshot) {
+  return ctx.clients.events.send(new DescribeRuleCommand({ Name: s.name, EventBusName: s.eventBusName }));
+}
+
+async function contain(
+  ctx: SurfaceContext,
+  _mode: KillMode,
+  snap: readonly ResourceSnapshot<EventRuleSnapshot>[],
+): Promise<ContainResult> {
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyContain,
+    (s) => s.id,
+    async ({ state: s }, out) => {
+      if (s.managedBy) {
+        out.skipped.push({ resource: s.arn, reason: managedReason(s.managedBy) });
+        return;
+      }
+      // Disabling loses nothing (the definition stays): a rule whose snapshot failed is cut as well.
+      try {
+        const current = await currentState(ctx, s);
+        if (current.ManagedBy) {
+          out.skipped.push({ resource: s.arn, reason: managedReason(current.ManagedBy) });
+          return;
+        }
+        if (!ENABLED_STATES.has(current.State ?? '')) return;
+        await ctx.clients.events.send(new DisableRuleCommand({ Name: s.name, EventBusName: s.eventBusName }));
+        out.changes.push({
+          resource: s.arn,
+          action: 'DisableRule',
+          before: { state: current.State },
+          after: { state: 'DISABLED' },
+        });
+      } catch (e) {
+        if (isNotFound(e)) return;
+        if (isErrorNamed(e, 'ManagedRule')) {
+          out.skipped.push({ resource: s.arn, reason: managedReason('another AWS service') });
+          return;
+        }
+        out.failures.push(toFailure(s.arn, 'DisableRule', e));
+      }
+    },
+  );
+}
+
+async function verify(
+  ctx: SurfaceContext,
+  _mode: KillMode,
+  snap: readonly ResourceSnapshot<EventRuleSnapshot>[],
+): Promise<VerifyResult> {
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyVerify,
+    (s) => s.id,
+    async ({ state: s }, out) => {
+      if (s.managedBy) return; // reported as skipped by contain: not expected to be disabled
+      try {
+        const current = await currentState(ctx, s);
+        if (current.ManagedBy || current.State === 'DISABLED') return;
+        out.drifted.push({
+          resource: s.arn,
+          expected: { state: 'DISABLED' },
+          actual: { state: current.State },
+        });
+      } catch (e) {
+        if (!isNotFound(e)) out.failures.push(toFailure(s.arn, 'DescribeRule', e));
+      }
+    },
+  );
+}
+
+async function restore(
+  ctx: SurfaceContext,
+  _toMode: Mode,
+  snap: readonly ResourceSnapshot<EventRuleSnapshot>[],
+): Promise<RestoreResult> {
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyRestore,
+    (s) => s.id,
+    async ({ state: s }, out) => {
+      if (s.managedBy) return;
+      if (s.readError) {
+        out.notRestorable.push({
+          resource: s.arn,
+          reason: `its state before the kill could not be read (${s.readError.message}): enable it by hand if it should run`,
+        });
+        return;
+      }
+      if (!ENABLED_STATES.has(s.state)) return;
+      try {
+        const current = await currentState(ctx, s);
+        if (current.State === s.state) return;
+        if (s.state === 'ENABLED') {
+          await ctx.clients.events.send(
+            new EnableRuleCommand({ Name: s.name, EventBusName: s.eventBusName }),
+          );
+          out.changes.push({
+            resource: s.arn,
+            action: 'EnableRule',
+            before: { state: current.State },
+            after: { state: s.state },
+          });
+        } else {
+          // EnableRule sets ENABLED only; this state needs the whole definition put back with PutRule.
+          await ctx.clients.events.send(
+            new PutRuleCommand({
+              Name: s.name,
+              EventBusName: s.eventBusName,
+              State: s.state as Rule['State'],
+              EventPattern: s.eventPattern,
+              ScheduleExpression: s.scheduleExpression,
+              Description: s.description,
+              RoleArn: s.roleArn,
+            }),
+          );
+          out.changes.push({
+            resource: s.arn,
+            action: 'PutRule',
+            before: { state: current.State },
+            after: { state: s.state },
+          });
+        }
+      } catch (e) {
+        if (isNotFound(e)) {
+          out.notRestorable.push({ resource: s.arn, reason: 'the rule no longer exists' });
+        } else {
+          out.failures.push(toFailure(s.arn, s.state === 'ENABLED' ? 'EnableRule' : 'PutRule', e));
+        }
+      }
+    },
+  );
+}
+
+export const eventBridgeRules: Surface<EventRuleSnapshot> = {
+  name: 'eventbridge-rules',
+  appliesTo: (mode) => mode === 'full_stop',
+  discover,
+  snapshot,
+  contain,
+  verify,
+  restore,
+};

@@ -1,0 +1,584 @@
+import {
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  ModifyNetworkInterfaceAttributeCommand,
+  type NetworkInterface,
+} from '@aws-sdk/client-ec2';
+import { GetFunctionConfigurationCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { isArn, networkInterfaceId, parseArn, resourceKind } from '../shared/arn';
+import { isNotFound, toFailure } from '../shared/aws-errors';
+import { ISOLATION_TAG } from '../shared/naming';
+import type { KillMode, Mode } from '../shared/types';
+import {
+  agentFunctionArns,
+  declared,
+  emptyContain,
+  emptyRestore,
+  emptyVerify,
+  forEachResource,
+  mapLimit,
+  paginate,
+  type ReadError,
+  readError,
+  sameSet,
+  taggedArns,
+  unique,
+  unreadFailure,
+} from './common';
+import type {
+  ContainResult,
+  Failure,
+  ResourceSnapshot,
+  RestoreResult,
+  Surface,
+  SurfaceContext,
+  VerifyResult,
+} from './types';
+
+/**
+ * Network (full_stop): the agent's network interfaces and its Lambda functions that run in a VPC.
+ *
+ * Isolation follows the connection-tracking rule: security groups only cut tracked flows when a
+ * rule is removed, so each interface first moves to the VPC's `open` isolation group (allow all:
+ * every flow becomes untracked), then to the `closed` group (no rules at all), which drops them.
+ * Both groups are made by the WorkloadAccountStack per declared VPC and found by their
+ * `backstop:isolation` tag. EC2 refuses to modify requester-managed interfaces: Lambda's are
+ * isolated through the function's VpcConfig; others (ECS, load balancers, endpoints) are
+ * reported as skipped with the service that owns them.
+ */
+
+export interface SecurityGroupRef {
+  readonly groupId: string;
+  readonly groupName?: string;
+}
+
+export interface NetworkInterfaceSnapshot {
+  readonly kind: 'network-interface';
+  readonly networkInterfaceArn: string;
+  readonly networkInterfaceId: string;
+  readonly vpcId: string;
+  readonly subnetId: string;
+  /** The interface's security groups before the kill, in AWS's order. */
+  readonly groups: readonly SecurityGroupRef[];
+  readonly requesterManaged: boolean;
+  readonly interfaceType?: string;
+  readonly requesterId?: string;
+  readonly description?: string;
+  readonly readError?: ReadError;
+}
+
+export interface FunctionNetworkSnapshot {
+  readonly kind: 'function';
+  readonly functionArn: string;
+  readonly vpcId: string;
+  /** VpcConfig before the kill. */
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
+  readonly ipv6AllowedForDualStack?: boolean;
+  readonly readError?: ReadError;
+}
+
+export type NetworkSnapshot = NetworkInterfaceSnapshot | FunctionNetworkSnapshot;
+
+export interface IsolationGroups {
+  readonly open: string;
+  readonly closed: string;
+}
+
+/** EC2's ModifyNetworkInterfaceAttribute bucket refills at 5/s; Lambda's control plane at 15/s. */
+const CONCURRENCY = 4;
+
+function resourceOf(s: NetworkSnapshot): string {
+  return s.kind === 'function' ? s.functionArn : s.networkInterfaceArn;
+}
+
+/** A kill cannot isolate what EC2 will not let it modify: who owns such an interface, and how to cut it. */
+export function requesterManagedOwner(
+  eni: Pick<NetworkInterfaceSnapshot, 'interfaceType' | 'description' | 'requesterId'>,
+): {
+  readonly owner: string;
+  readonly how: string;
+} {
+  if (eni.interfaceType === 'lambda' || eni.description?.startsWith('AWS Lambda VPC ENI')) {
+    return { owner: 'Lambda', how: "isolate through the function's VpcConfig" };
+  }
+  if (isArn(eni.description) && parseArn(eni.description).service === 'ecs') {
+    return { owner: 'ECS', how: 'isolate through the ECS service (its awsvpc network configuration)' };
+  }
+  const owner =
+    eni.interfaceType && eni.interfaceType !== 'interface'
+      ? eni.interfaceType
+      : (eni.requesterId ?? 'another service');
+  return { owner, how: 'isolate through the service that owns it' };
+}
+
+async function discover(ctx: SurfaceContext): Promise<string[]> {
+  const [taggedEnis, functions] = await Promise.all([
+    taggedArns(ctx, ['ec2:network-interface']),
+    agentFunctionArns(ctx),
+  ]);
+  const inVpc = await mapLimit(functions, CONCURRENCY, async (functionArn) => {
+    try {
+      const cfg = await ctx.clients.lambda.send(
+        new GetFunctionConfigurationCommand({ FunctionName: functionArn }),
+      );
+      return (cfg.VpcConfig?.SubnetIds?.length ?? 0) > 0 ? functionArn : undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  });
+  return unique([
+    ...declared(ctx, 'network-interface'),
+    ...taggedEnis.filter((a) => resourceKind(a) === 'network-interface'),
+    ...inVpc.filter((a): a is string => a !== undefined),
+  ]);
+}
+
+async function describeEni(ctx: SurfaceContext, eniId: string): Promise<NetworkInterface | undefined> {
+  const out = await ctx.clients.ec2.send(
+    new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eniId] }),
+  );
+  return out.NetworkInterfaces?.[0];
+}
+
+function groupsOf(eni: NetworkInterface): SecurityGroupRef[] {
+  return (eni.Groups ?? []).map((g) => ({
+    groupId: g.GroupId ?? '',
+    ...(g.GroupName ? { groupName: g.GroupName } : {}),
+  }));
+}
+
+async function snapshotEni(ctx: SurfaceContext, arn: string): Promise<NetworkInterfaceSnapshot | undefined> {
+  const eniId = networkInterfaceId(arn);
+  const base = { kind: 'network-interface' as const, networkInterfaceArn: arn, networkInterfaceId: eniId };
+  try {
+    const eni = await describeEni(ctx, eniId);
+    if (!eni) return undefined;
+    return {
+      ...base,
+      vpcId: eni.VpcId ?? '',
+      subnetId: eni.SubnetId ?? '',
+      groups: groupsOf(eni),
+      requesterManaged: eni.RequesterManaged === true,
+      ...(eni.InterfaceType ? { interfaceType: eni.InterfaceType } : {}),
+      ...(eni.RequesterId ? { requesterId: eni.RequesterId } : {}),
+      ...(eni.Description ? { description: eni.Description } : {}),
+    };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    return { ...base, vpcId: '', subnetId: '', groups: [], requesterManaged: false, readError: readError(e) };
+  }
+}
+
+async function functionVpc(ctx: SurfaceContext, functionArn: string) {
+  const cfg = await ctx.clients.lambda.send(
+    new GetFunctionConfigurationCommand({ FunctionName: functionArn }),
+  );
+  const vpc = cfg.VpcConfig ?? {};
+  return {
+    vpcId: vpc.VpcId ?? '',
+    subnetIds: vpc.SubnetIds ?? [],
+    securityGroupIds: vpc.SecurityGroupIds ?? [],
+    ...(vpc.Ipv6AllowedForDualStack !== undefined
+      ? { ipv6AllowedForDualStack: vpc.Ipv6AllowedForDualStack }
+      : {}),
+  };
+}
+
+async function snapshotFunction(
+  ctx: SurfaceContext,
+  functionArn: string,
+): Promise<FunctionNetworkSnapshot | undefined> {
+  try {
+    return { kind: 'function', functionArn, ...(await functionVpc(ctx, functionArn)) };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    return {
+      kind: 'function',
+      functionArn,
+      vpcId: '',
+      subnetIds: [],
+      securityGroupIds: [],
+      readError: readError(e),
+    };
+  }
+}
+
+async function snapshot(
+  ctx: SurfaceContext,
+  ids: readonly string[],
+): Promise<ResourceSnapshot<NetworkSnapshot>[]> {
+  const snaps = await mapLimit(
+    ids,
+    CONCURRENCY,
+    async (id): Promise<ResourceSnapshot<NetworkSnapshot> | undefined> => {
+      const state =
+        resourceKind(id) === 'lambda-function' ? await snapshotFunction(ctx, id) : await snapshotEni(ctx, id);
+      if (!state) {
+        ctx.log.warn('resource does not exist: nothing to isolate', { id });
+        return undefined;
+      }
+      return { id, state };
+    },
+  );
+  return snaps.filter((s) => s !== undefined);
+}
+
+class IsolationGroupsError extends Error {
+  override readonly name = 'IsolationGroupsMissing';
+}
+
+/** Finds the VPC's two isolation groups by tag; a VPC without exactly one of each is an error that names the fix. */
+export async function findIsolationGroups(ctx: SurfaceContext, vpcId: string): Promise<IsolationGroups> {
+  const groups = await paginate(async (token) => {
+    const out = await ctx.clients.ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: `tag:${ISOLATION_TAG}`, Values: ['open', 'closed'] },
+        ],
+        NextToken: token,
+      }),
+    );
+    return { items: out.SecurityGroups, next: out.NextToken };
+  });
+  const withTag = (value: string) =>
+    groups
+      .filter((g) => g.VpcId === vpcId && g.Tags?.some((t) => t.Key === ISOLATION_TAG && t.Value === value))
+      .map((g) => g.GroupId ?? '');
+  const open = withTag('open');
+  const closed = withTag('closed');
+  if (open.length === 0 || closed.length === 0) {
+    throw new IsolationGroupsError(
+      `no Backstop isolation groups in ${vpcId}: deploy the WorkloadAccountStack with this VPC declared`,
+    );
+  }
+  if (open.length > 1 || closed.length > 1) {
+    throw new IsolationGroupsError(
+      `more than one Backstop isolation group of a kind in ${vpcId} (open: ${open.join(', ')}; closed: ${closed.join(', ')}): keep one of each`,
+    );
+  }
+  return { open: open[0], closed: closed[0] };
+}
+
+/** The isolation groups of every VPC in the snapshot, or the error that stopped the lookup, per VPC. */
+async function isolationByVpc(
+  ctx: SurfaceContext,
+  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
+): Promise<Map<string, IsolationGroups | Error>> {
+  const vpcs = unique(snap.map((s) => s.state.vpcId).filter((v) => v !== ''));
+  const found = await mapLimit(
+    vpcs,
+    CONCURRENCY,
+    async (vpcId): Promise<[string, IsolationGroups | Error]> => {
+      try {
+        return [vpcId, await findIsolationGroups(ctx, vpcId)];
+      } catch (e) {
+        return [vpcId, e instanceof Error ? e : new Error(String(e))];
+      }
+    },
+  );
+  return new Map(found);
+}
+
+function lambdaEniCoveredBy(
+  eni: NetworkInterfaceSnapshot,
+  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
+) {
+  const eniGroups = eni.groups.map((g) => g.groupId);
+  return snap
+    .map((s) => s.state)
+    .find(
+      (s): s is FunctionNetworkSnapshot =>
+        s.kind === 'function' &&
+        s.vpcId === eni.vpcId &&
+        s.subnetIds.includes(eni.subnetId) &&
+        sameSet(s.securityGroupIds, eniGroups),
+    );
+}
+
+function requesterManagedReason(
+  eni: NetworkInterfaceSnapshot,
+  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
+): string {
+  const { owner, how } = requesterManagedOwner(eni);
+  const fn = owner === 'Lambda' ? lambdaEniCoveredBy(eni, snap) : undefined;
+  if (fn) return `requester-managed by Lambda: isolated through the VpcConfig of ${fn.functionArn}`;
+  return `requester-managed by ${owner}: EC2 will not modify it; ${how}`;
+}
+
+type Lookup = Map<string, IsolationGroups | Error>;
+
+function groupsFor(
+  lookup: Lookup,
+  resource: string,
+  vpcId: string,
+  action: string,
+  out: { failures: Failure[] },
+) {
+  const found = lookup.get(vpcId);
+  if (found && !(found instanceof Error)) return found;
+  out.failures.push(
+    toFailure(resource, action, found ?? new IsolationGroupsError(`no VPC recorded for ${resource}`)),
+  );
+  return undefined;
+}
+
+async function containEni(
+  ctx: SurfaceContext,
+  s: NetworkInterfaceSnapshot,
+  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
+  lookup: Lookup,
+  out: ContainResult,
+) {
+  if (s.readError) {
+    out.failures.push(unreadFailure(s.networkInterfaceArn, s.readError));
+    return;
+  }
+  if (s.requesterManaged) {
+    out.skipped.push({ resource: s.networkInterfaceArn, reason: requesterManagedReason(s, snap) });
+    return;
+  }
+  const iso = groupsFor(lookup, s.networkInterfaceArn, s.vpcId, 'ModifyNetworkInterfaceAttribute', out);
+  if (!iso) return;
+  let step = 'open';
+  try {
+    const eni = await describeEni(ctx, s.networkInterfaceId);
+    if (!eni) return;
+    const current = groupsOf(eni).map((g) => g.groupId);
+    if (sameSet(current, [iso.closed])) return;
+    const modify = (group: string) =>
+      ctx.clients.ec2.send(
+        new ModifyNetworkInterfaceAttributeCommand({
+          NetworkInterfaceId: s.networkInterfaceId,
+          Groups: [group],
+        }),
+      );
+    // Step 1 (skipped when a previous attempt already got there): untrack every flow.
+    if (!sameSet(current, [iso.open])) await modify(iso.open);
+    // Step 2: drop them all.
+    step = 'closed';
+    await modify(iso.closed);
+    out.changes.push({
+      resource: s.networkInterfaceArn,
+      action: 'ModifyNetworkInterfaceAttribute',
+      before: { groups: current },
+      after: { groups: [iso.closed], via: [iso.open] },
+    });
+  } catch (e) {
+    if (isNotFound(e)) return;
+    const failure = toFailure(s.networkInterfaceArn, 'ModifyNetworkInterfaceAttribute', e);
+    out.failures.push(
+      step === 'closed'
+        ? {
+            ...failure,
+            message: `left in the open isolation group ${iso.open}, not yet closed: ${failure.message}`,
+          }
+        : failure,
+    );
+  }
+}
+
+async function containFunction(
+  ctx: SurfaceContext,
+  s: FunctionNetworkSnapshot,
+  lookup: Lookup,
+  out: ContainResult,
+) {
+  if (s.readError) {
+    out.failures.push(unreadFailure(s.functionArn, s.readError));
+    return;
+  }
+  const iso = groupsFor(lookup, s.functionArn, s.vpcId, 'UpdateFunctionConfiguration', out);
+  if (!iso) return;
+  try {
+    const current = await functionVpc(ctx, s.functionArn);
+    if (current.subnetIds.length > 0 && sameSet(current.securityGroupIds, [iso.closed])) return;
+    // A function taken out of its VPC since the snapshot goes back into the snapshot's subnets, closed.
+    const subnetIds = current.subnetIds.length > 0 ? current.subnetIds : s.subnetIds;
+    const ipv6 = current.ipv6AllowedForDualStack ?? s.ipv6AllowedForDualStack;
+    await ctx.clients.lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: s.functionArn,
+        VpcConfig: {
+          SubnetIds: [...subnetIds],
+          SecurityGroupIds: [iso.closed],
+          ...(ipv6 !== undefined ? { Ipv6AllowedForDualStack: ipv6 } : {}),
+        },
+      }),
+    );
+    out.changes.push({
+      resource: s.functionArn,
+      action: 'UpdateFunctionConfiguration',
+      before: { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
+      after: { subnetIds, securityGroupIds: [iso.closed] },
+    });
+  } catch (e) {
+    if (isNotFound(e)) return;
+    // ResourceConflictException: an update is in progress. Verify sees it and re-cuts.
+    out.failures.push(toFailure(s.functionArn, 'UpdateFunctionConfiguration', e));
+  }
+}
+
+async function contain(
+  ctx: SurfaceContext,
+  _mode: KillMode,
+  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
+): Promise<ContainResult> {
+  const lookup = await isolationByVpc(ctx, snap);
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyContain,
+    (s) => resourceOf(s.state),
+    ({ state }, out) =>
+      state.kind === 'function'
+        ? containFunction(ctx, state, lookup, out)
+        : containEni(ctx, state, snap, lookup, out),
+  );
+}
+
+async function verify(
+  ctx: SurfaceContext,
+  _mode: KillMode,
+  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
+): Promise<VerifyResult> {
+  const lookup = await isolationByVpc(ctx, snap);
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyVerify,
+    (s) => resourceOf(s.state),
+    async ({ state: s }, out) => {
+      const resource = resourceOf(s);
+      if (s.readError) {
+        out.failures.push(unreadFailure(resource, s.readError));
+        return;
+      }
+      if (s.kind === 'network-interface' && s.requesterManaged) return; // skipped by contain, with its reason
+      const iso = groupsFor(lookup, resource, s.vpcId, 'DescribeSecurityGroups', out);
+      if (!iso) return;
+      try {
+        if (s.kind === 'function') {
+          const current = await functionVpc(ctx, s.functionArn);
+          if (current.subnetIds.length === 0 || !sameSet(current.securityGroupIds, [iso.closed])) {
+            out.drifted.push({
+              resource,
+              expected: { securityGroupIds: [iso.closed] },
+              actual: { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
+            });
+          }
+        } else {
+          const eni = await describeEni(ctx, s.networkInterfaceId);
+          if (!eni) return;
+          const current = groupsOf(eni).map((g) => g.groupId);
+          if (!sameSet(current, [iso.closed])) {
+            out.drifted.push({ resource, expected: { groups: [iso.closed] }, actual: { groups: current } });
+          }
+        }
+      } catch (e) {
+        if (!isNotFound(e)) {
+          out.failures.push(
+            toFailure(
+              resource,
+              s.kind === 'function' ? 'GetFunctionConfiguration' : 'DescribeNetworkInterfaces',
+              e,
+            ),
+          );
+        }
+      }
+    },
+  );
+}
+
+async function restore(
+  ctx: SurfaceContext,
+  _toMode: Mode,
+  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
+): Promise<RestoreResult> {
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyRestore,
+    (s) => resourceOf(s.state),
+    async ({ state: s }, out) => {
+      const resource = resourceOf(s);
+      if (s.readError || (s.kind === 'network-interface' && s.requesterManaged)) return; // contain never changed it
+      try {
+        if (s.kind === 'function') {
+          const current = await functionVpc(ctx, s.functionArn);
+          if (
+            sameSet(current.subnetIds, s.subnetIds) &&
+            sameSet(current.securityGroupIds, s.securityGroupIds)
+          )
+            return;
+          await ctx.clients.lambda.send(
+            new UpdateFunctionConfigurationCommand({
+              FunctionName: s.functionArn,
+              VpcConfig: {
+                SubnetIds: [...s.subnetIds],
+                SecurityGroupIds: [...s.securityGroupIds],
+                ...(s.ipv6AllowedForDualStack !== undefined
+                  ? { Ipv6AllowedForDualStack: s.ipv6AllowedForDualStack }
+                  : {}),
+              },
+            }),
+          );
+          out.changes.push({
+            resource,
+            action: 'UpdateFunctionConfiguration',
+            before: { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
+            after: { subnetIds: s.subnetIds, securityGroupIds: s.securityGroupIds },
+          });
+        } else {
+          const eni = await describeEni(ctx, s.networkInterfaceId);
+          if (!eni) {
+            out.notRestorable.push({ resource, reason: 'the network interface no longer exists' });
+            return;
+          }
+          const current = groupsOf(eni).map((g) => g.groupId);
+          const original = s.groups.map((g) => g.groupId);
+          if (sameSet(current, original)) return;
+          await ctx.clients.ec2.send(
+            new ModifyNetworkInterfaceAttributeCommand({
+              NetworkInterfaceId: s.networkInterfaceId,
+              Groups: original,
+            }),
+          );
+          out.changes.push({
+            resource,
+            action: 'ModifyNetworkInterfaceAttribute',
+            before: { groups: current },
+            after: { groups: original },
+          });
+        }
+      } catch (e) {
+        if (isNotFound(e)) {
+          out.notRestorable.push({
+            resource,
+            reason: `the ${s.kind === 'function' ? 'function' : 'network interface'} no longer exists`,
+          });
+        } else {
+          out.failures.push(
+            toFailure(
+              resource,
+              s.kind === 'function' ? 'UpdateFunctionConfiguration' : 'ModifyNetworkInterfaceAttribute',
+              e,
+            ),
+          );
+        }
+      }
+    },
+  );
+}
+
+export const network: Surface<NetworkSnapshot> = {
+  name: 'network',
+  appliesTo: (mode) => mode === 'full_stop',
+  discover,
+  snapshot,
+  contain,
+  verify,
+  restore,
+};

@@ -1,0 +1,312 @@
+import {
+  type FlexibleTimeWindow,
+  GetScheduleCommand,
+  type GetScheduleCommandOutput,
+  ListScheduleGroupsCommand,
+  ListSchedulesCommand,
+  ListTagsForResourceCommand,
+  type ScheduleState,
+  type Target,
+  UpdateScheduleCommand,
+  type UpdateScheduleCommandInput,
+} from '@aws-sdk/client-scheduler';
+import { parseScheduleArn } from '../shared/arn';
+import { isErrorNamed, isNotFound, toFailure } from '../shared/aws-errors';
+import { AGENT_TAG } from '../shared/naming';
+import type { KillMode, Mode } from '../shared/types';
+import {
+  agentTargetArns,
+  declared,
+  emptyContain,
+  emptyRestore,
+  emptyVerify,
+  forEachResource,
+  mapLimit,
+  paginate,
+  type ReadError,
+  readError,
+  toJson,
+  unique,
+} from './common';
+import type {
+  ContainResult,
+  ResourceSnapshot,
+  RestoreResult,
+  Surface,
+  SurfaceContext,
+  VerifyResult,
+} from './types';
+
+/**
+ * EventBridge Scheduler schedules (full_stop) in every schedule group that target the agent's
+ * resources, or that sit in a group tagged for the agent (schedules themselves carry no tags).
+ * UpdateSchedule replaces the whole definition and resets every field it is not given, so the
+ * snapshot keeps the full GetSchedule output, and every update sends every field back.
+ */
+
+/** GetSchedule's output as JSON (dates as ISO strings), field names as AWS spells them. */
+export interface ScheduleDefinition {
+  readonly Arn?: string;
+  readonly Name: string;
+  readonly GroupName: string;
+  readonly ScheduleExpression: string;
+  readonly ScheduleExpressionTimezone?: string;
+  readonly StartDate?: string;
+  readonly EndDate?: string;
+  readonly Description?: string;
+  readonly State: string;
+  readonly KmsKeyArn?: string;
+  readonly Target: Target;
+  readonly FlexibleTimeWindow: FlexibleTimeWindow;
+  readonly ActionAfterCompletion?: string;
+  readonly CreationDate?: string;
+  readonly LastModificationDate?: string;
+}
+
+export interface ScheduleSnapshot {
+  readonly arn: string;
+  readonly groupName: string;
+  readonly name: string;
+  /** The full definition before the kill; null only when it could not be read (see readError). */
+  readonly definition: ScheduleDefinition | null;
+  readonly readError?: ReadError;
+}
+
+const CONCURRENCY = 5;
+const DEFAULT_GROUP = 'default';
+
+function definitionOf(out: GetScheduleCommandOutput): ScheduleDefinition {
+  return toJson(out) as ScheduleDefinition;
+}
+
+/** The UpdateSchedule input that sets the schedule to `definition`, in `state`. Read-only fields are left out. */
+export function updateInput(definition: ScheduleDefinition, state: string): UpdateScheduleCommandInput {
+  const d = definition;
+  return {
+    Name: d.Name,
+    GroupName: d.GroupName,
+    ScheduleExpression: d.ScheduleExpression,
+    ...(d.ScheduleExpressionTimezone !== undefined
+      ? { ScheduleExpressionTimezone: d.ScheduleExpressionTimezone }
+      : {}),
+    ...(d.StartDate !== undefined ? { StartDate: new Date(d.StartDate) } : {}),
+    ...(d.EndDate !== undefined ? { EndDate: new Date(d.EndDate) } : {}),
+    ...(d.Description !== undefined ? { Description: d.Description } : {}),
+    State: state as ScheduleState,
+    ...(d.KmsKeyArn !== undefined ? { KmsKeyArn: d.KmsKeyArn } : {}),
+    Target: d.Target,
+    FlexibleTimeWindow: d.FlexibleTimeWindow,
+    ...(d.ActionAfterCompletion !== undefined
+      ? {
+          ActionAfterCompletion:
+            d.ActionAfterCompletion as UpdateScheduleCommandInput['ActionAfterCompletion'],
+        }
+      : {}),
+  };
+}
+
+/** JSON with sorted keys, to compare two definitions whatever their key order. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
+}
+
+function sameDefinition(a: ScheduleDefinition, b: ScheduleDefinition): boolean {
+  return stableJson(updateInput(a, a.State)) === stableJson(updateInput(b, b.State));
+}
+
+/**
+ * Sends UpdateSchedule. Scheduler may refuse a start date in the past; a start date that has
+ * already passed changes nothing about when a schedule may run, so on that refusal the update is
+ * sent once more without it. Returns the input that was accepted.
+ */
+async function sendUpdate(
+  ctx: SurfaceContext,
+  input: UpdateScheduleCommandInput,
+): Promise<UpdateScheduleCommandInput> {
+  try {
+    await ctx.clients.scheduler.send(new UpdateScheduleCommand(input));
+    return input;
+  } catch (e) {
+    if (
+      !isErrorNamed(e, 'Validation') ||
+      !input.StartDate ||
+      input.StartDate.getTime() > ctx.clock().getTime()
+    )
+      throw e;
+    const { StartDate: _past, ...rest } = input;
+    await ctx.clients.scheduler.send(new UpdateScheduleCommand(rest));
+    return rest;
+  }
+}
+
+async function discover(ctx: SurfaceContext): Promise<string[]> {
+  const targets = new Set([...ctx.agent.resourceArns, ...(await agentTargetArns(ctx))]);
+  const groups = (
+    await paginate(async (token) => {
+      const out = await ctx.clients.scheduler.send(new ListScheduleGroupsCommand({ NextToken: token }));
+      return { items: out.ScheduleGroups, next: out.NextToken };
+    })
+  ).filter((g) => g.Name && g.State !== 'DELETING');
+  const found = await mapLimit(groups, CONCURRENCY, async (group) => {
+    let tagged = false;
+    // The default group cannot carry tags; every other group may be tagged for the agent as a whole.
+    if (group.Name !== DEFAULT_GROUP && group.Arn) {
+      const out = await ctx.clients.scheduler.send(
+        new ListTagsForResourceCommand({ ResourceArn: group.Arn }),
+      );
+      tagged = (out.Tags ?? []).some((t) => t.Key === AGENT_TAG && t.Value === ctx.agent.agentId);
+    }
+    const schedules = await paginate(async (token) => {
+      const out = await ctx.clients.scheduler.send(
+        new ListSchedulesCommand({ GroupName: group.Name, NextToken: token }),
+      );
+      return { items: out.Schedules, next: out.NextToken };
+    });
+    return schedules
+      .filter((s) => s.Arn && (tagged || (s.Target?.Arn !== undefined && targets.has(s.Target.Arn))))
+      .map((s) => s.Arn ?? '');
+  });
+  return unique([...declared(ctx, 'schedule'), ...found.flat()]);
+}
+
+async function getSchedule(
+  ctx: SurfaceContext,
+  s: { groupName: string; name: string },
+): Promise<ScheduleDefinition> {
+  return definitionOf(
+    await ctx.clients.scheduler.send(new GetScheduleCommand({ Name: s.name, GroupName: s.groupName })),
+  );
+}
+
+async function snapshot(
+  ctx: SurfaceContext,
+  ids: readonly string[],
+): Promise<ResourceSnapshot<ScheduleSnapshot>[]> {
+  const snaps = await mapLimit(ids, CONCURRENCY, async (arn) => {
+    const { groupName, name } = parseScheduleArn(arn);
+    try {
+      return {
+        id: arn,
+        state: { arn, groupName, name, definition: await getSchedule(ctx, { groupName, name }) },
+      };
+    } catch (e) {
+      if (isNotFound(e)) {
+        ctx.log.warn('schedule does not exist: nothing to cut', { scheduleArn: arn });
+        return undefined;
+      }
+      return { id: arn, state: { arn, groupName, name, definition: null, readError: readError(e) } };
+    }
+  });
+  return snaps.filter((s) => s !== undefined);
+}
+
+async function contain(
+  ctx: SurfaceContext,
+  _mode: KillMode,
+  snap: readonly ResourceSnapshot<ScheduleSnapshot>[],
+): Promise<ContainResult> {
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyContain,
+    (s) => s.id,
+    async ({ state: s }, out) => {
+      // The definition sent back is the one just read, so disabling changes the state and nothing else.
+      // (It equals the snapshot on the first pass; on a re-cut it keeps whatever changed since, for the record.)
+      try {
+        const current = await getSchedule(ctx, s);
+        if (current.State === 'DISABLED') return;
+        const sent = await sendUpdate(ctx, updateInput(current, 'DISABLED'));
+        out.changes.push({
+          resource: s.arn,
+          action: 'UpdateSchedule',
+          before: current,
+          after: toJson(sent),
+        });
+      } catch (e) {
+        if (!isNotFound(e)) out.failures.push(toFailure(s.arn, 'UpdateSchedule', e));
+      }
+    },
+  );
+}
+
+async function verify(
+  ctx: SurfaceContext,
+  _mode: KillMode,
+  snap: readonly ResourceSnapshot<ScheduleSnapshot>[],
+): Promise<VerifyResult> {
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyVerify,
+    (s) => s.id,
+    async ({ state: s }, out) => {
+      try {
+        const current = await getSchedule(ctx, s);
+        if (current.State !== 'DISABLED') {
+          out.drifted.push({
+            resource: s.arn,
+            expected: { State: 'DISABLED' },
+            actual: { State: current.State },
+          });
+        }
+      } catch (e) {
+        if (!isNotFound(e)) out.failures.push(toFailure(s.arn, 'GetSchedule', e));
+      }
+    },
+  );
+}
+
+async function restore(
+  ctx: SurfaceContext,
+  _toMode: Mode,
+  snap: readonly ResourceSnapshot<ScheduleSnapshot>[],
+): Promise<RestoreResult> {
+  return forEachResource(
+    snap,
+    CONCURRENCY,
+    emptyRestore,
+    (s) => s.id,
+    async ({ state: s }, out) => {
+      if (!s.definition) {
+        out.notRestorable.push({
+          resource: s.arn,
+          reason: `its definition before the kill could not be read (${s.readError?.message ?? 'unknown'}): enable it by hand if it should run`,
+        });
+        return;
+      }
+      try {
+        const current = await getSchedule(ctx, s);
+        if (sameDefinition(current, s.definition)) return;
+        const sent = await sendUpdate(ctx, updateInput(s.definition, s.definition.State));
+        out.changes.push({ resource: s.arn, action: 'UpdateSchedule', before: current, after: toJson(sent) });
+      } catch (e) {
+        if (isNotFound(e)) {
+          out.notRestorable.push({
+            resource: s.arn,
+            reason:
+              'the schedule no longer exists (a one-time schedule may have deleted itself): recreate it from the snapshot',
+          });
+        } else {
+          out.failures.push(toFailure(s.arn, 'UpdateSchedule', e));
+        }
+      }
+    },
+  );
+}
+
+export const schedules: Surface<ScheduleSnapshot> = {
+  name: 'schedules',
+  appliesTo: (mode) => mode === 'full_stop',
+  discover,
+  snapshot,
+  contain,
+  verify,
+  restore,
+};
