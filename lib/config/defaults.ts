@@ -1,0 +1,56 @@
+/**
+ * Every default of backstop.config.json, in one place. The schema applies them; the docs of each
+ * field name them; the tests check that an empty optional field ends up with exactly these.
+ */
+
+/** Path of the configuration file, relative to the working directory, unless `-c config=` or `--config` says otherwise. */
+export const DEFAULT_CONFIG_PATH = 'backstop.config.json';
+
+/** AWS partition of every ARN Backstop builds. */
+export const DEFAULT_PARTITION = 'aws';
+
+/** Default Object Lock retention of audit records, in days. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
+
+/** Default Object Lock mode of audit records: nobody, not even the root user, can shorten or remove it. */
+export const DEFAULT_AUDIT_MODE = 'COMPLIANCE';
+
+/** Distinct approvals a restore needs. Never below 2: restoring authority is a two-person decision. */
+export const DEFAULT_RESTORE_QUORUM = 2;
+
+/**
+ * Actions denied in `approval_gated` when an agent declares no `highRiskActions` of its own:
+ * actions that grant or escalate authority, reach into other roles, or destroy data or keys.
+ * An agent that declares its own list gets exactly its list instead.
+ */
+export const DEFAULT_HIGH_RISK_ACTIONS: readonly string[] = [
+  'iam:AttachRolePolicy',
+  'iam:AttachUserPolicy',
+  'iam:CreateAccessKey',
+  'iam:CreatePolicyVersion',
+  'iam:CreateRole',
+  'iam:CreateUser',
+  'iam:PassRole',
+  'iam:PutRolePolicy',
+  'iam:PutUserPolicy',
+  'iam:UpdateAssumeRolePolicy',
+  'sts:AssumeRole',
+  'organizations:LeaveOrganization',
+  'kms:DisableKey',
+  'kms:PutKeyPolicy',
+  'kms:ScheduleKeyDeletion',
+  's3:DeleteBucket',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:PutBucketPolicy',
+  's3:PutBucketPublicAccessBlock',
+  'ec2:AuthorizeSecurityGroupIngress',
+  'ec2:TerminateInstances',
+  'rds:DeleteDBCluster',
+  'rds:DeleteDBInstance',
+  'dynamodb:DeleteTable',
+  'lambda:AddPermission',
+  'lambda:CreateFunctionUrlConfig',
+  'lambda:DeleteFunction',
+  'secretsmanager:DeleteSecret',
+];

@@ -1,0 +1,199 @@
+import { AGENT_TAG, agentBoundaryName, IAM_PATH, iamPolicyArn } from '../../lambda/shared/naming';
+import type { AgentConfig } from '../config/schema';
+import { ARN } from '../config/schema';
+import type { Conditions } from './policy-builder';
+
+/** One way of recognising an agent's resources in IAM: resource ARNs, plus conditions. */
+export interface ScopeTarget {
+  /** Suffix for the statement id (`Tagged`, `OnAgentPath`, `Declared`...). */
+  readonly label: string;
+  readonly resources: readonly string[];
+  /** @default - none */
+  readonly conditions?: Conditions;
+  /** Why the resources hold a wildcard (the cdk-nag acknowledgment). @default - no wildcard */
+  readonly wildcardReason?: string;
+}
+
+export interface AgentScopeProps {
+  readonly partition: string;
+  readonly accountId: string;
+  readonly region: string;
+  /** The agents of this account and region. */
+  readonly agents: readonly AgentConfig[];
+  /** Regions of this account that have a workload stack (their boundaries are all valid). */
+  readonly accountRegions: readonly string[];
+  /** IAM path of agent roles, besides the tag. @default - tag and declared ARNs only */
+  readonly agentRolePath?: string;
+}
+
+const FUNCTION_RESOURCE = /^function:([^:]+)/;
+
+const TAGGED = { Null: { [`aws:ResourceTag/${AGENT_TAG}`]: 'false' } } satisfies Conditions;
+
+/**
+ * How the execution roles of one workload account and region recognise an agent's resources:
+ * by the `backstop:agent` tag where IAM can evaluate resource tags, by the configured role path,
+ * and by the ARNs declared in the config. Each way becomes its own statement, because IAM ORs
+ * statements but ANDs the conditions inside one.
+ */
+export class AgentScope {
+  readonly partition: string;
+  readonly accountId: string;
+  readonly region: string;
+
+  private readonly declaredRoleArns: string[];
+  private readonly declaredFunctionArns: string[];
+  private readonly declaredNetworkInterfaceArns: string[];
+
+  constructor(private readonly props: AgentScopeProps) {
+    this.partition = props.partition;
+    this.accountId = props.accountId;
+    this.region = props.region;
+    this.declaredRoleArns = unique(props.agents.flatMap((agent) => agent.roleArns));
+    const resources = props.agents.flatMap((agent) => agent.resourceArns.map(parseArn));
+    // A declared function ARN may carry a version or alias; concurrency and mappings belong to the function.
+    this.declaredFunctionArns = unique(
+      resources.flatMap((arn) => {
+        const fn = arn.service === 'lambda' ? FUNCTION_RESOURCE.exec(arn.resource) : null;
+        return fn ? [this.arn('lambda', `function:${fn[1]}`)] : [];
+      }),
+    );
+    this.declaredNetworkInterfaceArns = unique(
+      resources
+        .filter((arn) => arn.service === 'ec2' && arn.resource.startsWith('network-interface/'))
+        .map((arn) => this.arn('ec2', arn.resource)),
+    );
+  }
+
+  /** `arn:<partition>:<service>:<region>:<account>:<resource>` in this account and region. */
+  arn(service: string, resource: string, region = this.region): string {
+    return `arn:${this.partition}:${service}:${region}:${this.accountId}:${resource}`;
+  }
+
+  /** An IAM ARN (`role/...`, `policy/...`) in this account. */
+  iamArn(resource: string): string {
+    return `arn:${this.partition}:iam::${this.accountId}:${resource}`;
+  }
+
+  /** Pattern of every role on Backstop's path (execution roles, forwarder role). */
+  get backstopRoles(): string {
+    return this.iamArn(`role${IAM_PATH}*`);
+  }
+
+  /** Pattern of every policy on Backstop's path (deny policies, boundaries). */
+  get backstopPolicies(): string {
+    return this.iamArn(`policy${IAM_PATH}*`);
+  }
+
+  /** The agent boundary of every region of this account: roles bounded by any of them are agent roles. */
+  get boundaryArns(): string[] {
+    return this.props.accountRegions.map((region) =>
+      iamPolicyArn(this.partition, this.accountId, agentBoundaryName(region)),
+    );
+  }
+
+  /** Agent roles: tagged, on the agent path, or declared. */
+  roles(): ScopeTarget[] {
+    const targets: ScopeTarget[] = [
+      {
+        label: 'Tagged',
+        resources: [this.iamArn('role/*')],
+        conditions: TAGGED,
+        wildcardReason: `Any role of the account, but only while it carries the ${AGENT_TAG} tag (aws:ResourceTag condition); Backstop's own roles are denied explicitly.`,
+      },
+    ];
+    if (this.props.agentRolePath) {
+      targets.push({
+        label: 'OnAgentPath',
+        resources: [this.iamArn(`role${this.props.agentRolePath}*`)],
+        wildcardReason: `Roles under the configured agent role path ${this.props.agentRolePath}, which the config declares to hold agent roles only.`,
+      });
+    }
+    if (this.declaredRoleArns.length > 0) {
+      targets.push({ label: 'Declared', resources: this.declaredRoleArns });
+    }
+    return targets;
+  }
+
+  /** Agent functions: tagged or declared. */
+  functions(): ScopeTarget[] {
+    const targets: ScopeTarget[] = [
+      {
+        label: 'Tagged',
+        resources: [this.arn('lambda', 'function:*')],
+        conditions: TAGGED,
+        wildcardReason: `Any function of this account and region, but only while it carries the ${AGENT_TAG} tag (aws:ResourceTag condition).`,
+      },
+    ];
+    if (this.declaredFunctionArns.length > 0) {
+      targets.push({ label: 'Declared', resources: this.declaredFunctionArns });
+    }
+    return targets;
+  }
+
+  /**
+   * Agent event source mappings: mappings tagged for an agent, and mappings of declared functions
+   * (`lambda:FunctionArn`, the mapping's function). A mapping of a function that is only tagged,
+   * not declared, must carry the tag itself: IAM cannot see the function's tags from the mapping.
+   */
+  eventSourceMappings(): ScopeTarget[] {
+    const targets: ScopeTarget[] = [
+      {
+        label: 'Tagged',
+        resources: [this.arn('lambda', 'event-source-mapping:*')],
+        conditions: TAGGED,
+        wildcardReason: `Any event source mapping of this account and region, but only while it carries the ${AGENT_TAG} tag (aws:ResourceTag condition).`,
+      },
+    ];
+    if (this.declaredFunctionArns.length > 0) {
+      targets.push({
+        label: 'OfDeclaredFunctions',
+        resources: [this.arn('lambda', 'event-source-mapping:*')],
+        conditions: {
+          ArnLike: {
+            'lambda:FunctionArn': this.declaredFunctionArns.flatMap((arn) => [arn, `${arn}:*`]),
+          },
+        },
+        wildcardReason:
+          "Mapping UUIDs are not known before discovery; the lambda:FunctionArn condition limits it to mappings of the agents' declared functions.",
+      });
+    }
+    return targets;
+  }
+
+  /** Agent network interfaces: tagged or declared. */
+  networkInterfaces(): ScopeTarget[] {
+    const targets: ScopeTarget[] = [
+      {
+        label: 'Tagged',
+        resources: [this.arn('ec2', 'network-interface/*')],
+        conditions: TAGGED,
+        wildcardReason: `Any network interface of this account and region, but only while it carries the ${AGENT_TAG} tag (aws:ResourceTag condition).`,
+      },
+    ];
+    if (this.declaredNetworkInterfaceArns.length > 0) {
+      targets.push({ label: 'Declared', resources: this.declaredNetworkInterfaceArns });
+    }
+    return targets;
+  }
+}
+
+interface ArnParts {
+  readonly partition: string;
+  readonly service: string;
+  readonly region: string;
+  readonly account: string;
+  readonly resource: string;
+}
+
+/** Splits an ARN the config validated against {@link ARN}. */
+function parseArn(arn: string): ArnParts {
+  const match = ARN.exec(arn);
+  if (!match) throw new Error(`AgentScope: ${arn} is not an ARN (the config schema should have refused it)`);
+  const [, partition, service, region, account, resource] = match;
+  return { partition, service, region, account: account ?? '', resource };
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}

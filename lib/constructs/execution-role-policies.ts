@@ -1,0 +1,205 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { IAM_PATH } from '../../lambda/shared/naming';
+import {
+  BOUNDARY_MUTATIONS,
+  DISCOVERY_READS,
+  POLICY_MUTATIONS,
+  ROLE_MUTATIONS,
+  RULE_MUTATIONS,
+  TAG_MUTATIONS,
+} from './actions';
+import type { AgentScope, ScopeTarget } from './agent-scope';
+import { type Conditions, mergeConditions, type PolicyBuilder } from './policy-builder';
+
+/**
+ * Statements shared by the kill and restore execution roles: their trust, their reads, and the
+ * guards that keep both off Backstop's own resources.
+ */
+
+/** Session names the workers use (`killSessionName`): `backstop-<incidentId>`. */
+export const SESSION_NAME_PATTERN = 'backstop-*';
+
+export interface ExecutionTrustProps {
+  /** The one control plane role that may assume the execution role. */
+  readonly workerRole: iam.IRole;
+  /** @default - no organization condition */
+  readonly organizationId?: string;
+}
+
+export interface ExecutionRoleOptions extends ExecutionTrustProps {
+  readonly roleName: string;
+  readonly description: string;
+  /**
+   * The role's permissions. They outgrow the 10,240 characters IAM allows inline per role, so
+   * they become managed policies on Backstop's path, named `<roleName>-<n>`: agents may not
+   * attach them (agent boundary), the kill role may attach only deny policies, and the restore
+   * role no Backstop policy but those.
+   */
+  readonly policy: PolicyBuilder;
+}
+
+/**
+ * Creates an execution role on Backstop's path whose trust admits the control plane account as
+ * principal, narrowed to one role by `aws:PrincipalArn` (the ARN pins account, path and name), to
+ * incident-named sessions (`backstop-*`) that set a source identity, and to the organization when
+ * one is configured. The wildcard findings of its policies are acknowledged on each policy with
+ * the reasons the statements give.
+ */
+export function createExecutionRole(scope: Construct, id: string, options: ExecutionRoleOptions): iam.Role {
+  const trusted: Conditions = {
+    ArnEquals: { 'aws:PrincipalArn': options.workerRole.roleArn },
+    ...(options.organizationId ? { StringEquals: { 'aws:PrincipalOrgID': options.organizationId } } : {}),
+  };
+  const account = new iam.AccountPrincipal(options.workerRole.env.account);
+  const role = new iam.Role(scope, id, {
+    roleName: options.roleName,
+    path: IAM_PATH,
+    description: options.description,
+    assumedBy: account.withConditions(
+      mergeConditions(trusted, {
+        StringLike: { 'sts:RoleSessionName': SESSION_NAME_PATTERN },
+        Null: { 'sts:SourceIdentity': 'false' },
+      }) ?? {},
+    ),
+  });
+  for (const policy of options.policy.toManagedPolicies(scope, {
+    idPrefix: `${id}Policy`,
+    namePrefix: options.roleName,
+    path: IAM_PATH,
+    description: options.description,
+  })) {
+    role.addManagedPolicy(policy);
+  }
+  role.assumeRolePolicy?.addStatements(
+    new iam.PolicyStatement({
+      sid: 'SetSourceIdentityFromTheWorkerRoleOnly',
+      principals: [account],
+      actions: ['sts:SetSourceIdentity'],
+      conditions: trusted,
+    }),
+  );
+  return role;
+}
+
+/** One Allow per way of recognising the agent's resources (IAM ORs statements, ANDs conditions). */
+export function allowOnTargets(
+  builder: PolicyBuilder,
+  sid: string,
+  targets: readonly ScopeTarget[],
+  actions: readonly string[],
+  conditions?: Conditions,
+): void {
+  for (const target of targets) {
+    builder.allow({
+      sid: `${sid}${target.label}`,
+      actions,
+      resources: target.resources,
+      conditions: mergeConditions(target.conditions, conditions),
+      wildcardReason: target.wildcardReason,
+    });
+  }
+}
+
+/** The reads both execution roles need to discover, snapshot and verify an agent. */
+export function allowDiscoveryReads(builder: PolicyBuilder, s: AgentScope): void {
+  const readReason = (what: string) =>
+    `Read-only ${what} of this account and region: discovery reads every candidate before deciding which belong to the agent.`;
+  builder
+    .allow({
+      sid: 'ReadRoles',
+      actions: DISCOVERY_READS.iamRoles,
+      resources: [s.iamArn('role/*')],
+      wildcardReason: readReason('roles'),
+    })
+    .allow({
+      sid: 'ReadManagedPolicies',
+      actions: DISCOVERY_READS.iamPolicies,
+      resources: [s.iamArn('policy/*'), `arn:${s.partition}:iam::aws:policy/*`],
+      wildcardReason:
+        'Read-only managed policies (customer and AWS managed): snapshots record every policy verbatim before it is detached.',
+    })
+    .allow({
+      sid: 'ReadFunctions',
+      actions: DISCOVERY_READS.lambdaFunctions,
+      resources: [s.arn('lambda', 'function:*')],
+      wildcardReason: readReason('functions'),
+    })
+    .allow({
+      sid: 'ReadEventSourceMappings',
+      actions: DISCOVERY_READS.lambdaMappings,
+      resources: [s.arn('lambda', 'event-source-mapping:*')],
+      wildcardReason: readReason('event source mappings'),
+    })
+    .allow({
+      sid: 'ReadRules',
+      actions: DISCOVERY_READS.eventRules,
+      resources: [s.arn('events', 'rule/*')],
+      wildcardReason: readReason('EventBridge rules on every bus'),
+    })
+    .allow({
+      sid: 'ReadEventBuses',
+      actions: DISCOVERY_READS.eventBuses,
+      resources: [s.arn('events', 'event-bus/*')],
+      wildcardReason: readReason('event buses'),
+    })
+    .allow({
+      sid: 'ReadSchedules',
+      actions: DISCOVERY_READS.schedules,
+      resources: [s.arn('scheduler', 'schedule/*')],
+      wildcardReason: readReason('schedules in every group'),
+    })
+    .allow({
+      sid: 'ReadScheduleGroups',
+      actions: DISCOVERY_READS.scheduleGroups,
+      resources: [s.arn('scheduler', 'schedule-group/*')],
+      wildcardReason: readReason('schedule groups'),
+    })
+    .allow({
+      sid: 'ReadStateMachines',
+      actions: DISCOVERY_READS.stateMachines,
+      resources: [s.arn('states', 'stateMachine:*')],
+      wildcardReason: readReason('state machines'),
+    })
+    .allow({
+      sid: 'ReadExecutions',
+      actions: DISCOVERY_READS.executions,
+      resources: [s.arn('states', 'execution:*')],
+      wildcardReason: readReason('state machine executions'),
+    })
+    .allow({
+      sid: 'ListWithoutResourceLevelPermissions',
+      actions: DISCOVERY_READS.unscoped,
+      resources: ['*'],
+      wildcardReason:
+        'These List/Describe calls support no resource-level permissions in IAM: they can only be granted on *. All are read-only.',
+    });
+}
+
+/**
+ * Explicit denies that hold whatever else the role is granted: never act on Backstop's roles
+ * (the execution roles themselves, the forwarder role) or policies, never move a permissions
+ * boundary or create a role, never pass a role except to Scheduler, never write `backstop:*`
+ * tags, never touch the alarm forwarding rule.
+ */
+export function denyBackstopChanges(builder: PolicyBuilder, s: AgentScope, backstopRulePrefix: string): void {
+  builder
+    .deny({ sid: 'NeverChangeBackstopRoles', actions: ROLE_MUTATIONS, resources: [s.backstopRoles] })
+    .deny({ sid: 'NeverChangeBackstopPolicies', actions: POLICY_MUTATIONS, resources: [s.backstopPolicies] })
+    .deny({ sid: 'NeverChangeBoundariesOrCreateRoles', actions: [...BOUNDARY_MUTATIONS, 'iam:CreateRole'] })
+    .deny({
+      sid: 'NeverPassRolesExceptToScheduler',
+      actions: ['iam:PassRole'],
+      conditions: { StringNotEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    })
+    .deny({
+      sid: 'NeverWriteBackstopTags',
+      actions: TAG_MUTATIONS,
+      conditions: { 'ForAnyValue:StringLike': { 'aws:TagKeys': 'backstop:*' } },
+    })
+    .deny({
+      sid: 'NeverChangeAlarmForwarding',
+      actions: RULE_MUTATIONS,
+      resources: [`arn:${s.partition}:events:*:${s.accountId}:rule/${backstopRulePrefix}*`],
+    });
+}

@@ -1,0 +1,224 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct, IConstruct } from 'constructs';
+
+/** IAM condition block: operator -> key -> value(s). */
+export type Conditions = Record<string, Record<string, string | string[]>>;
+
+export interface AllowStatement {
+  /** Statement id: letters and digits only. */
+  readonly sid: string;
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+  /** @default - no conditions */
+  readonly conditions?: Conditions;
+  /**
+   * Why a wildcard in `resources` is needed: becomes the cdk-nag acknowledgment of exactly that
+   * finding. Required as soon as a resource contains `*`.
+   * @default - no wildcard allowed
+   */
+  readonly wildcardReason?: string;
+  /**
+   * Why a wildcard in `actions` is needed (only the agent boundary's Allow has one). Required as
+   * soon as an action contains `*`.
+   * @default - no action wildcard allowed
+   */
+  readonly actionWildcardReason?: string;
+}
+
+export interface DenyStatement {
+  readonly sid: string;
+  /** Exactly one of `actions` and `notActions`. */
+  readonly actions?: readonly string[];
+  readonly notActions?: readonly string[];
+  /** Exactly one of `resources` and `notResources`. @default ['*'] */
+  readonly resources?: readonly string[];
+  readonly notResources?: readonly string[];
+  /** @default - no conditions */
+  readonly conditions?: Conditions;
+}
+
+const SID = /^[A-Za-z0-9]+$/;
+/** Characters per managed policy, under IAM's 6,144 with room for the document's envelope. */
+const MANAGED_POLICY_BUDGET = 6000;
+const OVERHEAD = 40;
+
+export interface ManagedPoliciesOptions {
+  /** Construct id prefix; policies get `<prefix>1`, `<prefix>2`... */
+  readonly idPrefix: string;
+  /** Policy name prefix; policies get `<prefix>-1`, `<prefix>-2`... */
+  readonly namePrefix: string;
+  readonly path: string;
+  readonly description: string;
+  /** @default 6000 */
+  readonly maxChars?: number;
+}
+
+function acknowledge(scope: IConstruct, entries: readonly { acknowledgments: Map<string, string> }[]): void {
+  const reasons = new Map<string, string[]>();
+  for (const entry of entries) {
+    for (const [id, reason] of entry.acknowledgments) {
+      const list = reasons.get(id) ?? [];
+      if (!list.includes(reason)) list.push(reason);
+      reasons.set(id, list);
+    }
+  }
+  for (const [id, list] of reasons) {
+    Validations.of(scope).acknowledge({ id, reason: list.join(' ') });
+  }
+}
+
+/**
+ * Builds a policy document statement by statement and keeps, beside each statement that needs a
+ * wildcard, the reason for it. {@link PolicyBuilder.acknowledgeOn} turns those reasons into cdk-nag
+ * acknowledgments of exactly the findings they explain (`AwsSolutions-IAM5[Resource::...]`), on
+ * exactly the resource that carries the policy, so nothing is acknowledged that was not argued for.
+ *
+ * It refuses what AWS would refuse or what Backstop never wants: a wildcard in an action's service
+ * part (`*:Get*`, rejected by IAM), a wildcard Allow without a reason, a duplicate Sid.
+ */
+export class PolicyBuilder {
+  private readonly entries: { statement: iam.PolicyStatement; acknowledgments: Map<string, string> }[] = [];
+  private readonly sids = new Set<string>();
+
+  allow(statement: AllowStatement): this {
+    this.checkSid(statement.sid);
+    checkActions(statement.sid, statement.actions);
+    if (statement.resources.length === 0) {
+      throw new Error(`PolicyBuilder: statement ${statement.sid} has no resources`);
+    }
+    const acknowledgments = new Map<string, string>();
+    for (const action of statement.actions) {
+      if (!action.includes('*')) continue;
+      if (!statement.actionWildcardReason) {
+        throw new Error(
+          `PolicyBuilder: statement ${statement.sid} allows wildcard action ${action} without a reason`,
+        );
+      }
+      acknowledgments.set(`AwsSolutions-IAM5[Action::${action}]`, statement.actionWildcardReason);
+    }
+    for (const resource of statement.resources) {
+      if (!resource.includes('*')) continue;
+      if (!statement.wildcardReason) {
+        throw new Error(
+          `PolicyBuilder: statement ${statement.sid} allows on wildcard resource ${resource} without a reason`,
+        );
+      }
+      acknowledgments.set(`AwsSolutions-IAM5[Resource::${resource}]`, statement.wildcardReason);
+    }
+    this.entries.push({
+      statement: new iam.PolicyStatement({
+        sid: statement.sid,
+        effect: iam.Effect.ALLOW,
+        actions: [...statement.actions],
+        resources: [...statement.resources],
+        conditions: statement.conditions,
+      }),
+      acknowledgments,
+    });
+    return this;
+  }
+
+  deny(statement: DenyStatement): this {
+    this.checkSid(statement.sid);
+    if (Boolean(statement.actions) === Boolean(statement.notActions)) {
+      throw new Error(`PolicyBuilder: deny ${statement.sid} needs exactly one of actions and notActions`);
+    }
+    if (statement.resources && statement.notResources) {
+      throw new Error(`PolicyBuilder: deny ${statement.sid} cannot have both resources and notResources`);
+    }
+    checkActions(statement.sid, statement.actions ?? statement.notActions ?? []);
+    this.entries.push({
+      acknowledgments: new Map(),
+      statement: new iam.PolicyStatement({
+        sid: statement.sid,
+        effect: iam.Effect.DENY,
+        actions: statement.actions ? [...statement.actions] : undefined,
+        notActions: statement.notActions ? [...statement.notActions] : undefined,
+        resources: statement.notResources ? undefined : [...(statement.resources ?? ['*'])],
+        notResources: statement.notResources ? [...statement.notResources] : undefined,
+        conditions: statement.conditions,
+      }),
+    });
+    return this;
+  }
+
+  /** The document built so far. */
+  document(): iam.PolicyDocument {
+    return new iam.PolicyDocument({ statements: this.entries.map((entry) => entry.statement) });
+  }
+
+  /** Records, on `scope`, one cdk-nag acknowledgment per wildcard finding, with its reasons. */
+  acknowledgeOn(scope: IConstruct): void {
+    acknowledge(scope, this.entries);
+  }
+
+  /**
+   * The statements as managed policies of at most `maxChars` characters each (IAM's limit is
+   * 6,144 without whitespace), in order, each carrying the acknowledgments of its own statements.
+   * Used where a role's permissions outgrow the 10,240 characters IAM allows inline per role.
+   */
+  toManagedPolicies(scope: Construct, options: ManagedPoliciesOptions): iam.ManagedPolicy[] {
+    const maxChars = options.maxChars ?? MANAGED_POLICY_BUDGET;
+    const stack = Stack.of(scope);
+    const chunks: (typeof this.entries)[] = [];
+    let size = 0;
+    for (const entry of this.entries) {
+      const length = JSON.stringify(stack.resolve(entry.statement.toStatementJson())).length;
+      if (length > maxChars)
+        throw new Error(
+          `PolicyBuilder: statement ${entry.statement.sid} alone exceeds ${maxChars} characters`,
+        );
+      if (chunks.length === 0 || size + length > maxChars) {
+        chunks.push([]);
+        size = OVERHEAD;
+      }
+      chunks[chunks.length - 1].push(entry);
+      size += length + 1;
+    }
+    return chunks.map((entries, i) => {
+      const policy = new iam.ManagedPolicy(scope, `${options.idPrefix}${i + 1}`, {
+        managedPolicyName: `${options.namePrefix}-${i + 1}`,
+        path: options.path,
+        description: `${options.description} (${i + 1} of ${chunks.length})`,
+        document: new iam.PolicyDocument({ statements: entries.map((entry) => entry.statement) }),
+      });
+      acknowledge(policy, entries);
+      return policy;
+    });
+  }
+
+  private checkSid(sid: string): void {
+    if (!SID.test(sid))
+      throw new Error(`PolicyBuilder: Sid ${JSON.stringify(sid)} must be letters and digits only`);
+    if (this.sids.has(sid)) throw new Error(`PolicyBuilder: duplicate Sid ${sid}`);
+    this.sids.add(sid);
+  }
+}
+
+function checkActions(sid: string, actions: readonly string[]): void {
+  if (actions.length === 0) throw new Error(`PolicyBuilder: statement ${sid} has no actions`);
+  for (const action of actions) {
+    if (action !== '*' && !/^[a-z0-9-]+:[A-Za-z0-9*?]+$/.test(action)) {
+      throw new Error(
+        `PolicyBuilder: statement ${sid} has action ${JSON.stringify(action)}; actions are service:Action and IAM rejects a wildcard in the service part`,
+      );
+    }
+  }
+}
+
+/** Merges condition blocks (operator by operator, key by key); the same key twice is an error. */
+export function mergeConditions(...blocks: (Conditions | undefined)[]): Conditions | undefined {
+  const out: Conditions = {};
+  for (const block of blocks) {
+    for (const [operator, keys] of Object.entries(block ?? {})) {
+      const merged = { ...(out[operator] ?? {}) };
+      for (const [key, value] of Object.entries(keys)) {
+        if (key in merged) throw new Error(`mergeConditions: ${operator} ${key} is set twice`);
+        merged[key] = value;
+      }
+      out[operator] = merged;
+    }
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}

@@ -1,0 +1,119 @@
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { restoreExecutionRoleName } from '../../lambda/shared/naming';
+import type { AgentScope } from './agent-scope';
+import type { DenyPolicies } from './deny-policies';
+import {
+  allowDiscoveryReads,
+  allowOnTargets,
+  createExecutionRole,
+  denyBackstopChanges,
+  type ExecutionTrustProps,
+} from './execution-role-policies';
+import { PolicyBuilder } from './policy-builder';
+
+export interface RestoreExecutionRoleProps extends ExecutionTrustProps {
+  /** The account and region, and how agent resources are recognised there. */
+  readonly agentScope: AgentScope;
+  /** This region's deny policies: the only Backstop policies the role may attach (a restore to a lower kill mode). */
+  readonly denyPolicies: DenyPolicies;
+  /** Name prefix of Backstop's EventBridge rules, which the role may never touch. */
+  readonly backstopRulePrefix: string;
+}
+
+/**
+ * `backstop-restore-<region>`: the only identity that may put an agent's authority back, on
+ * agent resources only, after the restore path has collected its approvals. It re-attaches the
+ * agent's own managed policies and re-puts its inline policies (only into roles that carry the
+ * agent boundary), detaches Backstop's deny policies, re-enables rules, concurrency, mappings and
+ * schedules, and moves network interfaces and VPC functions back to their original groups.
+ *
+ * It may never attach `AdministratorAccess`, nor any policy on Backstop's path other than this
+ * region's deny policies (the boundary in particular, whose `Allow *` would grant everything as a
+ * permissions policy). Residual risk, because restore must put back arbitrary earlier state: it
+ * can attach other managed policies to agent roles (capped by the boundary) and set any security
+ * group on an agent interface.
+ */
+export class RestoreExecutionRole extends Construct {
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: RestoreExecutionRoleProps) {
+    super(scope, id);
+    const s = props.agentScope;
+    const bounded = { ArnEquals: { 'iam:PermissionsBoundary': s.boundaryArns } };
+    const builder = new PolicyBuilder();
+
+    allowOnTargets(builder, 'ReattachAgentPolicies', s.roles(), ['iam:AttachRolePolicy'], bounded);
+    allowOnTargets(builder, 'RestoreInlinePolicies', s.roles(), ['iam:PutRolePolicy'], bounded);
+    allowOnTargets(builder, 'RemoveBackstopDenies', s.roles(), [
+      'iam:DeleteRolePolicy',
+      'iam:DetachRolePolicy',
+    ]);
+
+    allowOnTargets(builder, 'RestoreConcurrency', s.functions(), [
+      'lambda:DeleteFunctionConcurrency',
+      'lambda:PutFunctionConcurrency',
+    ]);
+    allowOnTargets(builder, 'RestoreVpcFunctions', s.functions(), ['lambda:UpdateFunctionConfiguration'], {
+      Null: { 'lambda:SecurityGroupIds': 'false' },
+    });
+    allowOnTargets(builder, 'ReenableEventSourceMappings', s.eventSourceMappings(), [
+      'lambda:UpdateEventSourceMapping',
+    ]);
+    builder.allow({
+      sid: 'ReenableRules',
+      actions: ['events:EnableRule'],
+      resources: [s.arn('events', 'rule/*')],
+      wildcardReason:
+        "Rules a kill disabled are found by target, carry no agent tag and can sit on any bus; restore re-enables exactly the rules the kill's snapshot lists.",
+    });
+    builder.allow({
+      sid: 'ReenableSchedules',
+      actions: ['scheduler:UpdateSchedule'],
+      resources: [s.arn('scheduler', 'schedule/*')],
+      wildcardReason:
+        "Schedules carry no tags and are found by their target; restore puts back exactly the schedules the kill's snapshot lists.",
+    });
+    allowOnTargets(builder, 'PassAgentRolesToScheduler', s.roles(), ['iam:PassRole'], {
+      StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+    });
+    allowOnTargets(builder, 'RestoreNetworkInterfaces', s.networkInterfaces(), [
+      'ec2:ModifyNetworkInterfaceAttribute',
+    ]);
+    builder.allow({
+      sid: 'UseOriginalSecurityGroups',
+      actions: ['ec2:ModifyNetworkInterfaceAttribute'],
+      resources: [s.arn('ec2', 'security-group/*')],
+      wildcardReason:
+        'An interface goes back to whatever groups it had before the kill, which can be any group of the region; the interface itself must be an agent interface.',
+    });
+
+    allowDiscoveryReads(builder, s);
+
+    denyBackstopChanges(builder, s, props.backstopRulePrefix);
+    builder
+      .deny({
+        sid: 'NeverAttachAdministratorAccess',
+        actions: ['iam:AttachRolePolicy'],
+        conditions: {
+          ArnEquals: { 'iam:PolicyARN': `arn:${s.partition}:iam::aws:policy/AdministratorAccess` },
+        },
+      })
+      .deny({
+        sid: 'NeverAttachOtherBackstopPolicies',
+        actions: ['iam:AttachRolePolicy'],
+        conditions: {
+          ArnLike: { 'iam:PolicyARN': s.backstopPolicies },
+          ArnNotLike: { 'iam:PolicyARN': [...props.denyPolicies.attachableArnPatterns] },
+        },
+      });
+
+    this.role = createExecutionRole(this, 'Role', {
+      roleName: restoreExecutionRoleName(s.region),
+      description: 'Backstop restore execution role: puts back agent authority after approval',
+      workerRole: props.workerRole,
+      organizationId: props.organizationId,
+      policy: builder,
+    });
+  }
+}

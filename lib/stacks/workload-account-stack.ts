@@ -1,0 +1,155 @@
+import { CfnOutput, DefaultStackSynthesizer, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { CONTROL_PLANE, iamRoleArn } from '../../lambda/shared/naming';
+import { agentsIn, regionsOf } from '../config/directory';
+import type { AgentConfig, BackstopConfig } from '../config/schema';
+import { AgentBoundary } from '../constructs/agent-boundary';
+import { AgentScope } from '../constructs/agent-scope';
+import { AlarmForwarder, BACKSTOP_RULE_PREFIX } from '../constructs/alarm-forwarder';
+import { DenyPolicies } from '../constructs/deny-policies';
+import { IsolationSecurityGroups } from '../constructs/isolation-security-groups';
+import { KillExecutionRole } from '../constructs/kill-execution-role';
+import { RestoreExecutionRole } from '../constructs/restore-execution-role';
+
+export interface WorkloadAccountStackProps extends StackProps {
+  /** The validated configuration (`loadConfig`). */
+  readonly config: BackstopConfig;
+  /** The workload account; must be declared in the config. The stack's env is this account and region. */
+  readonly accountId: string;
+  /** The region; must be declared for the account in the config. */
+  readonly region: string;
+}
+
+/**
+ * Backstop's footprint in one workload account and region: the kill and restore execution roles,
+ * the deny policies (one per mode), the agent permissions boundary, the isolation security groups
+ * of each declared VPC, and the rule that forwards agent alarms to the control plane.
+ *
+ * No Lambda assets and no bootstrap version check: the synthesized template deploys as it is,
+ * with `cdk deploy` or through CloudFormation StackSets.
+ */
+export class WorkloadAccountStack extends Stack {
+  readonly config: BackstopConfig;
+  readonly agents: readonly AgentConfig[];
+  readonly agentScope: AgentScope;
+  readonly denyPolicies: DenyPolicies;
+  /** The permissions boundary every agent role of this account must carry. */
+  readonly agentBoundary: iam.ManagedPolicy;
+  readonly killExecutionRole: iam.Role;
+  readonly restoreExecutionRole: iam.Role;
+  /** @default - undefined when the config declares no VPC for this region */
+  readonly isolationGroups?: IsolationSecurityGroups;
+  /** @default - undefined when no agent of this account and region has an alarm */
+  readonly alarmForwarder?: AlarmForwarder;
+
+  constructor(scope: Construct, id: string, props: WorkloadAccountStackProps) {
+    const { config, accountId, region, ...stackProps } = props;
+    const declared = config.workloadAccounts
+      .find((a) => a.accountId === accountId)
+      ?.regions.find((r) => r.region === region);
+    if (!declared) {
+      throw new Error(
+        `WorkloadAccountStack: ${accountId} ${region} is not a workload account and region declared in the config`,
+      );
+    }
+    super(scope, id, {
+      description: `Backstop workload footprint for ${accountId} ${region}: execution roles, deny policies, agent boundary`,
+      synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }),
+      ...stackProps,
+      env: { account: accountId, region },
+    });
+    this.config = config;
+    this.agents = agentsIn(config, accountId, region);
+    const partition = config.partition;
+    const cp = config.controlPlane;
+
+    this.agentScope = new AgentScope({
+      partition,
+      accountId,
+      region,
+      agents: this.agents,
+      accountRegions: regionsOf(config, accountId),
+      agentRolePath: config.agentRolePath,
+    });
+
+    this.denyPolicies = new DenyPolicies(this, 'DenyPolicies', {
+      partition,
+      accountId,
+      region,
+      agents: this.agents,
+    });
+
+    const triggerAlarmArns = config.agents
+      .filter((agent) => agent.accountId === accountId)
+      .flatMap((agent) =>
+        agent.alarms.map(
+          (alarm) => `arn:${partition}:cloudwatch:${agent.region}:${accountId}:alarm:${alarm.alarmName}`,
+        ),
+      );
+    this.agentBoundary = new AgentBoundary(this, 'AgentBoundary', {
+      agentScope: this.agentScope,
+      backstopRulePrefix: BACKSTOP_RULE_PREFIX,
+      triggerAlarmArns,
+    }).policy;
+
+    if (declared.vpcIds.length > 0) {
+      this.isolationGroups = new IsolationSecurityGroups(this, 'Isolation', { vpcIds: declared.vpcIds });
+    }
+
+    this.killExecutionRole = new KillExecutionRole(this, 'Kill', {
+      agentScope: this.agentScope,
+      denyPolicies: this.denyPolicies,
+      isolationGroups: this.isolationGroups,
+      backstopRulePrefix: BACKSTOP_RULE_PREFIX,
+      workerRole: iam.Role.fromRoleArn(
+        this,
+        'KillWorker',
+        iamRoleArn(partition, cp.accountId, CONTROL_PLANE.killWorkerRoleName),
+        { mutable: false },
+      ),
+      organizationId: config.organizationId,
+    }).role;
+
+    this.restoreExecutionRole = new RestoreExecutionRole(this, 'Restore', {
+      agentScope: this.agentScope,
+      denyPolicies: this.denyPolicies,
+      backstopRulePrefix: BACKSTOP_RULE_PREFIX,
+      workerRole: iam.Role.fromRoleArn(
+        this,
+        'RestoreWorker',
+        iamRoleArn(partition, cp.accountId, CONTROL_PLANE.restoreWorkerRoleName),
+        { mutable: false },
+      ),
+      organizationId: config.organizationId,
+    }).role;
+
+    const alarmNames = this.agents.flatMap((agent) => agent.alarms.map((alarm) => alarm.alarmName));
+    if (alarmNames.length > 0) {
+      this.alarmForwarder = new AlarmForwarder(this, 'AlarmForwarder', {
+        alarmNames,
+        controlPlaneBus: events.EventBus.fromEventBusArn(
+          this,
+          'ControlPlaneBus',
+          `arn:${partition}:events:${cp.region}:${cp.accountId}:event-bus/${CONTROL_PLANE.eventBusName}`,
+        ),
+      });
+    }
+
+    new CfnOutput(this, 'KillExecutionRoleArn', { value: this.killExecutionRole.roleArn });
+    new CfnOutput(this, 'RestoreExecutionRoleArn', { value: this.restoreExecutionRole.roleArn });
+    new CfnOutput(this, 'AgentBoundaryArn', {
+      value: this.agentBoundary.managedPolicyArn,
+      description: 'Permissions boundary to set on every agent role',
+    });
+    for (const pair of this.isolationGroups?.pairs ?? []) {
+      new CfnOutput(this, `IsolationOpen${pair.vpcId.replace(/[^A-Za-z0-9]/g, '')}`, {
+        value: pair.open.attrGroupId,
+      });
+      new CfnOutput(this, `IsolationClosed${pair.vpcId.replace(/[^A-Za-z0-9]/g, '')}`, {
+        value: pair.closed.attrGroupId,
+      });
+    }
+  }
+}
