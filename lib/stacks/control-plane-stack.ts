@@ -7,12 +7,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { CONTROL_PLANE, killExecutionRoleArn, restoreExecutionRoleArn } from '../../lambda/shared/naming';
-import { agentsIn, workloadTargets } from '../config/directory';
+import { agentsIn, toDirectory, workloadTargets } from '../config/directory';
 import type { BackstopConfig } from '../config/schema';
 import { ALARM_FORWARDER_RULE_NAME } from '../constructs/alarm-forwarder';
 import { AuditBucket } from '../constructs/audit-bucket';
 import { BackstopEventBus } from '../constructs/backstop-event-bus';
 import { BreakGlassRole } from '../constructs/break-glass-role';
+import { KillPath } from '../constructs/kill-path';
 import { ManifestSigningKey } from '../constructs/manifest-signing-key';
 import { NotificationTopic } from '../constructs/notification-topic';
 import { RETAIN } from '../constructs/secure-defaults';
@@ -49,6 +50,8 @@ export class ControlPlaneStack extends Stack {
   readonly restoreWorkerRole: iam.Role;
   readonly breakGlass: BreakGlassRole;
   readonly breakGlassRole: iam.Role;
+  /** The kill path: its handlers, state machine and alarms. */
+  readonly killPath: KillPath;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     const { config, ...stackProps } = props;
@@ -121,6 +124,16 @@ export class ControlPlaneStack extends Stack {
     output('RestoreWorkerRoleArn', this.restoreWorkerRole.roleArn, 'Role of the restore path handlers');
     output('BreakGlassRoleArn', this.breakGlassRole.roleArn, 'Break-glass role (MFA)');
 
-    // Kill path (added by the kill path construct)
+    this.killPath = new KillPath(this, 'KillPath', {
+      directory: toDirectory(config),
+      auditBucket: this.auditBucket,
+      auditKey: this.auditKey,
+      signingKey: this.manifestSigningKey,
+      table: this.table,
+      topic: this.topic,
+      workerRole: this.killWorkerRole,
+    });
+    this.breakGlass.grantStartKill(this.killPath.stateMachine);
+    output('KillStateMachineArn', this.killPath.stateMachine.stateMachineArn, 'Kill path state machine');
   }
 }

@@ -1,0 +1,167 @@
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { errorMessage, errorName } from '../shared/aws-errors';
+import { type HandlerDeps, putMetric } from '../shared/deps';
+import { openChain, openStore, writeManifest } from '../shared/kill-io';
+import type { AgentKillResult, FinalizeInput, KillResult } from '../shared/kill-types';
+import type { KillStatus } from '../shared/types';
+
+/**
+ * Phase 4: decide CONTAINED / PARTIAL / FAILED from the read-backs (never from the cuts alone),
+ * write the outcome and the signed manifest, release the locks, notify, and publish the
+ * time-to-contain metric. The agents' modes stay where the kill put them.
+ */
+export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<KillResult> {
+  const { prepare } = input;
+  const actor = { type: 'execution' as const, arn: prepare.executionId };
+  const chain = openChain(deps, prepare.incidentId, 'finalize', actor);
+  const store = openStore(deps);
+  const unreachable = prepare.unreachable ?? [];
+  const agents = [
+    ...(input.agents ?? []).map((a) => summarizeAgent(a, prepare.dryRun)),
+    ...unreachable.map((u) => ({
+      agentId: u.agentId,
+      status: 'FAILED' as const,
+      surfaces: [],
+      detail: u.message,
+    })),
+  ];
+  const status = overallStatus(prepare, agents);
+  const finishedAt = deps.clock();
+  const timeToContainMs =
+    status === 'CONTAINED'
+      ? Math.max(0, finishedAt.getTime() - new Date(prepare.requestedAt).getTime())
+      : null;
+
+  // Branches the state machine had to catch (a Lambda that crashed or timed out) were not able to
+  // write their own failure record: write it here.
+  for (const a of input.agents ?? []) {
+    for (const c of a.contain) {
+      if (c.error) {
+        void chain.write('SurfaceFailed', {
+          agentId: a.agentId,
+          surface: c.surface,
+          mode: prepare.mode ?? undefined,
+          detail: { action: 'branch', error: c.error, message: c.cause ?? '' },
+        });
+      }
+    }
+  }
+  if (prepare.status !== 'REJECTED') {
+    void chain.write('KillCompleted', {
+      mode: prepare.mode ?? undefined,
+      reason: prepare.reason ?? undefined,
+      detail: { status, timeToContainMs, agents, joined: prepare.joined, unreachable },
+    });
+  }
+
+  for (const t of prepare.targets) {
+    try {
+      await store.releaseLock(t.agentId, prepare.incidentId);
+    } catch (e) {
+      deps.log.warn('lock not released (it expires on its own)', { agentId: t.agentId, error: errorName(e) });
+    }
+  }
+  if (prepare.status !== 'REJECTED') {
+    await store.updateIncidentStatus(prepare.incidentId, status, {
+      agents,
+      timeToContainMs,
+      finishedAt: finishedAt.toISOString(),
+    });
+  }
+  let manifestKey: string | null = null;
+  try {
+    manifestKey = await writeManifest(deps, prepare.incidentId, chain);
+  } catch (e) {
+    deps.log.error('manifest not written', {
+      incidentId: prepare.incidentId,
+      error: errorName(e),
+      message: errorMessage(e),
+    });
+    await putMetric(deps, 'AuditWriteFailures', 1, 'Count');
+  }
+
+  const result: KillResult = {
+    incidentId: prepare.incidentId,
+    status,
+    mode: prepare.mode,
+    dryRun: prepare.dryRun,
+    timeToContainMs,
+    agents,
+    joined: prepare.joined,
+    unreachable,
+    rejection: prepare.rejection,
+    manifestKey,
+  };
+  await notify(deps, result);
+  if (timeToContainMs !== null) await putMetric(deps, 'TimeToContain', timeToContainMs, 'Milliseconds');
+  if (!prepare.dryRun) {
+    await putMetric(deps, 'KillsNotContained', status === 'PARTIAL' || status === 'FAILED' ? 1 : 0, 'Count');
+  }
+  await putMetric(deps, 'Kills', 1, 'Count', { Status: status });
+  return result;
+}
+
+export function summarizeAgent(a: AgentKillResult, dryRun: boolean): KillResult['agents'][number] {
+  const surfaces = a.contain.map((c) => {
+    const v = a.verify.surfaces.find((s) => s.surface === c.surface);
+    const verify = v?.status ?? 'FAILED';
+    const detail =
+      v?.message ??
+      c.cause ??
+      (c.failures.length > 0 ? c.failures.map((f) => `${f.resource}: ${f.error}`).join('; ') : undefined);
+    return { surface: c.surface, contain: c.status, verify, detail };
+  });
+  const applicable = surfaces.filter((s) => s.contain !== 'NOT_APPLICABLE');
+  const proven = applicable.filter((s) => s.verify === 'VERIFIED');
+  let status: KillStatus;
+  if (dryRun) status = 'PLANNED';
+  else if (proven.length === applicable.length) status = 'CONTAINED';
+  else if (proven.length === 0) status = 'FAILED';
+  else status = 'PARTIAL';
+  return { agentId: a.agentId, status, surfaces };
+}
+
+export function overallStatus(prepare: FinalizeInput['prepare'], agents: KillResult['agents']): KillStatus {
+  if (prepare.status === 'REJECTED') return 'REJECTED';
+  if (prepare.dryRun) return 'PLANNED';
+  if (agents.length === 0) return 'JOINED';
+  if (agents.every((a) => a.status === 'CONTAINED')) return 'CONTAINED';
+  if (agents.every((a) => a.status === 'FAILED')) return 'FAILED';
+  return 'PARTIAL';
+}
+
+async function notify(deps: HandlerDeps, r: KillResult): Promise<void> {
+  const lines = [
+    `Backstop kill ${r.incidentId}: ${r.status}${r.mode ? ` (${r.mode})` : ''}`,
+    ...r.agents.map(
+      (a) =>
+        `- ${a.agentId}: ${a.status}${
+          a.status === 'CONTAINED'
+            ? ''
+            : ` — not proven: ${a.surfaces
+                .filter((s) => s.contain !== 'NOT_APPLICABLE' && s.verify !== 'VERIFIED')
+                .map((s) => `${s.surface} (${s.detail ?? s.verify})`)
+                .join(', ')}`
+        }`,
+    ),
+    ...r.joined.map((j) => `- ${j.agentId}: joined incident ${j.incidentId} (${j.mode})`),
+    ...(r.rejection ? [`Rejected (${r.rejection.code}): ${r.rejection.message}`] : []),
+    r.timeToContainMs !== null ? `Time to contain: ${(r.timeToContainMs / 1000).toFixed(1)} s` : '',
+  ].filter(Boolean);
+  try {
+    await deps.clients.controlPlane().sns.send(
+      new PublishCommand({
+        TopicArn: deps.env.topicArn,
+        Subject: `Backstop kill ${r.status}: ${r.incidentId}`.slice(0, 100),
+        Message: lines.join('\n'),
+        MessageAttributes: { status: { DataType: 'String', StringValue: r.status } },
+      }),
+    );
+  } catch (e) {
+    deps.log.error('notification not sent', {
+      incidentId: r.incidentId,
+      error: errorName(e),
+      message: errorMessage(e),
+    });
+  }
+}

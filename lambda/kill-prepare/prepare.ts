@@ -1,0 +1,234 @@
+import type { AuditChain } from '../shared/audit';
+import { errorMessage, errorName, isErrorNamed } from '../shared/aws-errors';
+import { assumeKillRole, type HandlerDeps } from '../shared/deps';
+import { openChain, openStore } from '../shared/kill-io';
+import type { KillTarget, PrepareInput, PrepareOutput } from '../shared/kill-types';
+import { validateKillRequest } from '../shared/request';
+import { type AgentTarget, modeRank } from '../shared/types';
+
+/** How long a kill's per-agent lock lives if the execution dies without releasing it. */
+export const LOCK_TTL_SECONDS = 15 * 60;
+
+/**
+ * Phase 0 of the kill path: validate, resolve the agents, take each agent's lock, record the
+ * request and set the control flag (the agent runtime's first and fastest stop).
+ */
+export async function run(input: PrepareInput, deps: HandlerDeps): Promise<PrepareOutput> {
+  const requestedAt = input.startTime || deps.clock().toISOString();
+  const actor = { type: 'execution' as const, arn: input.executionId };
+  const checked = validateKillRequest(input.request, deps.env.directory, input.executionName);
+
+  if (!checked.ok) {
+    const chain = openChain(deps, checked.incidentId, 'prepare', actor);
+    void chain.write('KillRejected', {
+      reason:
+        typeof (input.request as { reason?: unknown })?.reason === 'string'
+          ? (input.request as { reason: string }).reason.slice(0, 1024)
+          : undefined,
+      detail: { code: checked.rejection.code, message: checked.rejection.message, request: input.request },
+    });
+    await chain.flush();
+    deps.log.warn('kill rejected', { incidentId: checked.incidentId, ...checked.rejection });
+    return {
+      incidentId: checked.incidentId,
+      executionId: input.executionId,
+      mode: null,
+      reason: null,
+      dryRun: false,
+      requestedAt,
+      status: 'REJECTED',
+      targets: [],
+      joined: [],
+      rejection: checked.rejection,
+    };
+  }
+
+  const { kill } = checked;
+  const store = openStore(deps);
+  const chain = openChain(deps, kill.incidentId, 'prepare', actor);
+  void chain.write('KillRequested', {
+    mode: kill.mode,
+    reason: kill.reason,
+    detail: {
+      agents: kill.agents.map((a) => ({ agentId: a.agentId, accountId: a.accountId, region: a.region })),
+      dryRun: kill.dryRun,
+      executionId: input.executionId,
+    },
+  });
+
+  // A kill never loosens: an agent already held at a stricter mode is refused as a whole request,
+  // because the caller asked for something that would lower it.
+  const stricter: string[] = [];
+  for (const agent of kill.agents) {
+    const current = await store.getMode(agent.agentId);
+    if (current && modeRank(current.mode) > modeRank(kill.mode)) {
+      stricter.push(`agent ${agent.agentId} is at ${current.mode} (incident ${current.incidentId})`);
+    }
+  }
+  if (stricter.length > 0) {
+    const rejection = {
+      code: 'WOULD_LOOSEN',
+      message: `a ${kill.mode} kill would loosen: ${stricter.join('; ')}. Only a restore lowers a mode.`,
+    };
+    void chain.write('KillRejected', { mode: kill.mode, reason: kill.reason, detail: rejection });
+    await chain.flush();
+    return { ...base(kill, input, requestedAt), status: 'REJECTED', targets: [], joined: [], rejection };
+  }
+
+  // Fail fast where the kill role cannot be assumed at all (stack not deployed, trust broken):
+  // those agents cannot be cut from here and the person must know now, not after every branch fails.
+  const unreachable = await unreachableAgents(deps, kill.agents, kill.incidentId);
+  for (const u of unreachable) {
+    void chain.write('KillRejected', {
+      agentId: u.agentId,
+      accountId: u.accountId,
+      region: u.region,
+      mode: kill.mode,
+      reason: kill.reason,
+      detail: { code: 'NO_KILL_ROLE', message: u.message },
+    });
+  }
+  if (unreachable.length === kill.agents.length) {
+    const rejection = { code: 'NO_KILL_ROLE', message: unreachable.map((u) => u.message).join('; ') };
+    await chain.flush();
+    return {
+      ...base(kill, input, requestedAt),
+      status: 'REJECTED',
+      targets: [],
+      joined: [],
+      rejection,
+      unreachable,
+    };
+  }
+
+  const targets: KillTarget[] = [];
+  const joined: PrepareOutput['joined'] = [];
+  for (const agent of kill.agents) {
+    if (unreachable.some((u) => u.agentId === agent.agentId)) continue;
+    const lock = await store.acquireLock(agent.agentId, {
+      incidentId: kill.incidentId,
+      mode: kill.mode,
+      at: deps.clock(),
+      ttlSeconds: LOCK_TTL_SECONDS,
+    });
+    if (lock.outcome === 'JOINED') {
+      joined.push({ agentId: agent.agentId, incidentId: lock.holder.incidentId, mode: lock.holder.mode });
+      void chain.write('KillJoined', {
+        agentId: agent.agentId,
+        mode: kill.mode,
+        detail: { joinedIncidentId: lock.holder.incidentId, joinedMode: lock.holder.mode },
+      });
+      continue;
+    }
+    void chain.write('LockAcquired', {
+      agentId: agent.agentId,
+      mode: kill.mode,
+      detail: { outcome: lock.outcome, previousHolder: lock.outcome === 'RAISED' ? lock.holder : undefined },
+    });
+    targets.push({ agentId: agent.agentId, accountId: agent.accountId, region: agent.region });
+  }
+
+  if (!kill.dryRun) await setFlags(store, chain, kill.mode, kill.incidentId, kill.reason, targets, deps);
+
+  await store.putIncident({
+    incidentId: kill.incidentId,
+    executionName: input.executionName,
+    status: targets.length > 0 ? 'RUNNING' : 'JOINED',
+    mode: kill.mode,
+    agentIds: kill.agents.map((a) => a.agentId),
+    requestedAt,
+    reason: kill.reason,
+    actor,
+  });
+  await chain.flush();
+  return {
+    ...base(kill, input, requestedAt),
+    status: targets.length === 0 && joined.length > 0 ? 'JOINED' : 'ACCEPTED',
+    targets,
+    joined,
+    rejection: null,
+    unreachable,
+  };
+}
+
+/**
+ * Tries the kill role of every account and region once. Only a definite refusal (AccessDenied:
+ * no such role, or a trust that does not admit the worker) makes an agent unreachable; a transient
+ * error never blocks a kill, the branches retry it.
+ */
+async function unreachableAgents(
+  deps: HandlerDeps,
+  agents: readonly AgentTarget[],
+  incidentId: string,
+): Promise<NonNullable<PrepareOutput['unreachable']>> {
+  const refused = new Map<string, string>();
+  const seen = new Set<string>();
+  await Promise.all(
+    agents.map(async (agent) => {
+      const key = `${agent.accountId}/${agent.region}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      try {
+        await assumeKillRole(deps, agent, incidentId);
+      } catch (e) {
+        if (isErrorNamed(e, 'AccessDenied')) {
+          refused.set(
+            key,
+            `account ${agent.accountId} region ${agent.region}: the Backstop kill role cannot be assumed (${errorMessage(e)}); deploy its WorkloadAccountStack or fix the trust`,
+          );
+        } else {
+          deps.log.warn('kill role check inconclusive; the branches will retry', {
+            key,
+            error: errorName(e),
+          });
+        }
+      }
+    }),
+  );
+  return agents
+    .filter((a) => refused.has(`${a.accountId}/${a.region}`))
+    .map((a) => ({
+      agentId: a.agentId,
+      accountId: a.accountId,
+      region: a.region,
+      message: `agent ${a.agentId}: ${refused.get(`${a.accountId}/${a.region}`)}`,
+    }));
+}
+
+function base(
+  kill: { incidentId: string; mode: PrepareOutput['mode']; reason: string; dryRun: boolean },
+  input: PrepareInput,
+  requestedAt: string,
+) {
+  return {
+    incidentId: kill.incidentId,
+    executionId: input.executionId,
+    mode: kill.mode,
+    reason: kill.reason,
+    dryRun: kill.dryRun,
+    requestedAt,
+  };
+}
+
+async function setFlags(
+  store: ReturnType<typeof openStore>,
+  chain: AuditChain,
+  mode: NonNullable<PrepareOutput['mode']>,
+  incidentId: string,
+  reason: string,
+  targets: KillTarget[],
+  deps: HandlerDeps,
+): Promise<void> {
+  for (const t of targets) {
+    const result = await store.raiseMode(t.agentId, { mode, incidentId, reason, at: deps.clock() });
+    void chain.write('ControlFlagSet', {
+      agentId: t.agentId,
+      mode,
+      detail: {
+        before: result.previous ?? { mode: 'normal' },
+        after: result.current,
+        changed: result.changed,
+      },
+    });
+  }
+}

@@ -1,0 +1,127 @@
+import { errorMessage, errorName, isThrottling } from '../shared/aws-errors';
+import { assumeKillRole, type HandlerDeps } from '../shared/deps';
+import { findAgent } from '../shared/env';
+import { openChain, openStore } from '../shared/kill-io';
+import type { SurfaceOutcome, SurfaceTaskInput } from '../shared/kill-types';
+import { getSurface } from '../surfaces';
+import type { SurfaceContext } from '../surfaces/types';
+
+/**
+ * Thrown when AWS keeps throttling after the SDK's own retries: the state machine retries the
+ * whole branch with backoff and jitter. Every step of a branch is idempotent, so that is safe.
+ */
+export class ThrottledError extends Error {
+  override readonly name = 'Backstop.Throttled';
+}
+
+const MAX_LISTED = 25;
+
+/**
+ * One surface of one agent: assume the kill role, discover, snapshot (the first snapshot is kept
+ * across repeated kills), contain for the mode. Failures are recorded and returned, never thrown,
+ * so the other branches carry on; only throttling is thrown, to be retried by the state machine.
+ */
+export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<SurfaceOutcome> {
+  const surface = getSurface(input.surface);
+  const agent = findAgent(deps.env.directory, input.agentId);
+  const outcome = (status: SurfaceOutcome['status'], rest: Partial<SurfaceOutcome> = {}): SurfaceOutcome => ({
+    agentId: input.agentId,
+    surface: input.surface,
+    status,
+    resources: 0,
+    changes: 0,
+    skipped: [],
+    failures: [],
+    ...rest,
+  });
+  if (!agent) {
+    return outcome('FAILED', {
+      error: 'UnknownAgent',
+      cause: `agent ${input.agentId} is not in the directory`,
+    });
+  }
+  if (!surface.appliesTo(input.mode)) return outcome('NOT_APPLICABLE');
+
+  const actor = { type: 'execution' as const, arn: input.executionId };
+  const chain = openChain(deps, input.incidentId, `${input.surface}-${input.agentId}`, actor);
+  const common = {
+    agentId: agent.agentId,
+    accountId: agent.accountId,
+    region: agent.region,
+    surface: input.surface,
+    mode: input.mode,
+  };
+  try {
+    const clients = await assumeKillRole(deps, agent, input.incidentId);
+    const ctx: SurfaceContext = {
+      agent,
+      incidentId: input.incidentId,
+      killStartedAt: new Date(input.requestedAt),
+      clients,
+      clock: deps.clock,
+      sleep: deps.sleep,
+      log: deps.log,
+    };
+    const ids = await surface.discover(ctx);
+    void chain.write('SurfaceDiscovered', { ...common, detail: { resources: ids } });
+    const current = await surface.snapshot(ctx, ids);
+
+    if (input.dryRun) {
+      void chain.write('SnapshotTaken', { ...common, detail: { dryRun: true, resources: current } });
+      await chain.flush();
+      return outcome('PLANNED', { resources: ids.length, plan: current.map((r) => ({ resource: r.id })) });
+    }
+
+    const store = openStore(deps);
+    const kept = await store.putSnapshot(agent.agentId, input.surface, input.incidentId, current);
+    void chain.write('SnapshotTaken', {
+      ...common,
+      detail: { added: kept.added, resources: current.filter((r) => kept.added.includes(r.id)) },
+    });
+    if (kept.preserved.length > 0) {
+      void chain.write('SnapshotPreserved', {
+        ...common,
+        detail: {
+          preserved: kept.preserved,
+          note: 'an earlier kill that has not been restored holds the pre-kill state of these resources; it is kept',
+        },
+      });
+    }
+
+    const result = await surface.contain(ctx, input.mode, kept.stored);
+    for (const change of result.changes)
+      void chain.write('ResourceChanged', { ...common, detail: { ...change } });
+    for (const skip of result.skipped)
+      void chain.write('ResourceSkipped', { ...common, detail: { ...skip } });
+    for (const failure of result.failures)
+      void chain.write('SurfaceFailed', { ...common, detail: { ...failure } });
+    const status = result.failures.length > 0 ? 'FAILED' : 'CONTAINED';
+    void chain.write('SurfaceContained', {
+      ...common,
+      detail: {
+        status,
+        changes: result.changes.length,
+        skipped: result.skipped.length,
+        failures: result.failures.length,
+      },
+    });
+    await chain.flush();
+    return outcome(status, {
+      resources: kept.stored.length,
+      changes: result.changes.length,
+      skipped: result.skipped.slice(0, MAX_LISTED),
+      failures: result.failures.slice(0, MAX_LISTED),
+    });
+  } catch (e) {
+    const error = errorName(e);
+    const message = errorMessage(e);
+    void chain.write('SurfaceFailed', { ...common, detail: { action: 'branch', error, message } });
+    await chain.flush();
+    if (isThrottling(e))
+      throw new ThrottledError(
+        `${input.surface} for ${input.agentId}: still throttled (${error}): ${message}`,
+      );
+    deps.log.error('surface failed', { ...common, error, message });
+    return outcome('FAILED', { error, cause: message });
+  }
+}

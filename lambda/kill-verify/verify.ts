@@ -1,0 +1,205 @@
+import { errorMessage, errorName } from '../shared/aws-errors';
+import { assumeKillRole, type HandlerDeps } from '../shared/deps';
+import { findAgent } from '../shared/env';
+import { openChain, openStore } from '../shared/kill-io';
+import type { SurfaceVerification, VerifyInput, VerifyOutput } from '../shared/kill-types';
+import type { SurfaceName } from '../shared/types';
+import { getSurface } from '../surfaces';
+import type { SurfaceContext, VerifyResult } from '../surfaces/types';
+
+/**
+ * How many read-backs the state machine makes before a surface that is still settling is
+ * reported as failed (with the construct's wait between them, about a minute in all).
+ */
+export const MAX_VERIFY_ATTEMPTS = 12;
+
+/** Errors that mean "not now", not "not allowed". */
+const TRANSIENT = new Set([
+  'ResourceInUseException',
+  'ResourceConflictException',
+  'ConcurrentModificationException',
+]);
+
+/**
+ * Phase 3 for one agent: read every contained surface back. A surface that drifted (the agent,
+ * or anyone, undid the cut) is re-cut once and read back again on the next attempt; one that is
+ * still settling (an event source mapping in `Disabling`) is polled. The state machine loops
+ * while `pending` is true.
+ */
+export async function run(input: VerifyInput, deps: HandlerDeps): Promise<VerifyOutput> {
+  const attempt = input.verify.attempt + 1;
+  const recut = new Set<SurfaceName>(input.verify.recut);
+  const agent = findAgent(deps.env.directory, input.agentId);
+  const finalAttempt = attempt >= MAX_VERIFY_ATTEMPTS;
+  const surfaces: SurfaceVerification[] = [];
+  const attempted = input.contain.filter((c) => c.status !== 'NOT_APPLICABLE');
+
+  if (input.dryRun || !agent) {
+    for (const c of input.contain) {
+      surfaces.push({
+        surface: c.surface,
+        status: c.status === 'NOT_APPLICABLE' ? 'NOT_APPLICABLE' : !agent ? 'FAILED' : 'VERIFIED',
+        pending: [],
+        drifted: [],
+        failures: [],
+        message: input.dryRun
+          ? 'dry run: nothing was cut, nothing to verify'
+          : `agent ${input.agentId} is unknown`,
+      });
+    }
+    return { agentId: input.agentId, attempt, recut: [...recut], pending: false, surfaces };
+  }
+
+  const actor = { type: 'execution' as const, arn: input.executionId };
+  const chain = openChain(deps, input.incidentId, `verify-${input.agentId}-${attempt}`, actor);
+  const common = {
+    agentId: agent.agentId,
+    accountId: agent.accountId,
+    region: agent.region,
+    mode: input.mode,
+  };
+  void chain.write('VerifyStarted', {
+    ...common,
+    detail: { attempt, surfaces: attempted.map((c) => c.surface) },
+  });
+
+  let ctx: SurfaceContext;
+  try {
+    const clients = await assumeKillRole(deps, agent, input.incidentId);
+    ctx = {
+      agent,
+      incidentId: input.incidentId,
+      killStartedAt: new Date(input.requestedAt),
+      clients,
+      clock: deps.clock,
+      sleep: deps.sleep,
+      log: deps.log,
+    };
+  } catch (e) {
+    // Cannot even read back: every surface stays unproven. Poll again unless out of attempts.
+    const failure = {
+      resource: agent.accountId,
+      action: 'sts:AssumeRole',
+      error: errorName(e),
+      message: errorMessage(e),
+    };
+    for (const c of attempted) {
+      surfaces.push({
+        surface: c.surface,
+        status: finalAttempt ? 'FAILED' : 'PENDING',
+        pending: [],
+        drifted: [],
+        failures: [failure],
+      });
+    }
+    void chain.write(finalAttempt ? 'VerifyFailed' : 'VerifyPending', { ...common, detail: { ...failure } });
+    await chain.flush();
+    return { agentId: agent.agentId, attempt, recut: [...recut], pending: !finalAttempt, surfaces };
+  }
+
+  const store = openStore(deps);
+  for (const c of input.contain) {
+    if (c.status === 'NOT_APPLICABLE') {
+      surfaces.push({ surface: c.surface, status: 'NOT_APPLICABLE', pending: [], drifted: [], failures: [] });
+      continue;
+    }
+    const surface = getSurface(c.surface);
+    const scoped = { ...common, surface: c.surface };
+    try {
+      const snapshot = (await store.getSnapshot(agent.agentId, c.surface)).map((s) => ({
+        id: s.id,
+        state: s.state,
+      }));
+      if (c.error && snapshot.length === 0) {
+        // The branch failed before it could snapshot: nothing was proven cut.
+        const message = `contain failed before a snapshot was taken: ${c.error}: ${c.cause ?? ''}`;
+        surfaces.push({
+          surface: c.surface,
+          status: 'FAILED',
+          pending: [],
+          drifted: [],
+          failures: [],
+          message,
+        });
+        void chain.write('VerifyFailed', { ...scoped, detail: { message } });
+        continue;
+      }
+      const result = await surface.verify(ctx, input.mode, snapshot);
+      const clean =
+        result.drifted.length === 0 && result.pending.length === 0 && result.failures.length === 0;
+      if (clean) {
+        surfaces.push({ surface: c.surface, status: 'VERIFIED', ...trim(result) });
+        void chain.write('SurfaceVerified', {
+          ...scoped,
+          detail: { attempt, resources: snapshot.length, recut: recut.has(c.surface) },
+        });
+        continue;
+      }
+      if (result.drifted.length > 0 && !recut.has(c.surface)) {
+        void chain.write('DriftDetected', { ...scoped, detail: { drifted: result.drifted } });
+        const again = await surface.contain(ctx, input.mode, snapshot);
+        // A re-cut refused only because a resource is mid-transition (a mapping still Enabling)
+        // has not happened yet: try again on the next read-back instead of using up the one re-cut.
+        if (again.failures.length === 0 || !again.failures.every((f) => TRANSIENT.has(f.error))) {
+          recut.add(c.surface);
+        }
+        for (const change of again.changes) void chain.write('Recut', { ...scoped, detail: { ...change } });
+        for (const failure of again.failures)
+          void chain.write('SurfaceFailed', { ...scoped, detail: { ...failure } });
+        surfaces.push({
+          surface: c.surface,
+          status: finalAttempt ? 'FAILED' : 'RECUT',
+          ...trim(result),
+          message: finalAttempt ? 're-cut on the last read-back: not proven' : undefined,
+        });
+        continue;
+      }
+      if (result.drifted.length > 0 || finalAttempt) {
+        const message =
+          result.drifted.length > 0
+            ? 'still not cut after one re-cut: something keeps undoing it'
+            : `still settling after ${attempt} read-backs`;
+        surfaces.push({ surface: c.surface, status: 'FAILED', ...trim(result), message });
+        void chain.write('VerifyFailed', { ...scoped, detail: { message, ...trim(result) } });
+        continue;
+      }
+      surfaces.push({ surface: c.surface, status: 'PENDING', ...trim(result) });
+      void chain.write('VerifyPending', {
+        ...scoped,
+        detail: { attempt, pending: result.pending, failures: result.failures },
+      });
+    } catch (e) {
+      const failure = {
+        resource: c.surface,
+        action: 'verify',
+        error: errorName(e),
+        message: errorMessage(e),
+      };
+      surfaces.push({
+        surface: c.surface,
+        status: finalAttempt ? 'FAILED' : 'PENDING',
+        pending: [],
+        drifted: [],
+        failures: [failure],
+      });
+      void chain.write(finalAttempt ? 'VerifyFailed' : 'VerifyPending', {
+        ...scoped,
+        detail: { ...failure },
+      });
+    }
+  }
+  await chain.flush();
+  const pending = surfaces.some((s) => s.status === 'PENDING' || s.status === 'RECUT');
+  return { agentId: agent.agentId, attempt, recut: [...recut], pending, surfaces };
+}
+
+const MAX_LISTED = 25;
+
+/** Keeps the state machine payload small: the audit log has the full lists. */
+function trim(r: VerifyResult): VerifyResult {
+  return {
+    pending: r.pending.slice(0, MAX_LISTED),
+    drifted: r.drifted.slice(0, MAX_LISTED),
+    failures: r.failures.slice(0, MAX_LISTED),
+  };
+}

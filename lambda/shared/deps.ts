@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import type { Log } from '../surfaces/types';
+import type { ClientFactory, WorkloadClients } from './clients';
+import { killExecutionRoleArn, killSessionName } from './naming';
+import type { AgentTarget, HandlerEnv } from './types';
+
+/** Everything a handler's logic needs, injected: production builds it once per container. */
+export interface HandlerDeps {
+  readonly env: HandlerEnv;
+  readonly clients: ClientFactory;
+  readonly clock: () => Date;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly randomId: () => string;
+  readonly log: Log;
+}
+
+export const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const randomHex = (): string => randomBytes(4).toString('hex');
+
+/** JSON-lines logger on stdout/stderr, the shape CloudWatch Logs Insights reads. */
+export function jsonLog(
+  service: string,
+  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Log {
+  const emit = (level: string, message: string, extra?: Record<string, unknown>) =>
+    write(JSON.stringify({ level, service, message, time: new Date().toISOString(), ...extra }));
+  return {
+    info: (m, e) => emit('INFO', m, e),
+    warn: (m, e) => emit('WARN', m, e),
+    error: (m, e) => emit('ERROR', m, e),
+  };
+}
+
+/** The SourceIdentity stamped on every kill session: it follows the session through CloudTrail. */
+export function killSourceIdentity(incidentId: string): string {
+  return `backstop-${incidentId}`.slice(0, 64);
+}
+
+/**
+ * Assumes the kill execution role of the agent's account and region, with a per-incident session
+ * name and source identity, and returns clients under it.
+ */
+export async function assumeKillRole(
+  deps: Pick<HandlerDeps, 'clients'>,
+  agent: AgentTarget,
+  incidentId: string,
+): Promise<WorkloadClients> {
+  const { sts } = deps.clients.controlPlane();
+  const out = await sts.send(
+    new AssumeRoleCommand({
+      RoleArn: killExecutionRoleArn(agent.partition, agent.accountId, agent.region),
+      RoleSessionName: killSessionName(incidentId),
+      SourceIdentity: killSourceIdentity(incidentId),
+      DurationSeconds: 3600,
+    }),
+  );
+  const c = out.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey) {
+    throw new Error(`AssumeRole into ${agent.accountId}/${agent.region} returned no credentials`);
+  }
+  return deps.clients.workload(agent.region, {
+    accessKeyId: c.AccessKeyId,
+    secretAccessKey: c.SecretAccessKey,
+    sessionToken: c.SessionToken,
+    expiration: c.Expiration,
+  });
+}
+
+/** Puts one metric in the Backstop namespace. A failed metric never fails a kill: it is logged. */
+export async function putMetric(
+  deps: Pick<HandlerDeps, 'clients' | 'env' | 'clock' | 'log'>,
+  name: string,
+  value: number,
+  unit: StandardUnit,
+  dimensions: Record<string, string> = {},
+): Promise<void> {
+  try {
+    await deps.clients.controlPlane().cloudwatch.send(
+      new PutMetricDataCommand({
+        Namespace: deps.env.metricsNamespace,
+        MetricData: [
+          {
+            MetricName: name,
+            Value: value,
+            Unit: unit,
+            Timestamp: deps.clock(),
+            Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+          },
+        ],
+      }),
+    );
+  } catch (e) {
+    deps.log.error('metric not written', {
+      metric: name,
+      error: (e as Error).name,
+      message: (e as Error).message,
+    });
+  }
+}

@@ -1,0 +1,68 @@
+import { type AuditActor, AuditChain, newChainId, stateStoreFallback } from './audit';
+import { type HandlerDeps, putMetric } from './deps';
+import { writeManifest as writeSignedManifest } from './manifest';
+import { StateStore } from './state-store';
+
+/** The state table, under the handler's own identity. */
+export function openStore(deps: Pick<HandlerDeps, 'clients' | 'env' | 'clock'>): StateStore {
+  return new StateStore({
+    doc: deps.clients.controlPlane().dynamo,
+    tableName: deps.env.tableName,
+    clock: deps.clock,
+  });
+}
+
+/**
+ * One audit chain for one handler invocation. Writes never block a cut for long and never fail
+ * it: what cannot be delivered goes to the state table and raises the AuditWriteFailures alarm.
+ */
+export function openChain(
+  deps: HandlerDeps,
+  incidentId: string,
+  prefix: string,
+  actor: AuditActor,
+): AuditChain {
+  const store = openStore(deps);
+  const fallback = stateStoreFallback(store);
+  return new AuditChain({
+    s3: deps.clients.controlPlane().s3,
+    bucket: deps.env.auditBucketName,
+    kmsKeyArn: deps.env.auditKmsKeyArn,
+    incidentId,
+    chainId: newChainId(prefix, deps.randomId),
+    actor,
+    clock: deps.clock,
+    sleep: deps.sleep,
+    onUndeliverable: async (records) => {
+      deps.log.error('audit records not delivered; kept in the state table', {
+        incidentId,
+        keys: records.map((r) => r.key),
+      });
+      await putMetric(deps, 'AuditWriteFailures', records.length, 'Count');
+      await fallback(records);
+    },
+  });
+}
+
+/** Writes the incident's signed manifest and returns its key. */
+export async function writeManifest(
+  deps: HandlerDeps,
+  incidentId: string,
+  chain?: AuditChain,
+): Promise<string> {
+  const cp = deps.clients.controlPlane();
+  const result = await writeSignedManifest({
+    s3: cp.s3,
+    kms: cp.kms,
+    store: openStore(deps),
+    bucket: deps.env.auditBucketName,
+    kmsKeyArn: deps.env.auditKmsKeyArn,
+    signingKeyArn: deps.env.manifestSigningKeyArn,
+    incidentId,
+    clock: deps.clock,
+    chain,
+  });
+  if (result.undelivered.length > 0)
+    await putMetric(deps, 'AuditWriteFailures', result.undelivered.length, 'Count');
+  return result.key;
+}
