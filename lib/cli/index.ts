@@ -13,7 +13,20 @@ import { CONTROL_PLANE_STACK_NAME } from '../stacks/backstop-app';
 import { runDeployedKill } from './deployed';
 import { OutputsError, readControlPlaneOutputs } from './outputs';
 import { progressFromEngine } from './progress';
-import { auditSummary, changesTable, colourStatus, progressLine, resultTable, statusMeaning } from './render';
+import {
+  auditSummary,
+  changesTable,
+  colourStatus,
+  progressLine,
+  recordLines,
+  resultTable,
+  statusMeaning,
+} from './render';
+
+/** A command used wrongly: said plainly, nothing started. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
 
 /** Exit codes: 0 contained (or planned), 2 not contained or refused, 1 bad usage or an error. */
 export const EXIT = { ok: 0, error: 1, notContained: 2 } as const;
@@ -52,7 +65,7 @@ function useEndpoint(endpoint: string | undefined): void {
   try {
     new URL(endpoint);
   } catch {
-    throw new InvalidArgumentError(`--endpoint ${endpoint}: not a URL (for example http://localhost:4566)`);
+    throw new UsageError(`--endpoint ${endpoint}: not a URL (for example http://localhost:4566)`);
   }
   process.env.AWS_ENDPOINT_URL = endpoint;
 }
@@ -110,7 +123,7 @@ async function killCommand(
 
   if (opts.local) {
     if (!opts.outputs) {
-      throw new InvalidArgumentError(
+      throw new UsageError(
         '--local needs --outputs <file>: the deployed names of the control plane (cdk deploy --outputs-file)',
       );
     }
@@ -222,6 +235,7 @@ async function drillCommand(
     const byType = new Map<string, number>();
     for (const r of report.records) byType.set(r.record.type, (byType.get(r.record.type) ?? 0) + 1);
     io.out(`${report.records.length} records: ${[...byType].map(([t, n]) => `${t} ${n}`).join(', ')}`);
+    for (const line of recordLines(report.records)) io.out(line);
     io.out(auditSummary(report.audit));
   }
   if (!report.audit.ok) return EXIT.notContained;
@@ -231,7 +245,7 @@ async function drillCommand(
 async function statusCommand(io: Io, agents: string[], opts: TargetOptions) {
   useEndpoint(opts.endpoint);
   const config = loadConfig(opts.config);
-  if (!opts.outputs) throw new InvalidArgumentError('status needs --outputs <file> to find the state table');
+  if (!opts.outputs) throw new UsageError('status needs --outputs <file> to find the state table');
   const outputs = readControlPlaneOutputs(opts.outputs);
   const store = new StateStore({
     doc: createClientFactory({ region: config.controlPlane.region }).controlPlane().dynamo,
@@ -259,9 +273,9 @@ async function auditVerifyCommand(io: Io, opts: TargetOptions & { incident?: str
   useEndpoint(opts.endpoint);
   const config = loadConfig(opts.config);
   if (!opts.outputs)
-    throw new InvalidArgumentError('audit verify needs --outputs <file> to find the audit bucket');
+    throw new UsageError('audit verify needs --outputs <file> to find the audit bucket');
   if (!opts.incident && !opts.all)
-    throw new InvalidArgumentError('audit verify needs --incident <id> or --all');
+    throw new UsageError('audit verify needs --incident <id> or --all');
   const outputs = readControlPlaneOutputs(opts.outputs);
   const cp = createClientFactory({ region: config.controlPlane.region }).controlPlane();
   const report = await verifyAudit({
@@ -358,7 +372,7 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
       const err = e as Error & { code?: string; exitCode?: number };
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
       if (err.code?.startsWith('commander.')) return err.exitCode ?? EXIT.error;
-      if (e instanceof ConfigError || e instanceof OutputsError || e instanceof InvalidArgumentError) {
+      if (e instanceof ConfigError || e instanceof OutputsError || e instanceof UsageError) {
         io.err(pc.red(err.message));
         return EXIT.error;
       }

@@ -5,6 +5,8 @@ import type { AuditReport } from '../../lambda/shared/audit-verify';
 import type { KillResult } from '../../lambda/shared/kill-types';
 import type { KillStatus } from '../../lambda/shared/types';
 
+const TABLE_STYLE = { head: [], border: [] };
+
 /** What a progress line needs: the engine's events and the deployed execution history both map to it. */
 export interface ProgressEvent {
   readonly elapsedMs: number;
@@ -64,12 +66,9 @@ export function statusMeaning(status: KillStatus): string {
 }
 
 export function resultTable(result: KillResult): string {
-  const table = new Table({
-    head: ['agent', 'surface', 'contain', 'verify', 'detail'],
-    wordWrap: true,
-    colWidths: [16, 24, 16, 16, 50],
-  });
+  const table = new Table({ head: ['agent', 'surface', 'contain', 'verify', 'detail'], style: TABLE_STYLE });
   for (const a of result.agents) {
+    if (a.surfaces.length === 0) table.push([a.agentId, '-', colourStatus(a.status), '-', a.detail ?? '']);
     for (const s of a.surfaces) {
       table.push([a.agentId, s.surface, colourStatus(s.contain), colourStatus(s.verify), s.detail ?? '']);
     }
@@ -77,19 +76,35 @@ export function resultTable(result: KillResult): string {
   return table.toString();
 }
 
-const short = (value: unknown, max = 60): string => {
+/** The part of an ARN a person reads: `role/agents/x`, `function:x`, `rule/bus/x`. */
+export function shortResource(resource: unknown): string {
+  if (typeof resource !== 'string') return '-';
+  const parts = resource.split(':');
+  return resource.startsWith('arn:') && parts.length >= 6 ? parts.slice(5).join(':') : resource;
+}
+
+/** One value of a change's before or after, the way an on-call person wants to read it. */
+export function summarizeValue(value: unknown): string {
   if (value === undefined || value === null) return '-';
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-};
+  if (typeof value !== 'object') return String(value);
+  const v = value as Record<string, unknown>;
+  if (typeof v.policyName === 'string') return v.document ? `inline ${v.policyName}` : String(v.policyName);
+  if (typeof v.policyArn === 'string') return shortResource(v.policyArn).replace(/^policy\//, '');
+  if ('reservedConcurrentExecutions' in v) {
+    return v.reservedConcurrentExecutions === null
+      ? 'unreserved'
+      : `reserved ${v.reservedConcurrentExecutions}`;
+  }
+  for (const key of ['state', 'State', 'status']) if (typeof v[key] === 'string') return String(v[key]);
+  if (Array.isArray(v.groups)) return `groups ${v.groups.join(',')}`;
+  if (Array.isArray(v.securityGroupIds)) return `groups ${v.securityGroupIds.join(',')}`;
+  const text = JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
 
 /** Before and after of every change the kill made, by surface, from the audit records. */
 export function changesTable(records: readonly AuditRecord[]): string {
-  const table = new Table({
-    head: ['surface', 'resource', 'action', 'before', 'after'],
-    wordWrap: true,
-    colWidths: [20, 40, 26, 34, 30],
-  });
+  const table = new Table({ head: ['surface', 'resource', 'action', 'before', 'after'], style: TABLE_STYLE });
   for (const r of records) {
     if (r.type !== 'ResourceChanged' && r.type !== 'Recut' && r.type !== 'ResourceSkipped') continue;
     const d = r.detail as {
@@ -99,12 +114,13 @@ export function changesTable(records: readonly AuditRecord[]): string {
       after?: unknown;
       reason?: string;
     };
+    const skipped = r.type === 'ResourceSkipped';
     table.push([
       r.surface ?? '',
-      short(d.resource, 80),
-      r.type === 'ResourceSkipped' ? pc.yellow('skipped') : (d.action ?? ''),
-      r.type === 'ResourceSkipped' ? short(d.reason, 80) : short(d.before),
-      r.type === 'ResourceSkipped' ? '' : short(d.after),
+      shortResource(d.resource),
+      skipped ? pc.yellow('skipped') : `${d.action ?? ''}${r.type === 'Recut' ? pc.yellow(' (re-cut)') : ''}`,
+      skipped ? String(d.reason ?? '') : summarizeValue(d.before),
+      skipped ? '' : summarizeValue(d.after),
     ]);
   }
   return table.toString();
@@ -125,4 +141,14 @@ export function auditSummary(report: AuditReport): string {
       ),
   ];
   return lines.join('\n');
+}
+
+/** The audit records of an incident in the order they were written, one line each. */
+export function recordLines(records: readonly { key: string; record: AuditRecord }[]): string[] {
+  return [...records]
+    .sort((a, b) => a.record.time.localeCompare(b.record.time) || a.key.localeCompare(b.key))
+    .map(({ key, record }) => {
+      const where = [record.agentId, record.surface].filter(Boolean).join('/');
+      return `  ${record.time.slice(11, 23)}  ${record.type.padEnd(18)} ${where.padEnd(36)} ${pc.dim(key)}`;
+    });
 }
