@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { verifyAudit } from '../../lambda/shared/audit-verify';
-import { createClientFactory } from '../../lambda/shared/clients';
+import { type ClientFactory, createClientFactory } from '../../lambda/shared/clients';
 import type { KillResult } from '../../lambda/shared/kill-types';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import { StateStore } from '../../lambda/shared/state-store';
@@ -34,9 +33,17 @@ export const EXIT = { ok: 0, error: 1, notContained: 2 } as const;
 export interface Io {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
+  /**
+   * Builds the SDK clients of every command (endpoints from AWS_ENDPOINT_URL, credentials from
+   * the standard chain). @default createClientFactory
+   */
+  readonly clients?: (region: string) => ClientFactory;
 }
 
 const stdio: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`) };
+
+const clientsFor = (io: Io, region: string): ClientFactory =>
+  io.clients ? io.clients(region) : createClientFactory({ region });
 
 function parseMode(value: string): KillMode {
   if (!isKillMode(value))
@@ -133,7 +140,7 @@ async function killCommand(
     const cp = readControlPlaneOutputs(opts.outputs);
     const runner = new LocalKillRunner({
       config,
-      clients: createClientFactory({ region: config.controlPlane.region }),
+      clients: clientsFor(io, config.controlPlane.region),
       stackOutputs: outputs,
     });
     const outcome = await runner.kill(request, {
@@ -153,9 +160,8 @@ async function killCommand(
   const stateMachineArn = opts.outputs
     ? readControlPlaneOutputs(opts.outputs).killStateMachineArn
     : killStateMachineArn(config);
-  const sfn = new SFNClient({ region: config.controlPlane.region });
   const outcome = await runDeployedKill(request, {
-    sfn,
+    sfn: clientsFor(io, config.controlPlane.region).controlPlane().sfn,
     stateMachineArn,
     executionName,
     wait: opts.wait,
@@ -248,7 +254,7 @@ async function statusCommand(io: Io, agents: string[], opts: TargetOptions) {
   if (!opts.outputs) throw new UsageError('status needs --outputs <file> to find the state table');
   const outputs = readControlPlaneOutputs(opts.outputs);
   const store = new StateStore({
-    doc: createClientFactory({ region: config.controlPlane.region }).controlPlane().dynamo,
+    doc: clientsFor(io, config.controlPlane.region).controlPlane().dynamo,
     tableName: outputs.stateTableName,
   });
   const ids = agents.length > 0 ? agents : config.agents.map((a) => a.id);
@@ -272,12 +278,10 @@ async function statusCommand(io: Io, agents: string[], opts: TargetOptions) {
 async function auditVerifyCommand(io: Io, opts: TargetOptions & { incident?: string; all?: boolean }) {
   useEndpoint(opts.endpoint);
   const config = loadConfig(opts.config);
-  if (!opts.outputs)
-    throw new UsageError('audit verify needs --outputs <file> to find the audit bucket');
-  if (!opts.incident && !opts.all)
-    throw new UsageError('audit verify needs --incident <id> or --all');
+  if (!opts.outputs) throw new UsageError('audit verify needs --outputs <file> to find the audit bucket');
+  if (!opts.incident && !opts.all) throw new UsageError('audit verify needs --incident <id> or --all');
   const outputs = readControlPlaneOutputs(opts.outputs);
-  const cp = createClientFactory({ region: config.controlPlane.region }).controlPlane();
+  const cp = clientsFor(io, config.controlPlane.region).controlPlane();
   const report = await verifyAudit({
     s3: cp.s3,
     kms: cp.kms,

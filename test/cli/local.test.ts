@@ -1,0 +1,96 @@
+/**
+ * The CLI's --local path and its read commands, end to end: the physical names come only from a
+ * `cdk deploy --outputs-file` file (as against a real endpoint), and the accounts are the embedded
+ * simulator, reached through the same client factory the CLI uses.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClientFactory } from '../../lambda/shared/clients';
+import { buildCli, EXIT } from '../../lib/cli';
+import { createDrillWorld, type DrillWorld } from '../../lib/local/drill/run';
+import { DRILL_AGENT, DRILL_CONFIG } from '../../lib/local/drill/scenario';
+
+let world: DrillWorld;
+let dir: string;
+
+beforeAll(async () => {
+  world = await createDrillWorld();
+  dir = mkdtempSync(join(tmpdir(), 'backstop-cli-'));
+  const cp = world.controlPlane;
+  writeFileSync(join(dir, 'backstop.config.json'), JSON.stringify(DRILL_CONFIG));
+  writeFileSync(
+    join(dir, 'cdk-outputs.json'),
+    JSON.stringify({
+      'Backstop-ControlPlane': {
+        AuditBucketName: cp.auditBucketName,
+        StateTableName: cp.tableName,
+        TopicArn: cp.topicArn,
+        AuditKeyArn: cp.auditKeyArn,
+        ManifestSigningKeyArn: cp.manifestSigningKeyArn,
+        KillWorkerRoleArn: cp.killWorkerRoleArn,
+        KillStateMachineArn: 'arn:aws:states:us-east-1:111111111111:stateMachine:backstop-kill',
+      },
+    }),
+  );
+});
+
+function cli() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { run } = buildCli({
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    clients: (region) =>
+      createClientFactory({
+        region,
+        plugins: [world.simulator.plugin()],
+        credentials: world.simulator.credentialsFor(world.controlPlane.killWorkerRoleArn),
+      }),
+  });
+  const files = ['--config', join(dir, 'backstop.config.json'), '--outputs', join(dir, 'cdk-outputs.json')];
+  return { run: (...argv: string[]) => run([...argv, ...files]), out, err };
+}
+
+describe('backstop --local with an outputs file', () => {
+  it('plans, kills, shows the mode and verifies the audit log of the kill', async () => {
+    const plan = cli();
+    expect(await plan.run('plan', DRILL_AGENT, '--local', '--json')).toBe(EXIT.ok);
+    expect(JSON.parse(plan.out.join('\n')).result.status).toBe('PLANNED');
+    expect(
+      world.simulator.lambda.reservedConcurrency('222222222222', 'us-east-1', 'support-bot-planner'),
+    ).toBe(25);
+
+    const kill = cli();
+    const code = await kill.run(
+      'kill',
+      DRILL_AGENT,
+      '--local',
+      '--mode',
+      'full_stop',
+      '--reason',
+      'cli test',
+      '--incident-id',
+      'cli-inc-1',
+      '--json',
+    );
+    expect(kill.err).toEqual([]);
+    expect(code).toBe(EXIT.ok);
+    expect(JSON.parse(kill.out.join('\n')).result).toEqual(
+      expect.objectContaining({ incidentId: 'cli-inc-1', status: 'CONTAINED' }),
+    );
+    expect(
+      world.simulator.lambda.reservedConcurrency('222222222222', 'us-east-1', 'support-bot-planner'),
+    ).toBe(0);
+
+    const status = cli();
+    expect(await status.run('status', DRILL_AGENT, '--json')).toBe(EXIT.ok);
+    expect(JSON.parse(status.out.join('\n'))).toEqual([
+      expect.objectContaining({ agentId: DRILL_AGENT, mode: 'full_stop', incidentId: 'cli-inc-1' }),
+    ]);
+
+    const audit = cli();
+    expect(await audit.run('audit', 'verify', '--incident', 'cli-inc-1', '--json')).toBe(EXIT.ok);
+    expect(JSON.parse(audit.out.join('\n'))).toEqual(expect.objectContaining({ ok: true }));
+  });
+});
