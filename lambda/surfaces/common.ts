@@ -1,12 +1,24 @@
 import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
 import { isArn, type ResourceKind, resourceKind, unqualifiedFunctionArn } from '../shared/arn';
-import { errorMessage, errorName, toFailure } from '../shared/aws-errors';
+import { errorMessage, errorName, isNotFound, toFailure } from '../shared/aws-errors';
+import { mapLimit } from '../shared/concurrency';
 import { AGENT_TAG } from '../shared/naming';
-import type { ContainResult, Failure, RestoreResult, SurfaceContext, VerifyResult } from './types';
+import type {
+  Change,
+  ContainResult,
+  Failure,
+  Mismatch,
+  ResourceSnapshot,
+  RestoreResult,
+  Skipped,
+  SurfaceContext,
+  VerifyResult,
+} from './types';
 
 /**
- * Helpers every surface shares: pagination, bounded concurrency, tag discovery and the result
- * accumulators. Nothing here calls AWS except `taggedArns`.
+ * Helpers every surface shares: pagination, bounded concurrency, tag discovery, the result
+ * accumulators and the per-resource runners of each phase. Nothing here calls AWS except
+ * `taggedArns`: every other AWS call stays in the surface that makes it.
  */
 
 /**
@@ -34,6 +46,22 @@ export function unreadFailure(resource: string, err: ReadError, what = 'not chan
 }
 
 /**
+ * What restore reports for a resource whose state before the kill is unknown: `what` could not be
+ * read, so restore leaves the resource as it is; `fix` says what a person can do instead.
+ */
+export function unreadNotRestorable(
+  resource: string,
+  what: string,
+  err: ReadError | undefined,
+  fix: string,
+): Skipped {
+  return {
+    resource,
+    reason: `its ${what} before the kill could not be read (${err?.message ?? 'unknown'}): ${fix}`,
+  };
+}
+
+/**
  * Reads every page of a paginated AWS list call. `fetch` gets the token of the page to read
  * (undefined for the first) and returns the page's items and the next token. A token that
  * repeats is an error, not an endless loop.
@@ -54,24 +82,6 @@ export async function paginate<T>(
     }
   } while (token !== undefined);
   return all;
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight, keeping the order of the results. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index], index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  return results;
 }
 
 export function unique<T>(items: Iterable<T>): T[] {
@@ -189,3 +199,136 @@ export async function forEachResource<T, R extends ContainResult | VerifyResult 
 export function toJson(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value, (key, v) => (key === '$metadata' ? undefined : v)));
 }
+
+/** One thing a surface changed: `before` as it read it, `after` as it left it. */
+export function change(resource: string, action: string, before: unknown, after: unknown): Change {
+  return { resource, action, before, after };
+}
+
+/** A read-back that does not match what the mode requires. */
+export function mismatch(resource: string, expected: unknown, actual: unknown): Mismatch {
+  return { resource, expected, actual };
+}
+
+/**
+ * Reads the state of each resource before the kill, with at most `limit` reads in flight. A
+ * resource that is gone (AWS answers not-found, or `read` finds nothing) is left out, after `gone`
+ * has said so. One whose read failed for another reason stays in, as `unread` builds it, so the
+ * failure is on record (see `ReadError`).
+ */
+export async function snapshotEach<S>(
+  ids: readonly string[],
+  limit: number,
+  reader: {
+    readonly read: (id: string) => Promise<S | undefined>;
+    readonly unread: (id: string, err: ReadError) => S;
+    /** @default - the resource is left out without a word */
+    readonly gone?: (id: string) => void;
+  },
+): Promise<ResourceSnapshot<S>[]> {
+  const snaps = await mapLimit(ids, limit, async (id): Promise<ResourceSnapshot<S> | undefined> => {
+    let state: S | undefined;
+    try {
+      state = await reader.read(id);
+    } catch (e) {
+      if (!isNotFound(e)) return { id, state: reader.unread(id, readError(e)) };
+    }
+    if (state === undefined) {
+      reader.gone?.(id);
+      return undefined;
+    }
+    return { id, state };
+  });
+  return snaps.filter((s) => s !== undefined);
+}
+
+/** A value that is the same for every resource, or depends on the resource's snapshot. */
+export type PerResource<S> = string | ((state: S) => string);
+
+function valueFor<S>(value: PerResource<S>, state: S): string {
+  return typeof value === 'string' ? value : value(state);
+}
+
+/** How the records of one phase name a resource and the AWS call that failed on it. */
+export interface StepNames<S> {
+  /** The resource every record of the phase names. */
+  readonly resource: (state: S) => string;
+  /** The action a failure names: the write of contain and restore, the read-back of verify. */
+  readonly action: PerResource<S>;
+}
+
+/**
+ * Runs `step` for each resource of the snapshot, at most `limit` at once (see `forEachResource`),
+ * and owns the error bookkeeping every surface shares: when `step` throws, a not-found error means
+ * the resource is gone and goes to `gone`; any other becomes the resource's failure, named by
+ * `names`. A step still records what it finds (changes, skips, its own failures) itself.
+ */
+function eachResource<S, R extends ContainResult | VerifyResult | RestoreResult>(
+  snap: readonly ResourceSnapshot<S>[],
+  limit: number,
+  empty: () => R,
+  names: StepNames<S>,
+  gone: (state: S, out: R) => void,
+  step: (state: S, out: R) => Promise<void>,
+): Promise<R> {
+  return forEachResource(
+    snap,
+    limit,
+    empty,
+    (s) => names.resource(s.state),
+    async ({ state }, out) => {
+      try {
+        await step(state, out);
+      } catch (e) {
+        if (isNotFound(e)) gone(state, out);
+        else out.failures.push(toFailure(names.resource(state), valueFor(names.action, state), e));
+      }
+    },
+  );
+}
+
+/**
+ * Runs contain's `step` for each resource (see `eachResource`). A resource found gone is already
+ * cut: it is skipped with the reason `gone`, or passed over without a record when there is none.
+ */
+export function containEach<S>(
+  snap: readonly ResourceSnapshot<S>[],
+  limit: number,
+  names: StepNames<S> & {
+    /** @default - passed over without a record */
+    readonly gone?: PerResource<S>;
+  },
+  step: (state: S, out: ContainResult) => Promise<void>,
+): Promise<ContainResult> {
+  const { gone } = names;
+  const skip = (state: S, out: ContainResult) => {
+    if (gone !== undefined)
+      out.skipped.push({ resource: names.resource(state), reason: valueFor(gone, state) });
+  };
+  return eachResource(snap, limit, emptyContain, names, skip, step);
+}
+
+/** Runs verify's `step` for each resource (see `eachResource`). A resource found gone has no authority left: no record. */
+export function verifyEach<S>(
+  snap: readonly ResourceSnapshot<S>[],
+  limit: number,
+  names: StepNames<S>,
+  step: (state: S, out: VerifyResult) => Promise<void>,
+): Promise<VerifyResult> {
+  return eachResource(snap, limit, emptyVerify, names, () => {}, step);
+}
+
+/** Runs restore's `step` for each resource (see `eachResource`). A resource found gone is not restorable, for the reason `gone`. */
+export function restoreEach<S>(
+  snap: readonly ResourceSnapshot<S>[],
+  limit: number,
+  names: StepNames<S> & { readonly gone: PerResource<S> },
+  step: (state: S, out: RestoreResult) => Promise<void>,
+): Promise<RestoreResult> {
+  const notRestorable = (state: S, out: RestoreResult) => {
+    out.notRestorable.push({ resource: names.resource(state), reason: valueFor(names.gone, state) });
+  };
+  return eachResource(snap, limit, emptyRestore, names, notRestorable, step);
+}
+
+export { mapLimit };

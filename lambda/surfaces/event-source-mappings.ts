@@ -4,30 +4,24 @@ import {
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
 import { eventSourceMappingUuid, resourceKind } from '../shared/arn';
-import { isNotFound, toFailure } from '../shared/aws-errors';
-import type { KillMode, Mode } from '../shared/types';
+import { isNotFound } from '../shared/aws-errors';
 import {
   agentFunctionArns,
+  change,
+  containEach,
   declared,
-  emptyContain,
-  emptyRestore,
-  emptyVerify,
-  forEachResource,
   mapLimit,
+  mismatch,
   paginate,
   type ReadError,
-  readError,
+  restoreEach,
+  snapshotEach,
   taggedArns,
   unique,
+  unreadNotRestorable,
+  verifyEach,
 } from './common';
-import type {
-  ContainResult,
-  ResourceSnapshot,
-  RestoreResult,
-  Surface,
-  SurfaceContext,
-  VerifyResult,
-} from './types';
+import type { Surface, SurfaceContext } from './types';
 
 /**
  * Event source mappings (full_stop) of the agent's functions, any source (SQS, Kinesis, DynamoDB
@@ -83,139 +77,85 @@ async function discover(ctx: SurfaceContext): Promise<string[]> {
   return unique([...perFunction.flat(), ...byArn.map(eventSourceMappingUuid)].filter((u) => u !== ''));
 }
 
-async function snapshot(
-  ctx: SurfaceContext,
-  ids: readonly string[],
-): Promise<ResourceSnapshot<EventSourceMappingSnapshot>[]> {
-  const snaps = await mapLimit(ids, CONCURRENCY, async (uuid) => {
-    try {
+const snapshot: Surface<EventSourceMappingSnapshot>['snapshot'] = async (ctx, ids) =>
+  snapshotEach(ids, CONCURRENCY, {
+    read: async (uuid): Promise<EventSourceMappingSnapshot> => {
       const m = await getMapping(ctx, uuid);
-      const state: EventSourceMappingSnapshot = {
+      return {
         uuid,
         state: m.State ?? 'Unknown',
         ...(m.EventSourceArn ? { eventSourceArn: m.EventSourceArn } : {}),
         ...(m.FunctionArn ? { functionArn: m.FunctionArn } : {}),
         ...(m.EventSourceMappingArn ? { eventSourceMappingArn: m.EventSourceMappingArn } : {}),
       };
-      return { id: uuid, state };
-    } catch (e) {
-      if (isNotFound(e)) {
-        ctx.log.warn('event source mapping does not exist: nothing to cut', { uuid });
-        return undefined;
-      }
-      return { id: uuid, state: { uuid, state: 'Unknown', readError: readError(e) } };
-    }
+    },
+    unread: (uuid, err) => ({ uuid, state: 'Unknown', readError: err }),
+    gone: (uuid) => ctx.log.warn('event source mapping does not exist: nothing to cut', { uuid }),
   });
-  return snaps.filter((s) => s !== undefined);
-}
 
-async function contain(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<EventSourceMappingSnapshot>[],
-): Promise<ContainResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyContain,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      // Disabling a mapping loses nothing, so even one whose snapshot failed is cut.
-      try {
-        const current = (await getMapping(ctx, s.uuid)).State ?? 'Unknown';
-        if (!RUNNING.has(current)) return; // Disabled, Disabling or Deleting: nothing left to cut
-        const answer = await ctx.clients.lambda.send(
-          new UpdateEventSourceMappingCommand({ UUID: s.uuid, Enabled: false }),
-        );
-        out.changes.push({
-          resource: s.uuid,
-          action: 'UpdateEventSourceMapping',
-          before: { state: current },
-          after: { state: answer.State ?? 'Disabling' },
-        });
-      } catch (e) {
-        if (isNotFound(e)) return; // deleted: nothing polls any more
-        // ResourceInUseException: the mapping is mid-transition (Enabling, Updating, Creating). Verify re-cuts it.
-        out.failures.push(toFailure(s.uuid, 'UpdateEventSourceMapping', e));
-      }
-    },
-  );
-}
+const uuidOf = (s: EventSourceMappingSnapshot) => s.uuid;
 
-async function verify(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<EventSourceMappingSnapshot>[],
-): Promise<VerifyResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyVerify,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      try {
-        const current = (await getMapping(ctx, s.uuid)).State ?? 'Unknown';
-        if (current === 'Disabled' || current === 'Deleting') return;
-        const mismatch = { resource: s.uuid, expected: { state: 'Disabled' }, actual: { state: current } };
-        if (current === 'Disabling') out.pending.push(mismatch);
-        else out.drifted.push(mismatch);
-      } catch (e) {
-        if (!isNotFound(e)) out.failures.push(toFailure(s.uuid, 'GetEventSourceMapping', e));
-      }
-    },
-  );
-}
+const contain: Surface<EventSourceMappingSnapshot>['contain'] = async (ctx, _mode, snap) => {
+  // A mapping found deleted is passed over: nothing polls any more. ResourceInUseException (the
+  // mapping is mid-transition: Enabling, Updating, Creating) is a failure; verify re-cuts it.
+  const names = { resource: uuidOf, action: 'UpdateEventSourceMapping' };
+  return containEach(snap, CONCURRENCY, names, async (s, out) => {
+    // Disabling a mapping loses nothing, so even one whose snapshot failed is cut.
+    const current = (await getMapping(ctx, s.uuid)).State ?? 'Unknown';
+    if (!RUNNING.has(current)) return; // Disabled, Disabling or Deleting: nothing left to cut
+    const answer = await ctx.clients.lambda.send(
+      new UpdateEventSourceMappingCommand({ UUID: s.uuid, Enabled: false }),
+    );
+    out.changes.push(
+      change(s.uuid, 'UpdateEventSourceMapping', { state: current }, { state: answer.State ?? 'Disabling' }),
+    );
+  });
+};
 
-async function restore(
-  ctx: SurfaceContext,
-  _toMode: Mode,
-  snap: readonly ResourceSnapshot<EventSourceMappingSnapshot>[],
-): Promise<RestoreResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyRestore,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      if (s.readError) {
+const verify: Surface<EventSourceMappingSnapshot>['verify'] = async (ctx, _mode, snap) => {
+  const names = { resource: uuidOf, action: 'GetEventSourceMapping' };
+  return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
+    const current = (await getMapping(ctx, s.uuid)).State ?? 'Unknown';
+    if (current === 'Disabled' || current === 'Deleting') return;
+    const found = mismatch(s.uuid, { state: 'Disabled' }, { state: current });
+    if (current === 'Disabling') out.pending.push(found);
+    else out.drifted.push(found);
+  });
+};
+
+const restore: Surface<EventSourceMappingSnapshot>['restore'] = async (ctx, _toMode, snap) => {
+  // ResourceInUseException while the mapping is still Disabling is a failure: the restore can be run again.
+  const names = {
+    resource: uuidOf,
+    action: 'UpdateEventSourceMapping',
+    gone: 'the mapping no longer exists',
+  };
+  return restoreEach(snap, CONCURRENCY, names, async (s, out) => {
+    if (s.readError) {
+      out.notRestorable.push(
+        unreadNotRestorable(s.uuid, 'state', s.readError, 'enable it by hand if it should poll'),
+      );
+      return;
+    }
+    if (!WAS_ENABLED.has(s.state)) {
+      if (RUNNING.has(s.state)) {
         out.notRestorable.push({
           resource: s.uuid,
-          reason: `its state before the kill could not be read (${s.readError.message}): enable it by hand if it should poll`,
+          reason: `it was ${s.state} when the kill read it, so whether it was enabled is unknown: enable it by hand if it should poll`,
         });
-        return;
       }
-      if (!WAS_ENABLED.has(s.state)) {
-        if (RUNNING.has(s.state)) {
-          out.notRestorable.push({
-            resource: s.uuid,
-            reason: `it was ${s.state} when the kill read it, so whether it was enabled is unknown: enable it by hand if it should poll`,
-          });
-        }
-        return;
-      }
-      try {
-        const current = (await getMapping(ctx, s.uuid)).State ?? 'Unknown';
-        if (WAS_ENABLED.has(current)) return;
-        const answer = await ctx.clients.lambda.send(
-          new UpdateEventSourceMappingCommand({ UUID: s.uuid, Enabled: true }),
-        );
-        out.changes.push({
-          resource: s.uuid,
-          action: 'UpdateEventSourceMapping',
-          before: { state: current },
-          after: { state: answer.State ?? 'Enabling' },
-        });
-      } catch (e) {
-        if (isNotFound(e)) {
-          out.notRestorable.push({ resource: s.uuid, reason: 'the mapping no longer exists' });
-        } else {
-          // ResourceInUseException while it is still Disabling: the restore can be run again.
-          out.failures.push(toFailure(s.uuid, 'UpdateEventSourceMapping', e));
-        }
-      }
-    },
-  );
-}
+      return;
+    }
+    const current = (await getMapping(ctx, s.uuid)).State ?? 'Unknown';
+    if (WAS_ENABLED.has(current)) return;
+    const answer = await ctx.clients.lambda.send(
+      new UpdateEventSourceMappingCommand({ UUID: s.uuid, Enabled: true }),
+    );
+    out.changes.push(
+      change(s.uuid, 'UpdateEventSourceMapping', { state: current }, { state: answer.State ?? 'Enabling' }),
+    );
+  });
+};
 
 export const eventSourceMappings: Surface<EventSourceMappingSnapshot> = {
   name: 'event-source-mappings',

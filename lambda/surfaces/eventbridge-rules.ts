@@ -9,30 +9,24 @@ import {
   type Rule,
 } from '@aws-sdk/client-eventbridge';
 import { eventRuleArn, parseEventRuleArn, resourceKind } from '../shared/arn';
-import { isErrorNamed, isNotFound, toFailure } from '../shared/aws-errors';
-import type { KillMode, Mode } from '../shared/types';
+import { isErrorNamed } from '../shared/aws-errors';
 import {
   agentTargetArns,
+  change,
+  containEach,
   declared,
-  emptyContain,
-  emptyRestore,
-  emptyVerify,
-  forEachResource,
   mapLimit,
+  mismatch,
   paginate,
   type ReadError,
   readError,
+  restoreEach,
   taggedArns,
   unique,
+  unreadNotRestorable,
+  verifyEach,
 } from './common';
-import type {
-  ContainResult,
-  ResourceSnapshot,
-  RestoreResult,
-  Surface,
-  SurfaceContext,
-  VerifyResult,
-} from './types';
+import type { ResourceSnapshot, Surface, SurfaceContext } from './types';
 
 /**
  * EventBridge rules (full_stop) on every event bus of the account and region: the rules tagged
@@ -112,10 +106,7 @@ function fromRule(
 }
 
 /** Reads the rules bus by bus with ListRules (one paginated call per bus, not one per rule). */
-async function snapshot(
-  ctx: SurfaceContext,
-  ids: readonly string[],
-): Promise<ResourceSnapshot<EventRuleSnapshot>[]> {
+const snapshot: Surface<EventRuleSnapshot>['snapshot'] = async (ctx, ids) => {
   const wanted = ids.map((arn) => ({ arn, ...parseEventRuleArn(arn) }));
   const buses = unique(wanted.map((w) => w.eventBusName));
   const perBus = await mapLimit(buses, CONCURRENCY, async (bus) => {
@@ -154,7 +145,7 @@ async function snapshot(
     }
   }
   return snaps;
-}
+};
 
 function managedReason(managedBy: string): string {
   return `managed by ${managedBy}: EventBridge does not let the customer disable a managed rule; cut it through ${managedBy}`;
@@ -164,138 +155,79 @@ async function currentState(ctx: SurfaceContext, s: EventRuleSnapshot) {
   return ctx.clients.events.send(new DescribeRuleCommand({ Name: s.name, EventBusName: s.eventBusName }));
 }
 
-async function contain(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<EventRuleSnapshot>[],
-): Promise<ContainResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyContain,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      if (s.managedBy) {
-        out.skipped.push({ resource: s.arn, reason: managedReason(s.managedBy) });
+const arnOf = (s: EventRuleSnapshot) => s.arn;
+
+const contain: Surface<EventRuleSnapshot>['contain'] = async (ctx, _mode, snap) => {
+  const names = { resource: arnOf, action: 'DisableRule' };
+  return containEach(snap, CONCURRENCY, names, async (s, out) => {
+    if (s.managedBy) {
+      out.skipped.push({ resource: s.arn, reason: managedReason(s.managedBy) });
+      return;
+    }
+    // Disabling loses nothing (the definition stays): a rule whose snapshot failed is cut as well.
+    try {
+      const current = await currentState(ctx, s);
+      if (current.ManagedBy) {
+        out.skipped.push({ resource: s.arn, reason: managedReason(current.ManagedBy) });
         return;
       }
-      // Disabling loses nothing (the definition stays): a rule whose snapshot failed is cut as well.
-      try {
-        const current = await currentState(ctx, s);
-        if (current.ManagedBy) {
-          out.skipped.push({ resource: s.arn, reason: managedReason(current.ManagedBy) });
-          return;
-        }
-        if (!ENABLED_STATES.has(current.State ?? '')) return;
-        await ctx.clients.events.send(new DisableRuleCommand({ Name: s.name, EventBusName: s.eventBusName }));
-        out.changes.push({
-          resource: s.arn,
-          action: 'DisableRule',
-          before: { state: current.State },
-          after: { state: 'DISABLED' },
-        });
-      } catch (e) {
-        if (isNotFound(e)) return;
-        if (isErrorNamed(e, 'ManagedRule')) {
-          out.skipped.push({ resource: s.arn, reason: managedReason('another AWS service') });
-          return;
-        }
-        out.failures.push(toFailure(s.arn, 'DisableRule', e));
-      }
-    },
-  );
+      if (!ENABLED_STATES.has(current.State ?? '')) return;
+      await ctx.clients.events.send(new DisableRuleCommand({ Name: s.name, EventBusName: s.eventBusName }));
+      out.changes.push(change(s.arn, 'DisableRule', { state: current.State }, { state: 'DISABLED' }));
+    } catch (e) {
+      if (!isErrorNamed(e, 'ManagedRule')) throw e;
+      out.skipped.push({ resource: s.arn, reason: managedReason('another AWS service') });
+    }
+  });
+};
+
+const verify: Surface<EventRuleSnapshot>['verify'] = async (ctx, _mode, snap) => {
+  const names = { resource: arnOf, action: 'DescribeRule' };
+  return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
+    if (s.managedBy) return; // reported as skipped by contain: not expected to be disabled
+    const current = await currentState(ctx, s);
+    if (current.ManagedBy || current.State === 'DISABLED') return;
+    out.drifted.push(mismatch(s.arn, { state: 'DISABLED' }, { state: current.State }));
+  });
+};
+
+/** The call that puts a rule back in its state before the kill. */
+function restoreAction(s: EventRuleSnapshot): string {
+  return s.state === 'ENABLED' ? 'EnableRule' : 'PutRule';
 }
 
-async function verify(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<EventRuleSnapshot>[],
-): Promise<VerifyResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyVerify,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      if (s.managedBy) return; // reported as skipped by contain: not expected to be disabled
-      try {
-        const current = await currentState(ctx, s);
-        if (current.ManagedBy || current.State === 'DISABLED') return;
-        out.drifted.push({
-          resource: s.arn,
-          expected: { state: 'DISABLED' },
-          actual: { state: current.State },
-        });
-      } catch (e) {
-        if (!isNotFound(e)) out.failures.push(toFailure(s.arn, 'DescribeRule', e));
-      }
-    },
-  );
-}
-
-async function restore(
-  ctx: SurfaceContext,
-  _toMode: Mode,
-  snap: readonly ResourceSnapshot<EventRuleSnapshot>[],
-): Promise<RestoreResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyRestore,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      if (s.managedBy) return;
-      if (s.readError) {
-        out.notRestorable.push({
-          resource: s.arn,
-          reason: `its state before the kill could not be read (${s.readError.message}): enable it by hand if it should run`,
-        });
-        return;
-      }
-      if (!ENABLED_STATES.has(s.state)) return;
-      try {
-        const current = await currentState(ctx, s);
-        if (current.State === s.state) return;
-        if (s.state === 'ENABLED') {
-          await ctx.clients.events.send(
-            new EnableRuleCommand({ Name: s.name, EventBusName: s.eventBusName }),
-          );
-          out.changes.push({
-            resource: s.arn,
-            action: 'EnableRule',
-            before: { state: current.State },
-            after: { state: s.state },
-          });
-        } else {
-          // EnableRule sets ENABLED only; this state needs the whole definition put back with PutRule.
-          await ctx.clients.events.send(
-            new PutRuleCommand({
-              Name: s.name,
-              EventBusName: s.eventBusName,
-              State: s.state as Rule['State'],
-              EventPattern: s.eventPattern,
-              ScheduleExpression: s.scheduleExpression,
-              Description: s.description,
-              RoleArn: s.roleArn,
-            }),
-          );
-          out.changes.push({
-            resource: s.arn,
-            action: 'PutRule',
-            before: { state: current.State },
-            after: { state: s.state },
-          });
-        }
-      } catch (e) {
-        if (isNotFound(e)) {
-          out.notRestorable.push({ resource: s.arn, reason: 'the rule no longer exists' });
-        } else {
-          out.failures.push(toFailure(s.arn, s.state === 'ENABLED' ? 'EnableRule' : 'PutRule', e));
-        }
-      }
-    },
-  );
-}
+const restore: Surface<EventRuleSnapshot>['restore'] = async (ctx, _toMode, snap) => {
+  const names = { resource: arnOf, action: restoreAction, gone: 'the rule no longer exists' };
+  return restoreEach(snap, CONCURRENCY, names, async (s, out) => {
+    if (s.managedBy) return;
+    if (s.readError) {
+      out.notRestorable.push(
+        unreadNotRestorable(s.arn, 'state', s.readError, 'enable it by hand if it should run'),
+      );
+      return;
+    }
+    if (!ENABLED_STATES.has(s.state)) return;
+    const current = await currentState(ctx, s);
+    if (current.State === s.state) return;
+    if (s.state === 'ENABLED') {
+      await ctx.clients.events.send(new EnableRuleCommand({ Name: s.name, EventBusName: s.eventBusName }));
+    } else {
+      // EnableRule sets ENABLED only; this state needs the whole definition put back with PutRule.
+      await ctx.clients.events.send(
+        new PutRuleCommand({
+          Name: s.name,
+          EventBusName: s.eventBusName,
+          State: s.state as Rule['State'],
+          EventPattern: s.eventPattern,
+          ScheduleExpression: s.scheduleExpression,
+          Description: s.description,
+          RoleArn: s.roleArn,
+        }),
+      );
+    }
+    out.changes.push(change(s.arn, restoreAction(s), { state: current.State }, { state: s.state }));
+  });
+};
 
 export const eventBridgeRules: Surface<EventRuleSnapshot> = {
   name: 'eventbridge-rules',

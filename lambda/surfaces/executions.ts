@@ -1,27 +1,20 @@
 import { DescribeExecutionCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { parseExecutionArn } from '../shared/arn';
-import { isErrorNamed, isNotFound, toFailure } from '../shared/aws-errors';
-import type { KillMode, Mode } from '../shared/types';
+import { isErrorNamed, isNotFound } from '../shared/aws-errors';
 import {
   agentStateMachineArns,
-  emptyContain,
+  change,
+  containEach,
   emptyRestore,
-  emptyVerify,
-  forEachResource,
   mapLimit,
+  mismatch,
   paginate,
   type ReadError,
-  readError,
+  snapshotEach,
   unique,
+  verifyEach,
 } from './common';
-import type {
-  ContainResult,
-  ResourceSnapshot,
-  RestoreResult,
-  Surface,
-  SurfaceContext,
-  VerifyResult,
-} from './types';
+import type { Surface, SurfaceContext } from './types';
 
 /**
  * Running Step Functions executions (full_stop) of the agent's state machines: stopped with the
@@ -80,110 +73,57 @@ async function describe(ctx: SurfaceContext, executionArn: string) {
   return ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
 }
 
-async function snapshot(
-  ctx: SurfaceContext,
-  ids: readonly string[],
-): Promise<ResourceSnapshot<ExecutionSnapshot>[]> {
-  const snaps = await mapLimit(ids, CONCURRENCY, async (executionArn) => {
-    try {
+const snapshot: Surface<ExecutionSnapshot>['snapshot'] = async (ctx, ids) =>
+  snapshotEach(ids, CONCURRENCY, {
+    read: async (executionArn): Promise<ExecutionSnapshot> => {
       const d = await describe(ctx, executionArn);
-      const state: ExecutionSnapshot = {
+      return {
         executionArn,
         stateMachineArn: d.stateMachineArn ?? parseExecutionArn(executionArn).stateMachineArn,
         name: d.name ?? parseExecutionArn(executionArn).name,
         startDate: (d.startDate ?? new Date(0)).toISOString(),
         status: d.status ?? 'UNKNOWN',
       };
-      return { id: executionArn, state };
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
+    },
+    unread: (executionArn, err) => {
       const { stateMachineArn, name } = parseExecutionArn(executionArn);
-      const state: ExecutionSnapshot = {
-        executionArn,
-        stateMachineArn,
-        name,
-        startDate: '',
-        status: 'RUNNING',
-        readError: readError(e),
-      };
-      return { id: executionArn, state };
-    }
+      return { executionArn, stateMachineArn, name, startDate: '', status: 'RUNNING', readError: err };
+    },
   });
-  return snaps.filter((s) => s !== undefined);
-}
 
-async function contain(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<ExecutionSnapshot>[],
-): Promise<ContainResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyContain,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      if (!ACTIVE.has(s.status)) return; // it had ended before the kill
-      try {
-        const current = (await describe(ctx, s.executionArn)).status ?? 'UNKNOWN';
-        if (!ACTIVE.has(current)) return;
-        const stopped = await ctx.clients.sfn.send(
-          new StopExecutionCommand({
-            executionArn: s.executionArn,
-            error: KILLED_ERROR,
-            cause: killCause(ctx),
-          }),
-        );
-        out.changes.push({
-          resource: s.executionArn,
-          action: 'StopExecution',
-          before: { status: current },
-          after: {
-            status: 'ABORTED',
-            stopDate: stopped.stopDate?.toISOString() ?? null,
-            error: KILLED_ERROR,
-          },
-        });
-      } catch (e) {
-        if (!isNotFound(e)) out.failures.push(toFailure(s.executionArn, 'StopExecution', e));
-      }
-    },
-  );
-}
+const executionArnOf = (s: ExecutionSnapshot) => s.executionArn;
 
-async function verify(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<ExecutionSnapshot>[],
-): Promise<VerifyResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyVerify,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      try {
-        const current = (await describe(ctx, s.executionArn)).status ?? 'UNKNOWN';
-        if (ACTIVE.has(current)) {
-          out.drifted.push({
-            resource: s.executionArn,
-            expected: { status: 'not RUNNING' },
-            actual: { status: current },
-          });
-        }
-      } catch (e) {
-        if (!isNotFound(e)) out.failures.push(toFailure(s.executionArn, 'DescribeExecution', e));
-      }
-    },
-  );
-}
+const contain: Surface<ExecutionSnapshot>['contain'] = async (ctx, _mode, snap) => {
+  const names = { resource: executionArnOf, action: 'StopExecution' };
+  return containEach(snap, CONCURRENCY, names, async (s, out) => {
+    if (!ACTIVE.has(s.status)) return; // it had ended before the kill
+    const current = (await describe(ctx, s.executionArn)).status ?? 'UNKNOWN';
+    if (!ACTIVE.has(current)) return;
+    const stopped = await ctx.clients.sfn.send(
+      new StopExecutionCommand({ executionArn: s.executionArn, error: KILLED_ERROR, cause: killCause(ctx) }),
+    );
+    out.changes.push(
+      change(
+        s.executionArn,
+        'StopExecution',
+        { status: current },
+        { status: 'ABORTED', stopDate: stopped.stopDate?.toISOString() ?? null, error: KILLED_ERROR },
+      ),
+    );
+  });
+};
+
+const verify: Surface<ExecutionSnapshot>['verify'] = async (ctx, _mode, snap) => {
+  const names = { resource: executionArnOf, action: 'DescribeExecution' };
+  return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
+    const current = (await describe(ctx, s.executionArn)).status ?? 'UNKNOWN';
+    if (!ACTIVE.has(current)) return;
+    out.drifted.push(mismatch(s.executionArn, { status: 'not RUNNING' }, { status: current }));
+  });
+};
 
 /** Executions cannot be restarted where they stopped: restore says so, with what a person needs to re-drive them. */
-async function restore(
-  _ctx: SurfaceContext,
-  _toMode: Mode,
-  snap: readonly ResourceSnapshot<ExecutionSnapshot>[],
-): Promise<RestoreResult> {
+const restore: Surface<ExecutionSnapshot>['restore'] = async (_ctx, _toMode, snap) => {
   const out = emptyRestore();
   for (const { state: s } of snap) {
     if (!ACTIVE.has(s.status)) continue;
@@ -196,7 +136,7 @@ async function restore(
     });
   }
   return out;
-}
+};
 
 export const executions: Surface<ExecutionSnapshot> = {
   name: 'executions',

@@ -21,14 +21,17 @@ import {
 } from '../shared/naming';
 import { isKillMode, KILL_MODES, type KillMode, type Mode } from '../shared/types';
 import {
+  change,
   emptyContain,
   emptyRestore,
   emptyVerify,
   forEachResource,
   mapLimit,
+  mismatch,
   paginate,
   type ReadError,
   readError,
+  snapshotEach,
   unique,
   unreadFailure,
 } from './common';
@@ -214,34 +217,11 @@ async function discover(ctx: SurfaceContext): Promise<string[]> {
   return unique([...declaredArns, ...tagged.filter((a): a is string => Boolean(a))]);
 }
 
-async function snapshot(
-  ctx: SurfaceContext,
-  ids: readonly string[],
-): Promise<ResourceSnapshot<RoleSnapshot>[]> {
-  const snaps = await mapLimit(
-    ids,
-    ROLE_CONCURRENCY,
-    async (id): Promise<ResourceSnapshot<RoleSnapshot> | undefined> => {
+const snapshot: Surface<RoleSnapshot>['snapshot'] = async (ctx, ids) =>
+  snapshotEach(ids, ROLE_CONCURRENCY, {
+    read: async (id): Promise<RoleSnapshot> => {
       const { roleName, path } = parseRoleArn(id);
-      let role: Awaited<ReturnType<typeof getRole>>;
-      try {
-        role = await getRole(ctx, roleName);
-      } catch (e) {
-        if (isNotFound(e)) {
-          ctx.log.warn('role does not exist: nothing to cut', { roleArn: id });
-          return undefined;
-        }
-        const state: RoleSnapshot = {
-          roleName,
-          roleArn: id,
-          path,
-          attachedPolicies: [],
-          inlinePolicies: [],
-          tags: {},
-          readError: readError(e),
-        };
-        return { id, state };
-      }
+      const role = await getRole(ctx, roleName);
       const base = {
         roleName,
         roleArn: role.Arn ?? id,
@@ -258,19 +238,40 @@ async function snapshot(
         for (const policyName of names) {
           inlinePolicies.push({ policyName, document: await getInline(ctx, roleName, policyName) });
         }
-        return { id, state: { ...base, attachedPolicies, inlinePolicies } };
+        return { ...base, attachedPolicies, inlinePolicies };
       } catch (e) {
-        return { id, state: { ...base, attachedPolicies: [], inlinePolicies: [], readError: readError(e) } };
+        return { ...base, attachedPolicies: [], inlinePolicies: [], readError: readError(e) };
       }
     },
-  );
-  return snaps.filter((s): s is ResourceSnapshot<RoleSnapshot> => s !== undefined);
-}
+    unread: (id, err) => {
+      const { roleName, path } = parseRoleArn(id);
+      return {
+        roleName,
+        roleArn: id,
+        path,
+        attachedPolicies: [],
+        inlinePolicies: [],
+        tags: {},
+        readError: err,
+      };
+    },
+    gone: (id) => ctx.log.warn('role does not exist: nothing to cut', { roleArn: id }),
+  });
 
 async function getRole(ctx: SurfaceContext, roleName: string) {
   const out = await ctx.clients.iam.send(new GetRoleCommand({ RoleName: roleName }));
   if (!out.Role) throw new Error(`GetRole returned no role for ${roleName}`);
   return out.Role;
+}
+
+/** The role's managed and inline policies as they are now (a failure names ListAttachedRolePolicies). */
+async function listPolicies(
+  ctx: SurfaceContext,
+  roleName: string,
+): Promise<{ attached: AttachedPolicy[]; inline: string[] }> {
+  const attached = await listAttached(ctx, roleName);
+  const inline = await listInlineNames(ctx, roleName);
+  return { attached, inline };
 }
 
 /** Runs one write; "already gone" (NoSuchEntity) counts as done and is reported as false. */
@@ -284,9 +285,31 @@ async function write(run: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** Where contain and restore record their changes and failures. */
+type Records = Pick<ContainResult, 'changes' | 'failures'>;
+
+async function attachPolicy(ctx: SurfaceContext, out: Records, role: RoleSnapshot, policyArn: string) {
+  await ctx.clients.iam.send(new AttachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: policyArn }));
+  out.changes.push(change(role.roleArn, 'AttachRolePolicy', null, { policyArn }));
+}
+
+/** Detaches a managed policy, recorded with `before`; one already detached is not recorded. */
+async function detachPolicy(
+  ctx: SurfaceContext,
+  out: Records,
+  role: RoleSnapshot,
+  policyArn: string,
+  before: unknown,
+) {
+  const detached = await write(() =>
+    ctx.clients.iam.send(new DetachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: policyArn })),
+  );
+  if (detached) out.changes.push(change(role.roleArn, 'DetachRolePolicy', before, null));
+}
+
 async function putInline(
   ctx: SurfaceContext,
-  out: { changes: ContainResult['changes']; failures: ContainResult['failures'] },
+  out: Records,
   role: RoleSnapshot,
   policyName: string,
   document: string,
@@ -296,16 +319,25 @@ async function putInline(
     await ctx.clients.iam.send(
       new PutRolePolicyCommand({ RoleName: role.roleName, PolicyName: policyName, PolicyDocument: document }),
     );
-    out.changes.push({
-      resource: role.roleArn,
-      action: 'PutRolePolicy',
-      before: before === null ? null : { policyName, document: before },
-      after: { policyName, document },
-    });
+    const previous = before === null ? null : { policyName, document: before };
+    out.changes.push(change(role.roleArn, 'PutRolePolicy', previous, { policyName, document }));
     return true;
   } catch (e) {
     out.failures.push(toFailure(role.roleArn, `PutRolePolicy ${policyName}`, e));
     return false;
+  }
+}
+
+/** Deletes an inline policy, its document read and recorded verbatim first; one already gone is not recorded. */
+async function deleteInline(ctx: SurfaceContext, out: Records, role: RoleSnapshot, policyName: string) {
+  try {
+    const document = await getInline(ctx, role.roleName, policyName);
+    const deleted = await write(() =>
+      ctx.clients.iam.send(new DeleteRolePolicyCommand({ RoleName: role.roleName, PolicyName: policyName })),
+    );
+    if (deleted) out.changes.push(change(role.roleArn, 'DeleteRolePolicy', { policyName, document }, null));
+  } catch (e) {
+    if (!isNotFound(e)) out.failures.push(toFailure(role.roleArn, `DeleteRolePolicy ${policyName}`, e));
   }
 }
 
@@ -316,12 +348,10 @@ async function containRole(
   out: ContainResult,
 ): Promise<void> {
   const deny = modeDeny(ctx, mode);
-  const iam = ctx.clients.iam;
   let attached: AttachedPolicy[];
   let inline: string[];
   try {
-    attached = await listAttached(ctx, role.roleName);
-    inline = await listInlineNames(ctx, role.roleName);
+    ({ attached, inline } = await listPolicies(ctx, role.roleName));
   } catch (e) {
     if (isNotFound(e)) {
       out.skipped.push({ resource: role.roleArn, reason: 'the role no longer exists' });
@@ -339,14 +369,8 @@ async function containRole(
   let fallback: string | undefined;
   if (!denyAttached) {
     try {
-      await iam.send(new AttachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: deny }));
+      await attachPolicy(ctx, out, role, deny);
       denyAttached = true;
-      out.changes.push({
-        resource: role.roleArn,
-        action: 'AttachRolePolicy',
-        before: null,
-        after: { policyArn: deny },
-      });
     } catch (e) {
       if (isErrorNamed(e, 'LimitExceeded')) {
         fallback = AT_LIMIT;
@@ -380,53 +404,20 @@ async function containRole(
   } else {
     for (const policy of attached.filter((p) => !isBackstopPolicyArn(p.policyArn))) {
       try {
-        if (
-          await write(() =>
-            iam.send(new DetachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: policy.policyArn })),
-          )
-        ) {
-          out.changes.push({
-            resource: role.roleArn,
-            action: 'DetachRolePolicy',
-            before: policy,
-            after: null,
-          });
-        }
+        await detachPolicy(ctx, out, role, policy.policyArn, policy);
       } catch (e) {
         out.failures.push(toFailure(role.roleArn, `DetachRolePolicy ${policy.policyArn}`, e));
       }
     }
     for (const policyName of inline.filter((n) => !BACKSTOP_INLINE.has(n))) {
-      try {
-        const document = await getInline(ctx, role.roleName, policyName);
-        if (
-          await write(() =>
-            iam.send(new DeleteRolePolicyCommand({ RoleName: role.roleName, PolicyName: policyName })),
-          )
-        ) {
-          out.changes.push({
-            resource: role.roleArn,
-            action: 'DeleteRolePolicy',
-            before: { policyName, document },
-            after: null,
-          });
-        }
-      } catch (e) {
-        if (!isNotFound(e)) out.failures.push(toFailure(role.roleArn, `DeleteRolePolicy ${policyName}`, e));
-      }
+      await deleteInline(ctx, out, role, policyName);
     }
   }
 
   // 4. A role that was at its limit has room now: attach the managed deny as well.
   if (!denyAttached && fallback === AT_LIMIT) {
     try {
-      await iam.send(new AttachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: deny }));
-      out.changes.push({
-        resource: role.roleArn,
-        action: 'AttachRolePolicy',
-        before: null,
-        after: { policyArn: deny },
-      });
+      await attachPolicy(ctx, out, role, deny);
     } catch (e) {
       out.failures.push(toFailure(role.roleArn, 'AttachRolePolicy', e));
     }
@@ -457,19 +448,23 @@ async function revokeSessions(
   await putInline(ctx, out, role, REVOKE_SESSIONS_POLICY, revokeSessionsDocument(ctx.killStartedAt), before);
 }
 
-async function contain(
-  ctx: SurfaceContext,
-  mode: KillMode,
+/** Runs `fn` for each role of the snapshot, ROLE_CONCURRENCY at a time (see `forEachResource`). */
+function forEachRole<R extends ContainResult | VerifyResult | RestoreResult>(
   snap: readonly ResourceSnapshot<RoleSnapshot>[],
-): Promise<ContainResult> {
+  empty: () => R,
+  fn: (role: RoleSnapshot, out: R) => Promise<void>,
+): Promise<R> {
   return forEachResource(
     snap,
     ROLE_CONCURRENCY,
-    emptyContain,
+    empty,
     (s) => s.state.roleArn,
-    (s, out) => containRole(ctx, mode, s.state, out),
+    (s, out) => fn(s.state, out),
   );
 }
+
+const contain: Surface<RoleSnapshot>['contain'] = async (ctx, mode, snap) =>
+  forEachRole(snap, emptyContain, (role, out) => containRole(ctx, mode, role, out));
 
 async function verifyRole(
   ctx: SurfaceContext,
@@ -481,48 +476,33 @@ async function verifyRole(
   let attached: AttachedPolicy[];
   let inline: string[];
   try {
-    attached = await listAttached(ctx, role.roleName);
-    inline = await listInlineNames(ctx, role.roleName);
+    ({ attached, inline } = await listPolicies(ctx, role.roleName));
   } catch (e) {
     if (isNotFound(e)) return; // the role is gone: it has no authority left
     out.failures.push(toFailure(role.roleArn, 'ListAttachedRolePolicies', e));
     return;
   }
+  const drift = (expected: unknown, actual: unknown) =>
+    out.drifted.push(mismatch(role.roleArn, expected, actual));
   if (!attached.some((p) => p.policyArn === deny) && !inline.includes(INLINE_DENY_POLICY)) {
-    out.drifted.push({
-      resource: role.roleArn,
-      expected: { attached: deny },
-      actual: { attached: attached.map((p) => p.policyArn) },
-    });
+    drift({ attached: deny }, { attached: attached.map((p) => p.policyArn) });
   }
   if (mode !== 'full_stop') return;
 
   if (!inline.includes(REVOKE_SESSIONS_POLICY)) {
-    out.drifted.push({
-      resource: role.roleArn,
-      expected: { inline: REVOKE_SESSIONS_POLICY },
-      actual: { inline },
-    });
+    drift({ inline: REVOKE_SESSIONS_POLICY }, { inline });
   } else {
     try {
       const cutoff = revokedBefore(await getInline(ctx, role.roleName, REVOKE_SESSIONS_POLICY));
       if (!cutoff || cutoff.getTime() < ctx.killStartedAt.getTime()) {
-        out.drifted.push({
-          resource: role.roleArn,
-          expected: { [REVOKE_SESSIONS_POLICY]: { tokenIssuedBefore: ctx.killStartedAt.toISOString() } },
-          actual: { [REVOKE_SESSIONS_POLICY]: { tokenIssuedBefore: cutoff?.toISOString() ?? null } },
-        });
+        drift(
+          { [REVOKE_SESSIONS_POLICY]: { tokenIssuedBefore: ctx.killStartedAt.toISOString() } },
+          { [REVOKE_SESSIONS_POLICY]: { tokenIssuedBefore: cutoff?.toISOString() ?? null } },
+        );
       }
     } catch (e) {
-      if (isNotFound(e)) {
-        out.drifted.push({
-          resource: role.roleArn,
-          expected: { inline: REVOKE_SESSIONS_POLICY },
-          actual: { inline: [] },
-        });
-      } else {
-        out.failures.push(toFailure(role.roleArn, `GetRolePolicy ${REVOKE_SESSIONS_POLICY}`, e));
-      }
+      if (isNotFound(e)) drift({ inline: REVOKE_SESSIONS_POLICY }, { inline: [] });
+      else out.failures.push(toFailure(role.roleArn, `GetRolePolicy ${REVOKE_SESSIONS_POLICY}`, e));
     }
   }
 
@@ -533,35 +513,12 @@ async function verifyRole(
     out.failures.push(unreadFailure(role.roleArn, role.readError, 'policies not removed'));
     return;
   }
-  if (managedLeft.length > 0) {
-    out.drifted.push({
-      resource: role.roleArn,
-      expected: { managedPolicies: [] },
-      actual: { managedPolicies: managedLeft },
-    });
-  }
-  if (inlineLeft.length > 0) {
-    out.drifted.push({
-      resource: role.roleArn,
-      expected: { inlinePolicies: [] },
-      actual: { inlinePolicies: inlineLeft },
-    });
-  }
+  if (managedLeft.length > 0) drift({ managedPolicies: [] }, { managedPolicies: managedLeft });
+  if (inlineLeft.length > 0) drift({ inlinePolicies: [] }, { inlinePolicies: inlineLeft });
 }
 
-async function verify(
-  ctx: SurfaceContext,
-  mode: KillMode,
-  snap: readonly ResourceSnapshot<RoleSnapshot>[],
-): Promise<VerifyResult> {
-  return forEachResource(
-    snap,
-    ROLE_CONCURRENCY,
-    emptyVerify,
-    (s) => s.state.roleArn,
-    (s, out) => verifyRole(ctx, mode, s.state, out),
-  );
-}
+const verify: Surface<RoleSnapshot>['verify'] = async (ctx, mode, snap) =>
+  forEachRole(snap, emptyVerify, (role, out) => verifyRole(ctx, mode, role, out));
 
 async function restoreRole(
   ctx: SurfaceContext,
@@ -569,14 +526,12 @@ async function restoreRole(
   role: RoleSnapshot,
   out: RestoreResult,
 ): Promise<void> {
-  const iam = ctx.clients.iam;
   const keep = isKillMode(toMode) ? modeDeny(ctx, toMode) : undefined;
   const backstopDenies = new Set(KILL_MODES.map((m) => modeDeny(ctx, m)));
   let attached: AttachedPolicy[];
   let inline: string[];
   try {
-    attached = await listAttached(ctx, role.roleName);
-    inline = await listInlineNames(ctx, role.roleName);
+    ({ attached, inline } = await listPolicies(ctx, role.roleName));
   } catch (e) {
     if (isNotFound(e)) {
       out.notRestorable.push({
@@ -590,24 +545,12 @@ async function restoreRole(
   }
   const attachedArns = new Set(attached.map((p) => p.policyArn));
 
-  const attach = async (policyArn: string, before: unknown = null) => {
-    await iam.send(new AttachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: policyArn }));
+  const attach = async (policyArn: string) => {
+    await attachPolicy(ctx, out, role, policyArn);
     attachedArns.add(policyArn);
-    out.changes.push({ resource: role.roleArn, action: 'AttachRolePolicy', before, after: { policyArn } });
   };
   const detach = async (policyArn: string) => {
-    if (
-      await write(() =>
-        iam.send(new DetachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: policyArn })),
-      )
-    ) {
-      out.changes.push({
-        resource: role.roleArn,
-        action: 'DetachRolePolicy',
-        before: { policyArn },
-        after: null,
-      });
-    }
+    await detachPolicy(ctx, out, role, policyArn, { policyArn });
     attachedArns.delete(policyArn);
   };
   const ensureInlineDeny = async () => {
@@ -625,63 +568,45 @@ async function restoreRole(
     for (const policyArn of removable) await detach(policyArn);
     return true;
   };
+  /** Attaches a policy, freeing slots first when the role is at its limit; false (recorded) when it cannot. */
+  const attachMakingRoom = async (policyArn: string) => {
+    try {
+      try {
+        await attach(policyArn);
+      } catch (e) {
+        if (!isErrorNamed(e, 'LimitExceeded') || !(await freeSlots())) throw e;
+        await attach(policyArn);
+      }
+      return true;
+    } catch (e) {
+      out.failures.push(toFailure(role.roleArn, `AttachRolePolicy ${policyArn}`, e));
+      return false;
+    }
+  };
 
   // 1. The role's own managed policies, as the snapshot recorded them.
   for (const policy of role.attachedPolicies.filter((p) => !isBackstopPolicyArn(p.policyArn))) {
-    if (attachedArns.has(policy.policyArn)) continue;
-    try {
-      try {
-        await attach(policy.policyArn);
-      } catch (e) {
-        if (!isErrorNamed(e, 'LimitExceeded') || !(await freeSlots())) throw e;
-        await attach(policy.policyArn);
-      }
-    } catch (e) {
-      out.failures.push(toFailure(role.roleArn, `AttachRolePolicy ${policy.policyArn}`, e));
-    }
+    if (!attachedArns.has(policy.policyArn)) await attachMakingRoom(policy.policyArn);
   }
 
   // 2. Its inline policies, verbatim.
   for (const policy of role.inlinePolicies.filter((p) => !BACKSTOP_INLINE.has(p.policyName))) {
-    try {
-      let current: string | null = null;
-      if (inline.includes(policy.policyName)) {
+    let current: string | null = null;
+    if (inline.includes(policy.policyName)) {
+      try {
         current = await getInline(ctx, role.roleName, policy.policyName);
-        if (current === policy.document) continue;
+      } catch (e) {
+        out.failures.push(toFailure(role.roleArn, `PutRolePolicy ${policy.policyName}`, e));
+        continue;
       }
-      await iam.send(
-        new PutRolePolicyCommand({
-          RoleName: role.roleName,
-          PolicyName: policy.policyName,
-          PolicyDocument: policy.document,
-        }),
-      );
-      out.changes.push({
-        resource: role.roleArn,
-        action: 'PutRolePolicy',
-        before: current === null ? null : { policyName: policy.policyName, document: current },
-        after: { policyName: policy.policyName, document: policy.document },
-      });
-    } catch (e) {
-      out.failures.push(toFailure(role.roleArn, `PutRolePolicy ${policy.policyName}`, e));
+      if (current === policy.document) continue;
     }
+    await putInline(ctx, out, role, policy.policyName, policy.document, current);
   }
 
   // 3. The deny of the mode the agent returns to (none for `normal`), then the other Backstop denies go.
   let keepAttached = keep === undefined || attachedArns.has(keep);
-  if (keep !== undefined && !keepAttached) {
-    try {
-      try {
-        await attach(keep);
-      } catch (e) {
-        if (!isErrorNamed(e, 'LimitExceeded') || !(await freeSlots())) throw e;
-        await attach(keep);
-      }
-      keepAttached = true;
-    } catch (e) {
-      out.failures.push(toFailure(role.roleArn, `AttachRolePolicy ${keep}`, e));
-    }
-  }
+  if (keep !== undefined && !keepAttached) keepAttached = await attachMakingRoom(keep);
   for (const policyArn of [...attachedArns].filter((a) => backstopDenies.has(a) && a !== keep)) {
     try {
       await detach(policyArn);
@@ -697,43 +622,13 @@ async function restoreRole(
         reason: `${INLINE_DENY_POLICY} kept: the ${toMode} deny ${keep} could not be attached in its place`,
       });
     } else {
-      try {
-        const document = await getInline(ctx, role.roleName, INLINE_DENY_POLICY);
-        if (
-          await write(() =>
-            iam.send(
-              new DeleteRolePolicyCommand({ RoleName: role.roleName, PolicyName: INLINE_DENY_POLICY }),
-            ),
-          )
-        ) {
-          out.changes.push({
-            resource: role.roleArn,
-            action: 'DeleteRolePolicy',
-            before: { policyName: INLINE_DENY_POLICY, document },
-            after: null,
-          });
-        }
-      } catch (e) {
-        if (!isNotFound(e))
-          out.failures.push(toFailure(role.roleArn, `DeleteRolePolicy ${INLINE_DENY_POLICY}`, e));
-      }
+      await deleteInline(ctx, out, role, INLINE_DENY_POLICY);
     }
   }
 }
 
-async function restore(
-  ctx: SurfaceContext,
-  toMode: Mode,
-  snap: readonly ResourceSnapshot<RoleSnapshot>[],
-): Promise<RestoreResult> {
-  return forEachResource(
-    snap,
-    ROLE_CONCURRENCY,
-    emptyRestore,
-    (s) => s.state.roleArn,
-    (s, out) => restoreRole(ctx, toMode, s.state, out),
-  );
-}
+const restore: Surface<RoleSnapshot>['restore'] = async (ctx, toMode, snap) =>
+  forEachRole(snap, emptyRestore, (role, out) => restoreRole(ctx, toMode, role, out));
 
 export const iamRoles: Surface<RoleSnapshot> = {
   name: 'iam',

@@ -3,26 +3,18 @@ import {
   GetFunctionConcurrencyCommand,
   PutFunctionConcurrencyCommand,
 } from '@aws-sdk/client-lambda';
-import { isNotFound, toFailure } from '../shared/aws-errors';
-import type { KillMode, Mode } from '../shared/types';
 import {
   agentFunctionArns,
-  emptyContain,
-  emptyRestore,
-  emptyVerify,
-  forEachResource,
-  mapLimit,
+  change,
+  containEach,
+  mismatch,
   type ReadError,
-  readError,
+  restoreEach,
+  snapshotEach,
+  unreadNotRestorable,
+  verifyEach,
 } from './common';
-import type {
-  ContainResult,
-  ResourceSnapshot,
-  RestoreResult,
-  Surface,
-  SurfaceContext,
-  VerifyResult,
-} from './types';
+import type { Surface, SurfaceContext } from './types';
 
 /**
  * Lambda functions (full_stop): reserved concurrency 0 stops every new invocation, whatever the
@@ -49,150 +41,94 @@ async function reserved(ctx: SurfaceContext, functionArn: string): Promise<numbe
   return out.ReservedConcurrentExecutions ?? null;
 }
 
-async function snapshot(
-  ctx: SurfaceContext,
-  ids: readonly string[],
-): Promise<ResourceSnapshot<FunctionConcurrencySnapshot>[]> {
-  const snaps = await mapLimit(ids, CONCURRENCY, async (functionArn) => {
-    try {
-      return {
-        id: functionArn,
-        state: { functionArn, reservedConcurrentExecutions: await reserved(ctx, functionArn) },
-      };
-    } catch (e) {
-      if (isNotFound(e)) {
-        ctx.log.warn('function does not exist: nothing to cut', { functionArn });
-        return undefined;
-      }
-      return {
-        id: functionArn,
-        state: { functionArn, reservedConcurrentExecutions: null, readError: readError(e) },
-      };
-    }
+const snapshot: Surface<FunctionConcurrencySnapshot>['snapshot'] = async (ctx, ids) =>
+  snapshotEach(ids, CONCURRENCY, {
+    read: async (functionArn) => ({
+      functionArn,
+      reservedConcurrentExecutions: await reserved(ctx, functionArn),
+    }),
+    unread: (functionArn, err) => ({ functionArn, reservedConcurrentExecutions: null, readError: err }),
+    gone: (functionArn) => ctx.log.warn('function does not exist: nothing to cut', { functionArn }),
   });
-  return snaps.filter((s) => s !== undefined);
+
+const functionArnOf = (s: FunctionConcurrencySnapshot) => s.functionArn;
+
+const contain: Surface<FunctionConcurrencySnapshot>['contain'] = async (ctx, _mode, snap) => {
+  const names = {
+    resource: functionArnOf,
+    action: 'PutFunctionConcurrency',
+    gone: 'the function no longer exists',
+  };
+  return containEach(snap, CONCURRENCY, names, async (s, out) => {
+    const current = await reserved(ctx, s.functionArn);
+    if (current === 0) return;
+    await ctx.clients.lambda.send(
+      new PutFunctionConcurrencyCommand({ FunctionName: s.functionArn, ReservedConcurrentExecutions: 0 }),
+    );
+    out.changes.push(
+      change(
+        s.functionArn,
+        'PutFunctionConcurrency',
+        { reservedConcurrentExecutions: current },
+        { reservedConcurrentExecutions: 0 },
+      ),
+    );
+  });
+};
+
+const verify: Surface<FunctionConcurrencySnapshot>['verify'] = async (ctx, _mode, snap) => {
+  const names = { resource: functionArnOf, action: 'GetFunctionConcurrency' };
+  return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
+    const current = await reserved(ctx, s.functionArn);
+    if (current === 0) return;
+    out.drifted.push(
+      mismatch(s.functionArn, { reservedConcurrentExecutions: 0 }, { reservedConcurrentExecutions: current }),
+    );
+  });
+};
+
+/** Restore deletes the reserved concurrency of a function that had none, and puts back the value of one that had. */
+function restoreAction(s: FunctionConcurrencySnapshot): string {
+  return s.reservedConcurrentExecutions === null ? 'DeleteFunctionConcurrency' : 'PutFunctionConcurrency';
 }
 
-async function contain(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<FunctionConcurrencySnapshot>[],
-): Promise<ContainResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyContain,
-    (s) => s.id,
-    async ({ state }, out) => {
-      try {
-        const current = await reserved(ctx, state.functionArn);
-        if (current === 0) return;
-        await ctx.clients.lambda.send(
-          new PutFunctionConcurrencyCommand({
-            FunctionName: state.functionArn,
-            ReservedConcurrentExecutions: 0,
-          }),
-        );
-        out.changes.push({
-          resource: state.functionArn,
-          action: 'PutFunctionConcurrency',
-          before: { reservedConcurrentExecutions: current },
-          after: { reservedConcurrentExecutions: 0 },
-        });
-      } catch (e) {
-        if (isNotFound(e)) {
-          out.skipped.push({ resource: state.functionArn, reason: 'the function no longer exists' });
-        } else {
-          out.failures.push(toFailure(state.functionArn, 'PutFunctionConcurrency', e));
-        }
-      }
-    },
-  );
-}
-
-async function verify(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<FunctionConcurrencySnapshot>[],
-): Promise<VerifyResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyVerify,
-    (s) => s.id,
-    async ({ state }, out) => {
-      try {
-        const current = await reserved(ctx, state.functionArn);
-        if (current !== 0) {
-          out.drifted.push({
-            resource: state.functionArn,
-            expected: { reservedConcurrentExecutions: 0 },
-            actual: { reservedConcurrentExecutions: current },
-          });
-        }
-      } catch (e) {
-        if (!isNotFound(e)) out.failures.push(toFailure(state.functionArn, 'GetFunctionConcurrency', e));
-      }
-    },
-  );
-}
-
-async function restore(
-  ctx: SurfaceContext,
-  _toMode: Mode,
-  snap: readonly ResourceSnapshot<FunctionConcurrencySnapshot>[],
-): Promise<RestoreResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyRestore,
-    (s) => s.id,
-    async ({ state }, out) => {
-      if (state.readError) {
-        out.notRestorable.push({
-          resource: state.functionArn,
-          reason: `its reserved concurrency before the kill could not be read (${state.readError.message}): set it by hand from the kill's PutFunctionConcurrency change record`,
-        });
-        return;
-      }
-      const target = state.reservedConcurrentExecutions;
-      try {
-        const current = await reserved(ctx, state.functionArn);
-        if (current === target) return;
-        if (target === null) {
-          await ctx.clients.lambda.send(
-            new DeleteFunctionConcurrencyCommand({ FunctionName: state.functionArn }),
-          );
-        } else {
-          await ctx.clients.lambda.send(
-            new PutFunctionConcurrencyCommand({
-              FunctionName: state.functionArn,
-              ReservedConcurrentExecutions: target,
-            }),
-          );
-        }
-        out.changes.push({
-          resource: state.functionArn,
-          action: target === null ? 'DeleteFunctionConcurrency' : 'PutFunctionConcurrency',
-          before: { reservedConcurrentExecutions: current },
-          after: { reservedConcurrentExecutions: target },
-        });
-      } catch (e) {
-        if (isNotFound(e)) {
-          out.notRestorable.push({ resource: state.functionArn, reason: 'the function no longer exists' });
-        } else {
-          out.failures.push(
-            toFailure(
-              state.functionArn,
-              target === null ? 'DeleteFunctionConcurrency' : 'PutFunctionConcurrency',
-              e,
-            ),
-          );
-        }
-      }
-    },
-  );
-}
+const restore: Surface<FunctionConcurrencySnapshot>['restore'] = async (ctx, _toMode, snap) => {
+  const names = { resource: functionArnOf, action: restoreAction, gone: 'the function no longer exists' };
+  return restoreEach(snap, CONCURRENCY, names, async (s, out) => {
+    if (s.readError) {
+      out.notRestorable.push(
+        unreadNotRestorable(
+          s.functionArn,
+          'reserved concurrency',
+          s.readError,
+          "set it by hand from the kill's PutFunctionConcurrency change record",
+        ),
+      );
+      return;
+    }
+    const target = s.reservedConcurrentExecutions;
+    const current = await reserved(ctx, s.functionArn);
+    if (current === target) return;
+    if (target === null) {
+      await ctx.clients.lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: s.functionArn }));
+    } else {
+      await ctx.clients.lambda.send(
+        new PutFunctionConcurrencyCommand({
+          FunctionName: s.functionArn,
+          ReservedConcurrentExecutions: target,
+        }),
+      );
+    }
+    out.changes.push(
+      change(
+        s.functionArn,
+        restoreAction(s),
+        { reservedConcurrentExecutions: current },
+        { reservedConcurrentExecutions: target },
+      ),
+    );
+  });
+};
 
 export const lambdaConcurrency: Surface<FunctionConcurrencySnapshot> = {
   name: 'lambda',

@@ -8,32 +8,24 @@ import { GetFunctionConfigurationCommand, UpdateFunctionConfigurationCommand } f
 import { isArn, networkInterfaceId, parseArn, resourceKind } from '../shared/arn';
 import { isNotFound, toFailure } from '../shared/aws-errors';
 import { ISOLATION_TAG } from '../shared/naming';
-import type { KillMode, Mode } from '../shared/types';
 import {
   agentFunctionArns,
+  change,
+  containEach,
   declared,
-  emptyContain,
-  emptyRestore,
-  emptyVerify,
-  forEachResource,
   mapLimit,
+  mismatch,
   paginate,
   type ReadError,
-  readError,
+  restoreEach,
   sameSet,
+  snapshotEach,
   taggedArns,
   unique,
   unreadFailure,
+  verifyEach,
 } from './common';
-import type {
-  ContainResult,
-  Failure,
-  ResourceSnapshot,
-  RestoreResult,
-  Surface,
-  SurfaceContext,
-  VerifyResult,
-} from './types';
+import type { ContainResult, Failure, ResourceSnapshot, Surface, SurfaceContext } from './types';
 
 /**
  * Network (full_stop): the agent's network interfaces and its Lambda functions that run in a VPC.
@@ -149,26 +141,28 @@ function groupsOf(eni: NetworkInterface): SecurityGroupRef[] {
   }));
 }
 
+function eniIds(arn: string) {
+  return {
+    kind: 'network-interface' as const,
+    networkInterfaceArn: arn,
+    networkInterfaceId: networkInterfaceId(arn),
+  };
+}
+
 async function snapshotEni(ctx: SurfaceContext, arn: string): Promise<NetworkInterfaceSnapshot | undefined> {
-  const eniId = networkInterfaceId(arn);
-  const base = { kind: 'network-interface' as const, networkInterfaceArn: arn, networkInterfaceId: eniId };
-  try {
-    const eni = await describeEni(ctx, eniId);
-    if (!eni) return undefined;
-    return {
-      ...base,
-      vpcId: eni.VpcId ?? '',
-      subnetId: eni.SubnetId ?? '',
-      groups: groupsOf(eni),
-      requesterManaged: eni.RequesterManaged === true,
-      ...(eni.InterfaceType ? { interfaceType: eni.InterfaceType } : {}),
-      ...(eni.RequesterId ? { requesterId: eni.RequesterId } : {}),
-      ...(eni.Description ? { description: eni.Description } : {}),
-    };
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    return { ...base, vpcId: '', subnetId: '', groups: [], requesterManaged: false, readError: readError(e) };
-  }
+  const ids = eniIds(arn);
+  const eni = await describeEni(ctx, ids.networkInterfaceId);
+  if (!eni) return undefined;
+  return {
+    ...ids,
+    vpcId: eni.VpcId ?? '',
+    subnetId: eni.SubnetId ?? '',
+    groups: groupsOf(eni),
+    requesterManaged: eni.RequesterManaged === true,
+    ...(eni.InterfaceType ? { interfaceType: eni.InterfaceType } : {}),
+    ...(eni.RequesterId ? { requesterId: eni.RequesterId } : {}),
+    ...(eni.Description ? { description: eni.Description } : {}),
+  };
 }
 
 async function functionVpc(ctx: SurfaceContext, functionArn: string) {
@@ -186,44 +180,31 @@ async function functionVpc(ctx: SurfaceContext, functionArn: string) {
   };
 }
 
-async function snapshotFunction(
-  ctx: SurfaceContext,
-  functionArn: string,
-): Promise<FunctionNetworkSnapshot | undefined> {
-  try {
-    return { kind: 'function', functionArn, ...(await functionVpc(ctx, functionArn)) };
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
+async function snapshotFunction(ctx: SurfaceContext, functionArn: string): Promise<FunctionNetworkSnapshot> {
+  return { kind: 'function', functionArn, ...(await functionVpc(ctx, functionArn)) };
+}
+
+/** The snapshot of a resource whose state could not be read: where it was, no one knows. */
+function unreadSnapshot(id: string, err: ReadError): NetworkSnapshot {
+  if (resourceKind(id) === 'lambda-function') {
     return {
       kind: 'function',
-      functionArn,
+      functionArn: id,
       vpcId: '',
       subnetIds: [],
       securityGroupIds: [],
-      readError: readError(e),
+      readError: err,
     };
   }
+  return { ...eniIds(id), vpcId: '', subnetId: '', groups: [], requesterManaged: false, readError: err };
 }
 
-async function snapshot(
-  ctx: SurfaceContext,
-  ids: readonly string[],
-): Promise<ResourceSnapshot<NetworkSnapshot>[]> {
-  const snaps = await mapLimit(
-    ids,
-    CONCURRENCY,
-    async (id): Promise<ResourceSnapshot<NetworkSnapshot> | undefined> => {
-      const state =
-        resourceKind(id) === 'lambda-function' ? await snapshotFunction(ctx, id) : await snapshotEni(ctx, id);
-      if (!state) {
-        ctx.log.warn('resource does not exist: nothing to isolate', { id });
-        return undefined;
-      }
-      return { id, state };
-    },
-  );
-  return snaps.filter((s) => s !== undefined);
-}
+const snapshot: Surface<NetworkSnapshot>['snapshot'] = async (ctx, ids) =>
+  snapshotEach(ids, CONCURRENCY, {
+    read: (id) => (resourceKind(id) === 'lambda-function' ? snapshotFunction(ctx, id) : snapshotEni(ctx, id)),
+    unread: unreadSnapshot,
+    gone: (id) => ctx.log.warn('resource does not exist: nothing to isolate', { id }),
+  });
 
 class IsolationGroupsError extends Error {
   override readonly name = 'IsolationGroupsMissing';
@@ -342,42 +323,39 @@ async function containEni(
   }
   const iso = groupsFor(lookup, s.networkInterfaceArn, s.vpcId, 'ModifyNetworkInterfaceAttribute', out);
   if (!iso) return;
-  let step = 'open';
+  const eni = await describeEni(ctx, s.networkInterfaceId);
+  if (!eni) return;
+  const current = groupsOf(eni).map((g) => g.groupId);
+  if (sameSet(current, [iso.closed])) return;
+  const modify = (group: string) =>
+    ctx.clients.ec2.send(
+      new ModifyNetworkInterfaceAttributeCommand({
+        NetworkInterfaceId: s.networkInterfaceId,
+        Groups: [group],
+      }),
+    );
+  // Step 1 (skipped when a previous attempt already got there): untrack every flow.
+  if (!sameSet(current, [iso.open])) await modify(iso.open);
+  // Step 2: drop them all. When this step fails, the failure says the interface is left open.
   try {
-    const eni = await describeEni(ctx, s.networkInterfaceId);
-    if (!eni) return;
-    const current = groupsOf(eni).map((g) => g.groupId);
-    if (sameSet(current, [iso.closed])) return;
-    const modify = (group: string) =>
-      ctx.clients.ec2.send(
-        new ModifyNetworkInterfaceAttributeCommand({
-          NetworkInterfaceId: s.networkInterfaceId,
-          Groups: [group],
-        }),
-      );
-    // Step 1 (skipped when a previous attempt already got there): untrack every flow.
-    if (!sameSet(current, [iso.open])) await modify(iso.open);
-    // Step 2: drop them all.
-    step = 'closed';
     await modify(iso.closed);
-    out.changes.push({
-      resource: s.networkInterfaceArn,
-      action: 'ModifyNetworkInterfaceAttribute',
-      before: { groups: current },
-      after: { groups: [iso.closed], via: [iso.open] },
-    });
   } catch (e) {
     if (isNotFound(e)) return;
     const failure = toFailure(s.networkInterfaceArn, 'ModifyNetworkInterfaceAttribute', e);
-    out.failures.push(
-      step === 'closed'
-        ? {
-            ...failure,
-            message: `left in the open isolation group ${iso.open}, not yet closed: ${failure.message}`,
-          }
-        : failure,
-    );
+    out.failures.push({
+      ...failure,
+      message: `left in the open isolation group ${iso.open}, not yet closed: ${failure.message}`,
+    });
+    return;
   }
+  out.changes.push(
+    change(
+      s.networkInterfaceArn,
+      'ModifyNetworkInterfaceAttribute',
+      { groups: current },
+      { groups: [iso.closed], via: [iso.open] },
+    ),
+  );
 }
 
 async function containFunction(
@@ -392,186 +370,137 @@ async function containFunction(
   }
   const iso = groupsFor(lookup, s.functionArn, s.vpcId, 'UpdateFunctionConfiguration', out);
   if (!iso) return;
-  try {
-    const current = await functionVpc(ctx, s.functionArn);
-    if (current.subnetIds.length > 0 && sameSet(current.securityGroupIds, [iso.closed])) return;
-    // A function taken out of its VPC since the snapshot goes back into the snapshot's subnets, closed.
-    const subnetIds = current.subnetIds.length > 0 ? current.subnetIds : s.subnetIds;
-    const ipv6 = current.ipv6AllowedForDualStack ?? s.ipv6AllowedForDualStack;
-    await ctx.clients.lambda.send(
-      new UpdateFunctionConfigurationCommand({
-        FunctionName: s.functionArn,
-        VpcConfig: {
-          SubnetIds: [...subnetIds],
-          SecurityGroupIds: [iso.closed],
-          ...(ipv6 !== undefined ? { Ipv6AllowedForDualStack: ipv6 } : {}),
-        },
-      }),
-    );
-    out.changes.push({
-      resource: s.functionArn,
-      action: 'UpdateFunctionConfiguration',
-      before: { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
-      after: { subnetIds, securityGroupIds: [iso.closed] },
-    });
-  } catch (e) {
-    if (isNotFound(e)) return;
-    // ResourceConflictException: an update is in progress. Verify sees it and re-cuts.
-    out.failures.push(toFailure(s.functionArn, 'UpdateFunctionConfiguration', e));
-  }
-}
-
-async function contain(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
-): Promise<ContainResult> {
-  const lookup = await isolationByVpc(ctx, snap);
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyContain,
-    (s) => resourceOf(s.state),
-    ({ state }, out) =>
-      state.kind === 'function'
-        ? containFunction(ctx, state, lookup, out)
-        : containEni(ctx, state, snap, lookup, out),
+  const current = await functionVpc(ctx, s.functionArn);
+  if (current.subnetIds.length > 0 && sameSet(current.securityGroupIds, [iso.closed])) return;
+  // A function taken out of its VPC since the snapshot goes back into the snapshot's subnets, closed.
+  const subnetIds = current.subnetIds.length > 0 ? current.subnetIds : s.subnetIds;
+  const ipv6 = current.ipv6AllowedForDualStack ?? s.ipv6AllowedForDualStack;
+  await ctx.clients.lambda.send(
+    new UpdateFunctionConfigurationCommand({
+      FunctionName: s.functionArn,
+      VpcConfig: {
+        SubnetIds: [...subnetIds],
+        SecurityGroupIds: [iso.closed],
+        ...(ipv6 !== undefined ? { Ipv6AllowedForDualStack: ipv6 } : {}),
+      },
+    }),
+  );
+  out.changes.push(
+    change(
+      s.functionArn,
+      'UpdateFunctionConfiguration',
+      { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
+      { subnetIds, securityGroupIds: [iso.closed] },
+    ),
   );
 }
 
-async function verify(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
-): Promise<VerifyResult> {
+/** The write that cuts (and restores) each kind of resource. */
+function writeAction(s: NetworkSnapshot): string {
+  return s.kind === 'function' ? 'UpdateFunctionConfiguration' : 'ModifyNetworkInterfaceAttribute';
+}
+
+const contain: Surface<NetworkSnapshot>['contain'] = async (ctx, _mode, snap) => {
   const lookup = await isolationByVpc(ctx, snap);
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyVerify,
-    (s) => resourceOf(s.state),
-    async ({ state: s }, out) => {
-      const resource = resourceOf(s);
-      if (s.readError) {
-        out.failures.push(unreadFailure(resource, s.readError));
+  // A resource found gone is passed over. ResourceConflictException (a function update in
+  // progress) is a failure: verify sees it and re-cuts.
+  const names = { resource: resourceOf, action: writeAction };
+  return containEach(snap, CONCURRENCY, names, (s, out) =>
+    s.kind === 'function' ? containFunction(ctx, s, lookup, out) : containEni(ctx, s, snap, lookup, out),
+  );
+};
+
+const verify: Surface<NetworkSnapshot>['verify'] = async (ctx, _mode, snap) => {
+  const lookup = await isolationByVpc(ctx, snap);
+  const names = {
+    resource: resourceOf,
+    action: (s: NetworkSnapshot) =>
+      s.kind === 'function' ? 'GetFunctionConfiguration' : 'DescribeNetworkInterfaces',
+  };
+  return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
+    const resource = resourceOf(s);
+    if (s.readError) {
+      out.failures.push(unreadFailure(resource, s.readError));
+      return;
+    }
+    if (s.kind === 'network-interface' && s.requesterManaged) return; // skipped by contain, with its reason
+    const iso = groupsFor(lookup, resource, s.vpcId, 'DescribeSecurityGroups', out);
+    if (!iso) return;
+    if (s.kind === 'function') {
+      const current = await functionVpc(ctx, s.functionArn);
+      if (current.subnetIds.length > 0 && sameSet(current.securityGroupIds, [iso.closed])) return;
+      out.drifted.push(
+        mismatch(
+          resource,
+          { securityGroupIds: [iso.closed] },
+          { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
+        ),
+      );
+    } else {
+      const eni = await describeEni(ctx, s.networkInterfaceId);
+      if (!eni) return;
+      const current = groupsOf(eni).map((g) => g.groupId);
+      if (sameSet(current, [iso.closed])) return;
+      out.drifted.push(mismatch(resource, { groups: [iso.closed] }, { groups: current }));
+    }
+  });
+};
+
+const restore: Surface<NetworkSnapshot>['restore'] = async (ctx, _toMode, snap) => {
+  const names = {
+    resource: resourceOf,
+    action: writeAction,
+    gone: (s: NetworkSnapshot) =>
+      `the ${s.kind === 'function' ? 'function' : 'network interface'} no longer exists`,
+  };
+  return restoreEach(snap, CONCURRENCY, names, async (s, out) => {
+    const resource = resourceOf(s);
+    if (s.readError || (s.kind === 'network-interface' && s.requesterManaged)) return; // contain never changed it
+    if (s.kind === 'function') {
+      const current = await functionVpc(ctx, s.functionArn);
+      if (sameSet(current.subnetIds, s.subnetIds) && sameSet(current.securityGroupIds, s.securityGroupIds))
+        return;
+      await ctx.clients.lambda.send(
+        new UpdateFunctionConfigurationCommand({
+          FunctionName: s.functionArn,
+          VpcConfig: {
+            SubnetIds: [...s.subnetIds],
+            SecurityGroupIds: [...s.securityGroupIds],
+            ...(s.ipv6AllowedForDualStack !== undefined
+              ? { Ipv6AllowedForDualStack: s.ipv6AllowedForDualStack }
+              : {}),
+          },
+        }),
+      );
+      out.changes.push(
+        change(
+          resource,
+          'UpdateFunctionConfiguration',
+          { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
+          { subnetIds: s.subnetIds, securityGroupIds: s.securityGroupIds },
+        ),
+      );
+    } else {
+      const eni = await describeEni(ctx, s.networkInterfaceId);
+      if (!eni) {
+        out.notRestorable.push({ resource, reason: 'the network interface no longer exists' });
         return;
       }
-      if (s.kind === 'network-interface' && s.requesterManaged) return; // skipped by contain, with its reason
-      const iso = groupsFor(lookup, resource, s.vpcId, 'DescribeSecurityGroups', out);
-      if (!iso) return;
-      try {
-        if (s.kind === 'function') {
-          const current = await functionVpc(ctx, s.functionArn);
-          if (current.subnetIds.length === 0 || !sameSet(current.securityGroupIds, [iso.closed])) {
-            out.drifted.push({
-              resource,
-              expected: { securityGroupIds: [iso.closed] },
-              actual: { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
-            });
-          }
-        } else {
-          const eni = await describeEni(ctx, s.networkInterfaceId);
-          if (!eni) return;
-          const current = groupsOf(eni).map((g) => g.groupId);
-          if (!sameSet(current, [iso.closed])) {
-            out.drifted.push({ resource, expected: { groups: [iso.closed] }, actual: { groups: current } });
-          }
-        }
-      } catch (e) {
-        if (!isNotFound(e)) {
-          out.failures.push(
-            toFailure(
-              resource,
-              s.kind === 'function' ? 'GetFunctionConfiguration' : 'DescribeNetworkInterfaces',
-              e,
-            ),
-          );
-        }
-      }
-    },
-  );
-}
-
-async function restore(
-  ctx: SurfaceContext,
-  _toMode: Mode,
-  snap: readonly ResourceSnapshot<NetworkSnapshot>[],
-): Promise<RestoreResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyRestore,
-    (s) => resourceOf(s.state),
-    async ({ state: s }, out) => {
-      const resource = resourceOf(s);
-      if (s.readError || (s.kind === 'network-interface' && s.requesterManaged)) return; // contain never changed it
-      try {
-        if (s.kind === 'function') {
-          const current = await functionVpc(ctx, s.functionArn);
-          if (
-            sameSet(current.subnetIds, s.subnetIds) &&
-            sameSet(current.securityGroupIds, s.securityGroupIds)
-          )
-            return;
-          await ctx.clients.lambda.send(
-            new UpdateFunctionConfigurationCommand({
-              FunctionName: s.functionArn,
-              VpcConfig: {
-                SubnetIds: [...s.subnetIds],
-                SecurityGroupIds: [...s.securityGroupIds],
-                ...(s.ipv6AllowedForDualStack !== undefined
-                  ? { Ipv6AllowedForDualStack: s.ipv6AllowedForDualStack }
-                  : {}),
-              },
-            }),
-          );
-          out.changes.push({
-            resource,
-            action: 'UpdateFunctionConfiguration',
-            before: { subnetIds: current.subnetIds, securityGroupIds: current.securityGroupIds },
-            after: { subnetIds: s.subnetIds, securityGroupIds: s.securityGroupIds },
-          });
-        } else {
-          const eni = await describeEni(ctx, s.networkInterfaceId);
-          if (!eni) {
-            out.notRestorable.push({ resource, reason: 'the network interface no longer exists' });
-            return;
-          }
-          const current = groupsOf(eni).map((g) => g.groupId);
-          const original = s.groups.map((g) => g.groupId);
-          if (sameSet(current, original)) return;
-          await ctx.clients.ec2.send(
-            new ModifyNetworkInterfaceAttributeCommand({
-              NetworkInterfaceId: s.networkInterfaceId,
-              Groups: original,
-            }),
-          );
-          out.changes.push({
-            resource,
-            action: 'ModifyNetworkInterfaceAttribute',
-            before: { groups: current },
-            after: { groups: original },
-          });
-        }
-      } catch (e) {
-        if (isNotFound(e)) {
-          out.notRestorable.push({
-            resource,
-            reason: `the ${s.kind === 'function' ? 'function' : 'network interface'} no longer exists`,
-          });
-        } else {
-          out.failures.push(
-            toFailure(
-              resource,
-              s.kind === 'function' ? 'UpdateFunctionConfiguration' : 'ModifyNetworkInterfaceAttribute',
-              e,
-            ),
-          );
-        }
-      }
-    },
-  );
-}
+      const current = groupsOf(eni).map((g) => g.groupId);
+      const original = s.groups.map((g) => g.groupId);
+      if (sameSet(current, original)) return;
+      await ctx.clients.ec2.send(
+        new ModifyNetworkInterfaceAttributeCommand({
+          NetworkInterfaceId: s.networkInterfaceId,
+          Groups: original,
+        }),
+      );
+      out.changes.push(
+        change(resource, 'ModifyNetworkInterfaceAttribute', { groups: current }, { groups: original }),
+      );
+    }
+  });
+};
 
 export const network: Surface<NetworkSnapshot> = {
   name: 'network',

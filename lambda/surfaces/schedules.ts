@@ -11,31 +11,25 @@ import {
   type UpdateScheduleCommandInput,
 } from '@aws-sdk/client-scheduler';
 import { parseScheduleArn } from '../shared/arn';
-import { isErrorNamed, isNotFound, toFailure } from '../shared/aws-errors';
+import { isErrorNamed } from '../shared/aws-errors';
 import { AGENT_TAG } from '../shared/naming';
-import type { KillMode, Mode } from '../shared/types';
 import {
   agentTargetArns,
+  change,
+  containEach,
   declared,
-  emptyContain,
-  emptyRestore,
-  emptyVerify,
-  forEachResource,
   mapLimit,
+  mismatch,
   paginate,
   type ReadError,
-  readError,
+  restoreEach,
+  snapshotEach,
   toJson,
   unique,
+  unreadNotRestorable,
+  verifyEach,
 } from './common';
-import type {
-  ContainResult,
-  ResourceSnapshot,
-  RestoreResult,
-  Surface,
-  SurfaceContext,
-  VerifyResult,
-} from './types';
+import type { Surface, SurfaceContext } from './types';
 
 /**
  * EventBridge Scheduler schedules (full_stop) in every schedule group that target the agent's
@@ -184,122 +178,60 @@ async function getSchedule(
   );
 }
 
-async function snapshot(
-  ctx: SurfaceContext,
-  ids: readonly string[],
-): Promise<ResourceSnapshot<ScheduleSnapshot>[]> {
-  const snaps = await mapLimit(ids, CONCURRENCY, async (arn) => {
-    const { groupName, name } = parseScheduleArn(arn);
-    try {
-      return {
-        id: arn,
-        state: { arn, groupName, name, definition: await getSchedule(ctx, { groupName, name }) },
-      };
-    } catch (e) {
-      if (isNotFound(e)) {
-        ctx.log.warn('schedule does not exist: nothing to cut', { scheduleArn: arn });
-        return undefined;
-      }
-      return { id: arn, state: { arn, groupName, name, definition: null, readError: readError(e) } };
-    }
+const snapshot: Surface<ScheduleSnapshot>['snapshot'] = async (ctx, ids) => {
+  const named = (arn: string) => ({ arn, ...parseScheduleArn(arn) });
+  return snapshotEach(ids, CONCURRENCY, {
+    read: async (arn): Promise<ScheduleSnapshot> => {
+      const schedule = named(arn);
+      return { ...schedule, definition: await getSchedule(ctx, schedule) };
+    },
+    unread: (arn, err) => ({ ...named(arn), definition: null, readError: err }),
+    gone: (arn) => ctx.log.warn('schedule does not exist: nothing to cut', { scheduleArn: arn }),
   });
-  return snaps.filter((s) => s !== undefined);
-}
+};
 
-async function contain(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<ScheduleSnapshot>[],
-): Promise<ContainResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyContain,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      // The definition sent back is the one just read, so disabling changes the state and nothing else.
-      // (It equals the snapshot on the first pass; on a re-cut it keeps whatever changed since, for the record.)
-      try {
-        const current = await getSchedule(ctx, s);
-        if (current.State === 'DISABLED') return;
-        const sent = await sendUpdate(ctx, updateInput(current, 'DISABLED'));
-        out.changes.push({
-          resource: s.arn,
-          action: 'UpdateSchedule',
-          before: current,
-          after: toJson(sent),
-        });
-      } catch (e) {
-        if (!isNotFound(e)) out.failures.push(toFailure(s.arn, 'UpdateSchedule', e));
-      }
-    },
-  );
-}
+const arnOf = (s: ScheduleSnapshot) => s.arn;
 
-async function verify(
-  ctx: SurfaceContext,
-  _mode: KillMode,
-  snap: readonly ResourceSnapshot<ScheduleSnapshot>[],
-): Promise<VerifyResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyVerify,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      try {
-        const current = await getSchedule(ctx, s);
-        if (current.State !== 'DISABLED') {
-          out.drifted.push({
-            resource: s.arn,
-            expected: { State: 'DISABLED' },
-            actual: { State: current.State },
-          });
-        }
-      } catch (e) {
-        if (!isNotFound(e)) out.failures.push(toFailure(s.arn, 'GetSchedule', e));
-      }
-    },
-  );
-}
+const contain: Surface<ScheduleSnapshot>['contain'] = async (ctx, _mode, snap) => {
+  const names = { resource: arnOf, action: 'UpdateSchedule' };
+  return containEach(snap, CONCURRENCY, names, async (s, out) => {
+    // The definition sent back is the one just read, so disabling changes the state and nothing else.
+    // (It equals the snapshot on the first pass; on a re-cut it keeps whatever changed since, for the record.)
+    const current = await getSchedule(ctx, s);
+    if (current.State === 'DISABLED') return;
+    const sent = await sendUpdate(ctx, updateInput(current, 'DISABLED'));
+    out.changes.push(change(s.arn, 'UpdateSchedule', current, toJson(sent)));
+  });
+};
 
-async function restore(
-  ctx: SurfaceContext,
-  _toMode: Mode,
-  snap: readonly ResourceSnapshot<ScheduleSnapshot>[],
-): Promise<RestoreResult> {
-  return forEachResource(
-    snap,
-    CONCURRENCY,
-    emptyRestore,
-    (s) => s.id,
-    async ({ state: s }, out) => {
-      if (!s.definition) {
-        out.notRestorable.push({
-          resource: s.arn,
-          reason: `its definition before the kill could not be read (${s.readError?.message ?? 'unknown'}): enable it by hand if it should run`,
-        });
-        return;
-      }
-      try {
-        const current = await getSchedule(ctx, s);
-        if (sameDefinition(current, s.definition)) return;
-        const sent = await sendUpdate(ctx, updateInput(s.definition, s.definition.State));
-        out.changes.push({ resource: s.arn, action: 'UpdateSchedule', before: current, after: toJson(sent) });
-      } catch (e) {
-        if (isNotFound(e)) {
-          out.notRestorable.push({
-            resource: s.arn,
-            reason:
-              'the schedule no longer exists (a one-time schedule may have deleted itself): recreate it from the snapshot',
-          });
-        } else {
-          out.failures.push(toFailure(s.arn, 'UpdateSchedule', e));
-        }
-      }
-    },
-  );
-}
+const verify: Surface<ScheduleSnapshot>['verify'] = async (ctx, _mode, snap) => {
+  const names = { resource: arnOf, action: 'GetSchedule' };
+  return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
+    const current = await getSchedule(ctx, s);
+    if (current.State === 'DISABLED') return;
+    out.drifted.push(mismatch(s.arn, { State: 'DISABLED' }, { State: current.State }));
+  });
+};
+
+const restore: Surface<ScheduleSnapshot>['restore'] = async (ctx, _toMode, snap) => {
+  const names = {
+    resource: arnOf,
+    action: 'UpdateSchedule',
+    gone: 'the schedule no longer exists (a one-time schedule may have deleted itself): recreate it from the snapshot',
+  };
+  return restoreEach(snap, CONCURRENCY, names, async (s, out) => {
+    if (!s.definition) {
+      out.notRestorable.push(
+        unreadNotRestorable(s.arn, 'definition', s.readError, 'enable it by hand if it should run'),
+      );
+      return;
+    }
+    const current = await getSchedule(ctx, s);
+    if (sameDefinition(current, s.definition)) return;
+    const sent = await sendUpdate(ctx, updateInput(s.definition, s.definition.State));
+    out.changes.push(change(s.arn, 'UpdateSchedule', current, toJson(sent)));
+  });
+};
 
 export const schedules: Surface<ScheduleSnapshot> = {
   name: 'schedules',
