@@ -17,6 +17,7 @@
  * Every finding names the object key it is about. This module must not import from lib/: the
  * CLI calls it and so could a Lambda.
  */
+
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { GetPublicKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import {
@@ -25,7 +26,8 @@ import {
   GetObjectRetentionCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { type AuditRecord, assertAuditId, describeError, mapWithConcurrency, readBody } from './audit';
+import { type AuditRecord, assertAuditId, describeError, readBody } from './audit';
+import { mapLimit } from './concurrency';
 import { sha256Hex } from './hash';
 import {
   getObjectIfExists,
@@ -156,7 +158,7 @@ export async function verifyAudit(options: VerifyAuditOptions): Promise<AuditRep
   // 2. Read everything once (bytes, version, lock); findings in key order, whatever order reads finish in.
   const fetched = new Map<string, FetchedObject>();
   const keys = [...recordKeys, ...manifestKeys];
-  const reads = await mapWithConcurrency(keys, concurrency, async (key) => {
+  const reads = await mapLimit(keys, concurrency, async (key) => {
     try {
       return { key, object: await fetchObject(s3, bucket, key) };
     } catch (err) {

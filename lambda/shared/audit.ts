@@ -22,8 +22,10 @@
  * tags, ARNs and configuration are fine; credentials, tokens and message bodies are not. The
  * writer does not sanitize; callers decide what goes into `detail`.
  */
+
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mapLimit } from './concurrency';
 import { canonicalJson, sha256Base64, sha256Hex } from './hash';
 import { auditRecordKey } from './naming';
 import type { Mode, SurfaceName } from './types';
@@ -286,24 +288,6 @@ export async function putImmutableObject(put: ImmutablePut): Promise<ImmutablePu
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
-export async function mapWithConcurrency<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index], index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
-
 type EntryState = 'in-flight' | 'written' | 'pending' | 'handed-off';
 
 interface ChainEntry {
@@ -408,7 +392,7 @@ export class AuditChain {
       const retry = this.entries.filter((e) => e.state === 'pending');
       if (retry.length === 0) break;
       await sleep(delay * round);
-      await mapWithConcurrency(retry, 8, (e) => this.deliver(e));
+      await mapLimit(retry, 8, (e) => this.deliver(e));
     }
     const still = this.entries.filter((e) => e.state === 'pending');
     let handedOff = 0;
@@ -488,7 +472,7 @@ export async function deliverPendingRecords(
   target: { readonly s3: S3Client; readonly bucket: string; readonly kmsKeyArn: string },
   records: readonly PendingAuditRecord[],
 ): Promise<PendingDelivery> {
-  const outcomes = await mapWithConcurrency(records, 8, async (record) => {
+  const outcomes = await mapLimit(records, 8, async (record) => {
     try {
       await putImmutableObject({
         s3: target.s3,

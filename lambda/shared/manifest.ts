@@ -26,11 +26,11 @@ import {
   type AuditChain,
   assertAuditId,
   deliverPendingRecords,
-  mapWithConcurrency,
   type PendingAuditRecord,
   putImmutableObject,
   readBody,
 } from './audit';
+import { mapLimit } from './concurrency';
 import { canonicalJson, sha256Bytes, sha256Hex } from './hash';
 import { auditManifestKey } from './naming';
 import {
@@ -202,7 +202,7 @@ export async function hashIncidentObjects(
   concurrency = 16,
 ): Promise<ManifestEntry[]> {
   const keys = await listKeys(s3, bucket, `incidents/${incidentId}/`);
-  return mapWithConcurrency(keys, concurrency, async (key) => {
+  return mapLimit(keys, concurrency, async (key) => {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const bytes = await readBody(out.Body);
     return { key, sha256: sha256Hex(bytes), ...(out.VersionId && { versionId: out.VersionId }) };

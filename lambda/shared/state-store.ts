@@ -28,6 +28,7 @@
  * and base64-encoded (`stateGz`/`bodyGz`); if it is still over 350,000 bytes the write is refused
  * with {@link StateItemTooLargeError} (a DynamoDB item holds at most 400 KB).
  */
+
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
@@ -46,10 +47,10 @@ import {
   assertAuditId,
   type ErrorSummary,
   isAuditRecordType,
-  mapWithConcurrency,
   type PendingAuditRecord,
   type PendingAuditSink,
 } from './audit';
+import { mapLimit } from './concurrency';
 import { canonicalJson, sha256Hex, snapshotSha256 } from './hash';
 import {
   isKillMode,
@@ -580,7 +581,7 @@ export class StateStore implements PendingAuditSink {
       };
     });
     const takenAt = this.clock().toISOString();
-    const outcomes = await mapWithConcurrency(prepared, 10, async (p) => {
+    const outcomes = await mapLimit(prepared, 10, async (p) => {
       for (let attempt = 0; attempt < MAX_CONDITION_RETRIES; attempt++) {
         try {
           await this.doc.send(
@@ -800,7 +801,7 @@ export class StateStore implements PendingAuditSink {
         throw new Error(`addPendingAudit: the body of ${r.key} does not match its sha256`);
     }
     const queuedAt = this.clock().toISOString();
-    await mapWithConcurrency(records, 10, async (r) => {
+    await mapLimit(records, 10, async (r) => {
       const key = `${PENDING_PREFIX}${r.key}`;
       await this.doc.send(
         new PutCommand({
@@ -837,7 +838,7 @@ export class StateStore implements PendingAuditSink {
   /** Forgets pending records that have since been delivered to the bucket. */
   async removePendingAudit(incidentId: string, keys: readonly string[]): Promise<void> {
     assertAuditId('Incident id', incidentId);
-    await mapWithConcurrency(keys, 10, async (key) => {
+    await mapLimit(keys, 10, async (key) => {
       await this.doc.send(
         new DeleteCommand({
           TableName: this.table,
