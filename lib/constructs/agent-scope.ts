@@ -44,6 +44,7 @@ export class AgentScope {
   private readonly declaredRoleArns: string[];
   private readonly declaredFunctionArns: string[];
   private readonly declaredNetworkInterfaceArns: string[];
+  private readonly declaredRuleArns: string[];
 
   constructor(private readonly props: AgentScopeProps) {
     this.partition = props.partition;
@@ -62,6 +63,11 @@ export class AgentScope {
       resources
         .filter((arn) => arn.service === 'ec2' && arn.resource.startsWith('network-interface/'))
         .map((arn) => this.arn('ec2', arn.resource)),
+    );
+    this.declaredRuleArns = unique(
+      resources
+        .filter((arn) => arn.service === 'events' && arn.resource.startsWith('rule/'))
+        .map((arn) => this.arn('events', arn.resource)),
     );
   }
 
@@ -157,6 +163,26 @@ export class AgentScope {
         wildcardReason:
           "Mapping UUIDs are not known before discovery; the lambda:FunctionArn condition limits it to mappings of the agents' declared functions.",
       });
+    }
+    return targets;
+  }
+
+  /**
+   * Agent EventBridge rules, on any bus: tagged or declared. Rules that only target an agent's
+   * resources carry no tag and are not covered: only calls that cannot grant anything (disable,
+   * enable) reach every rule of the region.
+   */
+  rules(): ScopeTarget[] {
+    const targets: ScopeTarget[] = [
+      {
+        label: 'Tagged',
+        resources: [this.arn('events', 'rule/*')],
+        conditions: TAGGED,
+        wildcardReason: `Any rule of this account and region, on any bus, but only while it carries the ${AGENT_TAG} tag (aws:ResourceTag condition); Backstop's forwarding rule is denied explicitly.`,
+      },
+    ];
+    if (this.declaredRuleArns.length > 0) {
+      targets.push({ label: 'Declared', resources: this.declaredRuleArns });
     }
     return targets;
   }

@@ -1,8 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { IAM_PATH } from '../../lambda/shared/naming';
+import { wildcardResourceFinding } from './policy-builder';
 
 /** Fixed name of the break-glass role, so people can put its ARN in their own policies and runbooks. */
 export const BREAK_GLASS_ROLE_NAME = 'backstop-break-glass';
@@ -44,9 +45,40 @@ export class BreakGlassRole extends Construct {
     });
   }
 
-  /** Lets the role start executions of the kill state machine and follow them (status, history). */
-  grantStartKill(stateMachine: sfn.IStateMachine): void {
-    stateMachine.grantStartExecution(this.role);
-    stateMachine.grantRead(this.role);
+  /**
+   * Lets the role start executions of the kill state machine and follow them (status, history),
+   * and nothing else: no listing of the account's other state machines or activities.
+   */
+  grantStartKill(stateMachine: sfn.StateMachine): void {
+    const executions = Stack.of(stateMachine).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'StartAndFollowKills',
+        actions: ['states:StartExecution', 'states:DescribeStateMachine', 'states:ListExecutions'],
+        resources: [stateMachine.stateMachineArn],
+      }),
+      new iam.PolicyStatement({
+        sid: 'ReadKillExecutions',
+        actions: [
+          'states:DescribeExecution',
+          'states:DescribeStateMachineForExecution',
+          'states:GetExecutionHistory',
+        ],
+        resources: [executions],
+      }),
+    ];
+    for (const statement of statements) this.role.addToPrincipalPolicy(statement);
+    const policy = this.role.node.tryFindChild('DefaultPolicy');
+    if (!policy) throw new Error('BreakGlassRole: the role has no DefaultPolicy');
+    Validations.of(policy).acknowledge({
+      id: wildcardResourceFinding(this, executions),
+      reason:
+        'Execution ARNs are named at run time (the execution name is the kill idempotency key); the resource is limited to the executions of the kill state machine, read-only.',
+    });
   }
 }

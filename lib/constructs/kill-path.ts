@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -11,11 +11,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
 import { type KillPathFunctions, KillPathStates } from './kill-path-states';
+import { wildcardResourceFinding } from './policy-builder';
 
 export interface KillPathProps {
   /** The fleet: compiled into the handlers' bundles (no environment size limit). */
@@ -84,7 +85,7 @@ export class KillPath extends Construct {
       return new nodejs.NodejsFunction(this, spec.name, {
         entry: path.join(LAMBDA_ROOT, spec.name, 'index.ts'),
         handler: 'handler',
-        runtime: lambda.Runtime.NODEJS_22_X,
+        runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         role: props.workerRole,
         timeout: spec.timeout,
@@ -95,7 +96,7 @@ export class KillPath extends Construct {
         bundling: {
           minify: true,
           sourceMap: true,
-          target: 'node22',
+          target: 'node24',
           // The directory is compiled into the bundle: a config change is a new deployment of the
           // handlers, and a fleet of any size fits (Lambda environments stop at 4 KB).
           define: { [`process.env.${ENV.directory}`]: JSON.stringify(JSON.stringify(props.directory)) },
@@ -173,43 +174,155 @@ export class KillPath extends Construct {
     }
   }
 
-  /** Exactly what the handlers call in the control plane account; nothing else. */
+  /**
+   * Exactly what the handlers call in the control plane account; nothing else. Keys are granted
+   * only the calls the services make for the handlers (`kms:ViaService`), never a `*` family.
+   * What cannot be scoped further is acknowledged here, finding by finding, with its reason.
+   */
   private grantHandlerAccess(props: KillPathProps, logGroups: logs.LogGroup[]): void {
     const role = props.workerRole;
-    props.table.grantReadWriteData(role);
+    const stack = Stack.of(this);
+    const viaService = (service: string): iam.PolicyStatementProps['conditions'] => ({
+      StringEquals: { 'kms:ViaService': `${service}.${stack.region}.${stack.urlSuffix}` },
+    });
+    /** Wildcard resources of the worker's policy, with why each is needed. */
+    const wildcards: [resource: string, reason: string][] = [];
+    const add = (statement: iam.PolicyStatementProps, wildcardReason?: string) => {
+      if (!role.addToPrincipalPolicy(new iam.PolicyStatement(statement)).statementAdded) {
+        throw new Error(`KillPath: the worker role ${role.node.path} takes no policy statements`);
+      }
+      for (const resource of statement.resources ?? []) {
+        if (!resource.includes('*')) continue;
+        if (!wildcardReason)
+          throw new Error(`KillPath: statement ${statement.sid} has a wildcard without a reason`);
+        wildcards.push([resource, wildcardReason]);
+      }
+    };
+
+    // State table: the item calls of the state store (TransactWriteItems is authorized per item).
+    add({
+      sid: 'ReadWriteStateTable',
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:Query',
+      ],
+      resources: [props.table.tableArn],
+    });
+    if (props.table.encryptionKey) {
+      // What DynamoDB asks KMS for on the caller's behalf (no ReEncrypt*: only a key change re-encrypts).
+      add({
+        sid: 'UseDataKeyThroughDynamoDB',
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [props.table.encryptionKey.keyArn],
+        conditions: viaService('dynamodb'),
+      });
+    }
+
     // Audit records: write (no overwrite is enforced by If-None-Match), read back for the manifest.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:PutObject', 's3:GetObject', 's3:GetObjectVersion', 's3:GetObjectRetention'],
+    add(
+      {
+        sid: 'WriteAuditRecords',
+        actions: ['s3:PutObject', 's3:GetObject'],
         resources: [
           props.auditBucket.arnForObjects('incidents/*'),
           props.auditBucket.arnForObjects('manifests/*'),
         ],
-      }),
+      },
+      'Audit records are written under incidents/<incidentId>/ and manifests/<incidentId>.json, keys named at run time by the incident; the prefixes hold nothing else, and the bucket policy denies every delete.',
     );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.auditBucket.bucketArn] }),
-    );
-    props.auditKey.grantEncryptDecrypt(role);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Sign', 'kms:GetPublicKey'],
-        resources: [props.signingKey.keyArn],
-      }),
-    );
-    props.topic.grantPublish(role);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
+    add({ sid: 'ListAuditRecords', actions: ['s3:ListBucket'], resources: [props.auditBucket.bucketArn] });
+    // SSE-KMS with the audit key: PutObject asks for a data key, GetObject for its decryption.
+    add({
+      sid: 'EncryptAuditRecordsThroughS3',
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: [props.auditKey.keyArn],
+      conditions: viaService('s3'),
+    });
+    add({ sid: 'SignManifests', actions: ['kms:Sign'], resources: [props.signingKey.keyArn] });
+
+    add({ sid: 'PublishNotifications', actions: ['sns:Publish'], resources: [props.topic.topicArn] });
+    if (props.topic.masterKey) {
+      // What SNS asks KMS for when a publisher sends to an encrypted topic.
+      add({
+        sid: 'EncryptNotificationsThroughSns',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [props.topic.masterKey.keyArn],
+        conditions: viaService('sns'),
+      });
+    }
+
+    add(
+      {
+        sid: 'PutBackstopMetrics',
         actions: ['cloudwatch:PutMetricData'],
         resources: ['*'],
         conditions: { StringEquals: { 'cloudwatch:namespace': CONTROL_PLANE.metricsNamespace } },
-      }),
+      },
+      `cloudwatch:PutMetricData has no resource-level permissions (IAM accepts only *); the cloudwatch:namespace condition limits it to the ${CONTROL_PLANE.metricsNamespace} namespace.`,
     );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
+    add(
+      {
+        sid: 'WriteHandlerLogs',
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: logGroups.map((g) => `${g.logGroupArn}:*`),
-      }),
+      },
+      "Log streams are created by Lambda at run time under each handler's own log group (log-stream ARNs end in :*); no other log group is reachable.",
     );
+    // Active tracing adds xray:PutTraceSegments and PutTelemetryRecords to the role, on *.
+    wildcards.push([
+      '*',
+      'X-Ray (active tracing of the handlers): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so IAM accepts only *; they write traces and read nothing.',
+    ]);
+    const acknowledgments = new Acknowledgments();
+    const workerPolicy = defaultPolicyOf(role);
+    for (const [resource, reason] of wildcards) {
+      acknowledgments.add(workerPolicy, wildcardResourceFinding(this, resource), reason);
+    }
+
+    // The state machine's role: CDK's invoke grant, log delivery and X-Ray.
+    const machinePolicy = defaultPolicyOf(this.stateMachine.role);
+    for (const fn of Object.values(this.functions)) {
+      acknowledgments.add(
+        machinePolicy,
+        wildcardResourceFinding(this, `${fn.functionArn}:*`),
+        "CDK's Lambda invoke grant names the function and its versions and aliases (<function ARN>:*): the state machine invokes only its own four handlers.",
+      );
+    }
+    acknowledgments.add(
+      machinePolicy,
+      wildcardResourceFinding(this, '*'),
+      'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups...) and X-Ray tracing (xray:PutTraceSegments, GetSamplingRules...) support no resource-level permissions: IAM accepts only *.',
+    );
+    acknowledgments.apply();
+  }
+}
+
+/** The DefaultPolicy CDK keeps for a role's added statements. */
+function defaultPolicyOf(role: iam.IRole): IConstruct {
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!policy)
+    throw new Error(`KillPath: the role ${role.node.path} has no DefaultPolicy to acknowledge findings on`);
+  return policy;
+}
+
+/** cdk-nag acknowledgments gathered per construct and finding, applied once with all their reasons. */
+class Acknowledgments {
+  private readonly byScope = new Map<IConstruct, Map<string, string[]>>();
+
+  add(scope: IConstruct, id: string, reason: string): void {
+    const ids = this.byScope.get(scope) ?? new Map<string, string[]>();
+    const reasons = ids.get(id) ?? [];
+    if (!reasons.includes(reason)) reasons.push(reason);
+    ids.set(id, reasons);
+    this.byScope.set(scope, ids);
+  }
+
+  apply(): void {
+    for (const [scope, ids] of this.byScope) {
+      for (const [id, reasons] of ids) Validations.of(scope).acknowledge({ id, reason: reasons.join(' ') });
+    }
   }
 }

@@ -207,6 +207,41 @@ function checkActions(sid: string, actions: readonly string[]): void {
   }
 }
 
+/**
+ * The cdk-nag finding of a wildcard resource, `AwsSolutions-IAM5[Resource::<resource>]`, with the
+ * resource's tokens written as cdk-nag writes them in the id (`<LogicalId.Attribute>` for
+ * `Fn::GetAtt`, `<LogicalId>` for `Ref`, `Fn::Join` joined), so that an acknowledgment names
+ * exactly the finding it answers, also for ARNs that CloudFormation only knows at deploy time.
+ */
+export function wildcardResourceFinding(scope: IConstruct, resource: string): string {
+  if (!resource.includes('*')) {
+    throw new Error(
+      `wildcardResourceFinding: ${resource} holds no wildcard: there is no finding to acknowledge`,
+    );
+  }
+  return `AwsSolutions-IAM5[Resource::${flattenReference(Stack.of(scope).resolve(resource))}]`;
+}
+
+function flattenReference(node: unknown): string {
+  if (node === undefined) return '';
+  if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  if (typeof node === 'object' && node !== null) {
+    const value = node as Record<string, unknown>;
+    if (value['Fn::Join']) {
+      const [delimiter, items] = value['Fn::Join'] as [string, unknown[]];
+      return items.map(flattenReference).join(delimiter);
+    }
+    if (value['Fn::Sub']) return flattenReference(value['Fn::Sub']);
+    if (value['Fn::GetAtt']) {
+      const [resource, attribute] = value['Fn::GetAtt'] as [unknown, unknown];
+      return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
+    }
+    if (value['Fn::ImportValue']) return flattenReference(value['Fn::ImportValue']);
+    if (value.Ref) return `<${flattenReference(value.Ref)}>`;
+  }
+  return JSON.stringify(node);
+}
+
 /** Merges condition blocks (operator by operator, key by key); the same key twice is an error. */
 export function mergeConditions(...blocks: (Conditions | undefined)[]): Conditions | undefined {
   const out: Conditions = {};

@@ -25,7 +25,8 @@ export interface RestoreExecutionRoleProps extends ExecutionTrustProps {
  * `backstop-restore-<region>`: the only identity that may put an agent's authority back, on
  * agent resources only, after the restore path has collected its approvals. It re-attaches the
  * agent's own managed policies and re-puts its inline policies (only into roles that carry the
- * agent boundary), detaches Backstop's deny policies, re-enables rules, concurrency, mappings and
+ * agent boundary), detaches Backstop's deny policies, re-enables rules (and puts an agent rule's
+ * `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS` state back with PutRule), concurrency, mappings and
  * schedules, and moves network interfaces and VPC functions back to their original groups.
  *
  * It may never attach `AdministratorAccess`, nor any policy on Backstop's path other than this
@@ -66,6 +67,12 @@ export class RestoreExecutionRole extends Construct {
       resources: [s.arn('events', 'rule/*')],
       wildcardReason:
         "Rules a kill disabled are found by target, carry no agent tag and can sit on any bus; restore re-enables exactly the rules the kill's snapshot lists.",
+    });
+    // EnableRule can only set ENABLED; a rule that matched all CloudTrail management events before
+    // the kill goes back with PutRule and its recorded definition. PutRule can also rewrite a rule,
+    // so it reaches agent rules only, and may not tag (no request tags: a rule cannot be made an agent's).
+    allowOnTargets(builder, 'RestoreRuleState', s.rules(), ['events:PutRule'], {
+      Null: { 'aws:TagKeys': 'true' },
     });
     builder.allow({
       sid: 'ReenableSchedules',

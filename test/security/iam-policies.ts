@@ -1,10 +1,19 @@
 /**
- * Extracts IAM policies from synthesized templates as concrete JSON (intrinsics resolved with the
- * stack's partition, account and region) and evaluates requests against them with
- * @cloud-copilot/iam-simulate. What is evaluated is exactly what CloudFormation would deploy.
+ * Extracts IAM policies from synthesized templates as concrete JSON and evaluates requests against
+ * them with @cloud-copilot/iam-simulate. Intrinsics are resolved by the project's one template
+ * resolver (the local engine's `createIntrinsicContext`/`resolveIntrinsics`), with the stack's
+ * partition, account and region: what is evaluated is exactly what CloudFormation would deploy,
+ * with the names and ARNs the resources would get.
  */
 import { type EvaluationResult, runSimulation } from '@cloud-copilot/iam-simulate';
 import type { Template } from 'aws-cdk-lib/assertions';
+import {
+  type CfnResource,
+  type CfnTemplate,
+  createIntrinsicContext,
+  type IntrinsicContext,
+  resolveIntrinsics,
+} from '../../lib/local/engine';
 
 export interface PolicyDocument {
   readonly Version?: string;
@@ -27,14 +36,10 @@ export interface NamedPolicy {
   readonly policy: PolicyDocument;
 }
 
-interface CfnResource {
-  readonly Type: string;
-  readonly Properties?: Record<string, unknown>;
-}
-
 /** A synthesized template with the values its intrinsics resolve to. */
 export class ResolvedTemplate {
-  private readonly resources: Record<string, CfnResource>;
+  private readonly resources: Readonly<Record<string, CfnResource>>;
+  private readonly context: IntrinsicContext;
 
   constructor(
     template: Template,
@@ -42,28 +47,19 @@ export class ResolvedTemplate {
     readonly account: string,
     readonly region: string,
   ) {
-    this.resources = (template.toJSON() as { Resources: Record<string, CfnResource> }).Resources;
+    const json = template.toJSON() as CfnTemplate;
+    this.resources = json.Resources ?? {};
+    this.context = createIntrinsicContext(json, { partition, accountId: account, region });
   }
 
-  /** Resolves `Ref`, `Fn::GetAtt`, `Fn::Join` (the intrinsics CDK emits in these policies). */
+  /** Evaluates every intrinsic in `value` (`Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Select`, `Fn::Split`...). */
   resolve<T = unknown>(value: unknown): T {
-    if (Array.isArray(value)) return value.map((v) => this.resolve(v)) as T;
-    if (value === null || typeof value !== 'object') return value as T;
-    const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj);
-    if (keys.length === 1 && keys[0] === 'Ref') return this.ref(obj.Ref as string) as T;
-    if (keys.length === 1 && keys[0] === 'Fn::GetAtt') {
-      const [logicalId, attribute] = obj['Fn::GetAtt'] as [string, string];
-      return this.getAtt(logicalId, attribute) as T;
-    }
-    if (keys.length === 1 && keys[0] === 'Fn::Join') {
-      const [separator, parts] = obj['Fn::Join'] as [string, unknown[]];
-      return parts.map((part) => String(this.resolve(part))).join(separator) as T;
-    }
-    if (keys.some((key) => key.startsWith('Fn::'))) {
-      throw new Error(`ResolvedTemplate: unsupported intrinsic ${JSON.stringify(obj)}`);
-    }
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, this.resolve(v)])) as T;
+    return resolveIntrinsics(value, this.context) as T;
+  }
+
+  /** The physical id (`Ref`) or an attribute (`Fn::GetAtt`) the resource with this logical id gets. */
+  physical(logicalId: string, attribute?: string): string {
+    return this.context.physical(logicalId, attribute);
   }
 
   /** The resource with the given logical id. */
@@ -76,7 +72,7 @@ export class ResolvedTemplate {
   /** Logical ids and resources of one type whose properties satisfy `match`. */
   find(
     type: string,
-    match: (props: Record<string, unknown>) => boolean = () => true,
+    match: (props: Readonly<Record<string, unknown>>) => boolean = () => true,
   ): [string, CfnResource][] {
     return Object.entries(this.resources).filter(([, r]) => r.Type === type && match(r.Properties ?? {}));
   }
@@ -111,56 +107,11 @@ export class ResolvedTemplate {
       identity.push({ name: ref, policy: this.resolve(this.resource(ref).Properties!.PolicyDocument) });
     }
     return {
-      arn: this.getAtt(logicalId, 'Arn'),
+      arn: this.physical(logicalId, 'Arn'),
       trust: this.resolve(props.AssumeRolePolicyDocument),
       identity,
     };
   }
-
-  private ref(name: string): string {
-    switch (name) {
-      case 'AWS::Partition':
-        return this.partition;
-      case 'AWS::AccountId':
-        return this.account;
-      case 'AWS::Region':
-        return this.region;
-      case 'AWS::URLSuffix':
-        return 'amazonaws.com';
-    }
-    const resource = this.resource(name);
-    const props = resource.Properties ?? {};
-    switch (resource.Type) {
-      case 'AWS::IAM::ManagedPolicy':
-        return `arn:${this.partition}:iam::${this.account}:policy${props.Path ?? '/'}${props.ManagedPolicyName}`;
-      case 'AWS::IAM::Role':
-        return String(props.RoleName ?? name);
-      case 'AWS::EC2::SecurityGroup':
-        return fakeGroupId(name);
-      case 'AWS::Events::EventBus':
-        return String(props.Name);
-      default:
-        return name;
-    }
-  }
-
-  private getAtt(logicalId: string, attribute: string): string {
-    const resource = this.resource(logicalId);
-    const props = resource.Properties ?? {};
-    if (resource.Type === 'AWS::IAM::Role' && attribute === 'Arn') {
-      return `arn:${this.partition}:iam::${this.account}:role${props.Path ?? '/'}${props.RoleName ?? logicalId}`;
-    }
-    if (resource.Type === 'AWS::EC2::SecurityGroup' && attribute === 'GroupId') return fakeGroupId(logicalId);
-    if (resource.Type === 'AWS::Events::EventBus' && attribute === 'Arn') {
-      return `arn:${this.partition}:events:${this.region}:${this.account}:event-bus/${props.Name}`;
-    }
-    throw new Error(`ResolvedTemplate: unsupported Fn::GetAtt ${logicalId}.${attribute} (${resource.Type})`);
-  }
-}
-
-/** The id a security group of the template gets in simulations. */
-export function fakeGroupId(logicalId: string): string {
-  return `sg-${logicalId.toLowerCase()}`;
 }
 
 /** Keeps only the statements with the given effect (to test one layer of a policy on its own). */

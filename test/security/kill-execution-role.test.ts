@@ -20,14 +20,7 @@ import {
 } from '../../lambda/shared/naming';
 import { ALARM_FORWARDER_RULE_NAME } from '../../lib/constructs/alarm-forwarder';
 import { configWith, synthStacks } from '../helpers/cdk';
-import {
-  ALLOW_EVERYTHING,
-  evaluate,
-  fakeGroupId,
-  type NamedPolicy,
-  onlyEffect,
-  ResolvedTemplate,
-} from './iam-policies';
+import { ALLOW_EVERYTHING, evaluate, type NamedPolicy, onlyEffect, ResolvedTemplate } from './iam-policies';
 
 const ACCOUNT = '222222222222';
 const REGION = 'us-east-1';
@@ -268,6 +261,8 @@ describe('the kill execution role isolates only into the isolation groups', () =
   const [[closedId]] = template.find('AWS::EC2::SecurityGroup', (p) =>
     JSON.stringify(p.Tags).includes('"Value":"closed"'),
   );
+  /** The id each isolation group gets (`Ref`), as the shared template resolver derives it. */
+  const groupId = (logicalId: string) => template.physical(logicalId);
   const groupArn = (id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/${id}`;
 
   it('can move a tagged agent interface into either isolation group, and into no other group', async () => {
@@ -280,7 +275,7 @@ describe('the kill execution role isolates only into the isolation groups', () =
     );
     for (const id of [openId, closedId]) {
       await expect(
-        asKillRole('as deployed', 'ec2:ModifyNetworkInterfaceAttribute', groupArn(fakeGroupId(id))),
+        asKillRole('as deployed', 'ec2:ModifyNetworkInterfaceAttribute', groupArn(groupId(id))),
       ).resolves.toBe('Allowed');
     }
     await expect(
@@ -295,9 +290,9 @@ describe('the kill execution role isolates only into the isolation groups', () =
         ...TAGGED,
         'lambda:SecurityGroupIds': groups,
       });
-    await expect(update([fakeGroupId(openId)])).resolves.toBe('Allowed');
-    await expect(update([fakeGroupId(closedId)])).resolves.toBe('Allowed');
-    await expect(update([fakeGroupId(closedId), 'sg-0aaaabbbbccccdddd'])).resolves.not.toBe('Allowed');
+    await expect(update([groupId(openId)])).resolves.toBe('Allowed');
+    await expect(update([groupId(closedId)])).resolves.toBe('Allowed');
+    await expect(update([groupId(closedId), 'sg-0aaaabbbbccccdddd'])).resolves.not.toBe('Allowed');
     await expect(
       asKillRole('as deployed', 'lambda:UpdateFunctionConfiguration', fn, TAGGED),
     ).resolves.not.toBe('Allowed');

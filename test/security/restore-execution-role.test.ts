@@ -11,6 +11,7 @@ import {
   readOnlyPolicyName,
   restoreExecutionRoleName,
 } from '../../lambda/shared/naming';
+import { ALARM_FORWARDER_RULE_NAME } from '../../lib/constructs/alarm-forwarder';
 import { synthStacks } from '../helpers/cdk';
 import { ALLOW_EVERYTHING, evaluate, type NamedPolicy, onlyEffect, ResolvedTemplate } from './iam-policies';
 
@@ -87,6 +88,29 @@ describe('the restore execution role', () => {
         `arn:aws:lambda:${REGION}:${ACCOUNT}:function:support-bot-tools`,
       ),
     ).resolves.toBe('Allowed');
+  });
+
+  it("rewrites a rule's state with PutRule only on agent rules, and never tags one with it", async () => {
+    const rule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/agent-bus/agent-orders`;
+    await expect(asRestoreRole('as deployed', 'events:PutRule', rule, TAGGED)).resolves.toBe('Allowed');
+    await expect(
+      asRestoreRole(
+        'as deployed',
+        'events:PutRule',
+        `arn:aws:events:${REGION}:${ACCOUNT}:rule/payments-nightly`,
+      ),
+    ).resolves.not.toBe('Allowed');
+    await expect(
+      asRestoreRole('as deployed', 'events:PutRule', rule, { ...TAGGED, 'aws:TagKeys': ['team'] }),
+    ).resolves.not.toBe('Allowed');
+    await expect(
+      asRestoreRole(
+        'as deployed',
+        'events:PutRule',
+        `arn:aws:events:${REGION}:${ACCOUNT}:rule/${ALARM_FORWARDER_RULE_NAME}`,
+        TAGGED,
+      ),
+    ).resolves.toBe('ExplicitlyDenied');
   });
 
   it('puts nothing into a role that is not an agent role or that lacks the agent boundary', async () => {

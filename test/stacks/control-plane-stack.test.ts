@@ -1,5 +1,6 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
   CONTROL_PLANE,
@@ -23,6 +24,72 @@ function bucketPolicyStatements(bucket: s3.Bucket) {
     Properties: { Bucket: stack.resolve(bucket.bucketName) },
   });
   return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+/** The STS calls a worker makes to enter a workload account. */
+const STS_ACTIONS = ['sts:AssumeRole', 'sts:SetSourceIdentity'];
+
+interface PolicyStatementJson {
+  readonly Sid?: string;
+  readonly Effect: string;
+  readonly Action?: string | string[];
+  readonly NotAction?: string | string[];
+  readonly Resource?: unknown;
+}
+
+/** Whether an IAM action pattern (`sts:*`, `sts:Assume*`, `*`) covers `action`. */
+function covers(pattern: string, action: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
+  return re.test(action);
+}
+
+/**
+ * Every Allow statement, in every identity policy the role carries (inline, any AWS::IAM::Policy
+ * attached to it, managed policies of the template), that grants at least one of `actions`,
+ * through `Action` (wildcards included) or `NotAction`.
+ */
+function statementsGranting(role: iam.Role, actions: readonly string[], t: Template = template) {
+  const host = Stack.of(role);
+  const roleRef = host.resolve(role.roleName);
+  const resources = t.toJSON().Resources as Record<
+    string,
+    { Type: string; Properties: Record<string, unknown> }
+  >;
+  const roleProps = resources[host.getLogicalId(role.node.defaultChild as never)].Properties;
+  const documents: { Statement: PolicyStatementJson[] }[] = [
+    ...((roleProps.Policies ?? []) as { PolicyDocument: { Statement: PolicyStatementJson[] } }[]).map(
+      (p) => p.PolicyDocument,
+    ),
+    ...Object.values(resources)
+      .filter(
+        (r) =>
+          r.Type === 'AWS::IAM::Policy' &&
+          (r.Properties.Roles as unknown[]).some((ref) => JSON.stringify(ref) === JSON.stringify(roleRef)),
+      )
+      .map((r) => r.Properties.PolicyDocument as { Statement: PolicyStatementJson[] }),
+    ...((roleProps.ManagedPolicyArns ?? []) as { Ref?: string }[]).map((ref) => {
+      if (!ref.Ref)
+        throw new Error(`statementsGranting: ${JSON.stringify(ref)} is a policy outside the template`);
+      return resources[ref.Ref].Properties.PolicyDocument as { Statement: PolicyStatementJson[] };
+    }),
+  ];
+  const list = (v: string | string[] | undefined) => (v === undefined ? [] : [v].flat());
+  return documents
+    .flatMap((d) => d.Statement)
+    .filter((s) => s.Effect === 'Allow')
+    .filter((s) =>
+      actions.some((action) =>
+        s.NotAction !== undefined
+          ? !list(s.NotAction).some((p) => covers(p, action))
+          : list(s.Action).some((p) => covers(p, action)),
+      ),
+    );
 }
 
 describe('ControlPlaneStack', () => {
@@ -327,19 +394,14 @@ describe('ControlPlaneStack', () => {
     });
 
     it('let the kill worker assume exactly the kill execution role of every workload account and region', () => {
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [stack.resolve(stack.killWorkerRole.roleName)],
-        PolicyDocument: {
-          Statement: [
-            {
-              Sid: 'AssumeExecutionRolesInWorkloadAccounts',
-              Effect: 'Allow',
-              Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
-              Resource: workloads.map(([account, region]) => killExecutionRoleArn('aws', account, region)),
-            },
-          ],
+      expect(statementsGranting(stack.killWorkerRole, STS_ACTIONS)).toEqual([
+        {
+          Sid: 'AssumeExecutionRolesInWorkloadAccounts',
+          Effect: 'Allow',
+          Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+          Resource: workloads.map(([account, region]) => killExecutionRoleArn('aws', account, region)),
         },
-      });
+      ]);
     });
 
     it('let the restore worker assume exactly the restore execution roles', () => {
@@ -347,17 +409,40 @@ describe('ControlPlaneStack', () => {
         RoleName: CONTROL_PLANE.restoreWorkerRoleName,
         Path: IAM_PATH,
       });
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [stack.resolve(stack.restoreWorkerRole.roleName)],
-        PolicyDocument: {
-          Statement: [
-            Match.objectLike({
-              Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
-              Resource: workloads.map(([account, region]) => restoreExecutionRoleArn('aws', account, region)),
-            }),
-          ],
+      expect(statementsGranting(stack.restoreWorkerRole, STS_ACTIONS)).toEqual([
+        {
+          Sid: 'AssumeExecutionRolesInWorkloadAccounts',
+          Effect: 'Allow',
+          Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+          Resource: workloads.map(([account, region]) => restoreExecutionRoleArn('aws', account, region)),
         },
+      ]);
+    });
+
+    it('find an STS grant wherever a role holds one, however it is spelled', () => {
+      // The check above must not miss a grant hidden in a wildcard, a NotAction or another policy.
+      const host = new Stack(newTestApp(), 'Host', { env: { account: '111111111111', region: 'us-east-1' } });
+      const role = new iam.Role(host, 'Role', {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       });
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }));
+      new iam.Policy(host, 'Other', {
+        roles: [role],
+        statements: [new iam.PolicyStatement({ actions: ['sts:Assume*'], resources: ['*'] })],
+      });
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ notActions: ['s3:*'], resources: ['*'] }));
+      Validations.of(role).acknowledge({
+        id: 'CloudFormation-Validate::W2512',
+        reason: 'This test role holds a NotAction grant on purpose, to show the STS check finds it.',
+      });
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['sts:*'], resources: ['*'] }),
+      );
+      const found = statementsGranting(role, STS_ACTIONS, Template.fromStack(host));
+      expect(found.map((s) => s.Action ?? { NotAction: s.NotAction })).toEqual(
+        expect.arrayContaining(['sts:Assume*', { NotAction: 's3:*' }]),
+      );
+      expect(found).toHaveLength(2);
     });
   });
 
@@ -402,6 +487,7 @@ describe('ControlPlaneStack', () => {
       KillWorkerRoleArn: stack.resolve(stack.killWorkerRole.roleArn),
       RestoreWorkerRoleArn: stack.resolve(stack.restoreWorkerRole.roleArn),
       BreakGlassRoleArn: stack.resolve(stack.breakGlassRole.roleArn),
+      KillStateMachineArn: stack.resolve(stack.killPath.stateMachine.stateMachineArn),
     });
     for (const output of Object.values(outputs)) expect(output).not.toHaveProperty('Export');
   });

@@ -1,0 +1,351 @@
+/**
+ * What the kill worker role (the kill path handlers' identity in the control plane account) may
+ * do, evaluated with an IAM simulator on the synthesized control plane: every call the handlers
+ * make there is allowed, and nothing beyond it (no key used outside the service that needs it, no
+ * `ReEncrypt*` or `GenerateDataKey*` family, no other table call, no write outside the audit
+ * prefixes, no other metric namespace).
+ *
+ * `CALLS` lists the SDK commands of every module the kill handlers load (followed from
+ * lambda/kill-<step>/index.ts through their relative imports), except lambda/surfaces, whose
+ * calls go to the workload accounts under the kill execution role
+ * (kill-role-covers-surfaces.test.ts). A guard reads that source, so a new call without a row fails.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import {
+  auditManifestKey,
+  auditRecordKey,
+  CONTROL_PLANE,
+  killExecutionRoleName,
+  killSessionName,
+} from '../../lambda/shared/naming';
+import { synthStacks } from '../helpers/cdk';
+import { evaluate, type PolicyDocument, ResolvedTemplate } from './iam-policies';
+
+const CP = '111111111111';
+const REGION = 'us-east-1';
+const LAMBDA_DIR = join(__dirname, '..', '..', 'lambda');
+
+const synth = synthStacks();
+const stack = synth.controlPlane;
+const template = new ResolvedTemplate(synth.controlPlaneTemplate(), 'aws', CP, REGION);
+const worker = template.role(CONTROL_PLANE.killWorkerRoleName);
+/** The value a CDK attribute (ARN, name) of the control plane takes once deployed. */
+const deployed = (value: string): string => template.resolve(stack.resolve(value));
+
+const WORKLOAD = '222222222222';
+/** The kill execution role as its workload stack deploys it (its trust policy decides the other half). */
+const KILL_ROLE = new ResolvedTemplate(
+  synth.workloadTemplate(WORKLOAD, REGION),
+  'aws',
+  WORKLOAD,
+  REGION,
+).role(killExecutionRoleName(REGION));
+const TABLE = deployed(stack.table.tableArn);
+const DATA_KEY = deployed(stack.dataKey.keyArn);
+const AUDIT_BUCKET = deployed(stack.auditBucket.bucketArn);
+const AUDIT_KEY = deployed(stack.auditKey.keyArn);
+const SIGNING_KEY = deployed(stack.manifestSigningKey.keyArn);
+const TOPIC = deployed(stack.topic.topicArn);
+const RECORD = `${AUDIT_BUCKET}/${auditRecordKey('inc-42', 'chain-1', 1, 'KillRequested')}`;
+const MANIFEST = `${AUDIT_BUCKET}/${auditManifestKey('inc-42')}`;
+/** The encryption headers the audit writer sends with every PutObject (lambda/shared/audit.ts). */
+const SSE_KMS = {
+  's3:x-amz-server-side-encryption': 'aws:kms',
+  's3:x-amz-server-side-encryption-aws-kms-key-id': AUDIT_KEY,
+};
+const via = (service: string) => ({ 'kms:ViaService': `${service}.${REGION}.amazonaws.com` });
+
+type Context = Record<string, string | string[]>;
+
+interface Authorization {
+  readonly action: string;
+  readonly resource: string;
+  /** @default {} */
+  readonly context?: Context;
+  /** Account that owns the resource. @default - the control plane account */
+  readonly resourceAccount?: string;
+  /** @default - the control plane's policy of the resource, if any */
+  readonly resourcePolicy?: PolicyDocument;
+}
+
+interface Call {
+  /** Module under lambda/ that sends the command. */
+  readonly source: string;
+  readonly command: string;
+  readonly what: string;
+  /** Every authorization the call needs, the service's own calls to KMS included. */
+  readonly needs: readonly Authorization[];
+}
+
+const onTable = (action: string): Authorization => ({ action, resource: TABLE });
+/** DynamoDB decrypts the table key, and encrypts with it, for the caller. */
+const TABLE_KEY = ['kms:Decrypt', 'kms:GenerateDataKey'].map((action) => ({
+  action,
+  resource: DATA_KEY,
+  context: via('dynamodb'),
+}));
+
+const CALLS: readonly Call[] = [
+  {
+    source: 'shared/state-store.ts',
+    command: 'GetCommand',
+    what: 'read an item of the state table',
+    needs: [onTable('dynamodb:GetItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/state-store.ts',
+    command: 'PutCommand',
+    what: 'write an item (lock, snapshot, incident) conditionally',
+    needs: [onTable('dynamodb:PutItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/state-store.ts',
+    command: 'UpdateCommand',
+    what: 'update an item (mode, lock) conditionally',
+    needs: [onTable('dynamodb:UpdateItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/state-store.ts',
+    command: 'DeleteCommand',
+    what: 'release a lock',
+    needs: [onTable('dynamodb:DeleteItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/state-store.ts',
+    command: 'QueryCommand',
+    what: "read an agent's or an incident's items",
+    needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/state-store.ts',
+    command: 'TransactWriteCommand',
+    // IAM authorizes a transaction item by item: its items are Puts and Deletes.
+    what: 'move a snapshot to history, advance the manifest chain (Put and Delete items)',
+    needs: [onTable('dynamodb:PutItem'), onTable('dynamodb:DeleteItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/audit.ts',
+    command: 'PutObjectCommand',
+    what: 'write an audit record and a manifest (SSE-KMS with the audit key)',
+    needs: [
+      { action: 's3:PutObject', resource: RECORD, context: SSE_KMS },
+      { action: 's3:PutObject', resource: MANIFEST, context: SSE_KMS },
+      { action: 'kms:GenerateDataKey', resource: AUDIT_KEY, context: via('s3') },
+    ],
+  },
+  {
+    source: 'shared/audit.ts',
+    command: 'GetObjectCommand',
+    what: 'read back a record that is already there',
+    needs: [
+      { action: 's3:GetObject', resource: RECORD },
+      { action: 'kms:Decrypt', resource: AUDIT_KEY, context: via('s3') },
+    ],
+  },
+  {
+    source: 'shared/manifest.ts',
+    command: 'ListObjectsV2Command',
+    what: "list an incident's records",
+    needs: [
+      { action: 's3:ListBucket', resource: AUDIT_BUCKET, context: { 's3:prefix': 'incidents/inc-42/' } },
+    ],
+  },
+  {
+    source: 'shared/manifest.ts',
+    command: 'GetObjectCommand',
+    what: 'read records and the previous manifest to hash them',
+    needs: [
+      { action: 's3:GetObject', resource: RECORD },
+      { action: 's3:GetObject', resource: MANIFEST },
+      { action: 'kms:Decrypt', resource: AUDIT_KEY, context: via('s3') },
+    ],
+  },
+  {
+    source: 'shared/manifest.ts',
+    command: 'SignCommand',
+    what: 'sign the manifest with the asymmetric key',
+    needs: [{ action: 'kms:Sign', resource: SIGNING_KEY }],
+  },
+  {
+    source: 'shared/deps.ts',
+    command: 'PutMetricDataCommand',
+    what: 'publish TimeToContain, KillsNotContained and AuditWriteFailures',
+    needs: [
+      { action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'Backstop' } },
+    ],
+  },
+  {
+    source: 'shared/deps.ts',
+    command: 'AssumeRoleCommand',
+    what: 'assume the kill execution role of the agent’s account, with a source identity',
+    needs: ['sts:AssumeRole', 'sts:SetSourceIdentity'].map((action) => ({
+      action,
+      resource: KILL_ROLE.arn,
+      resourceAccount: WORKLOAD,
+      resourcePolicy: KILL_ROLE.trust,
+      context: { 'sts:RoleSessionName': killSessionName('inc-42'), 'sts:SourceIdentity': 'inc-42' },
+    })),
+  },
+  {
+    source: 'kill-finalize/finalize.ts',
+    command: 'PublishCommand',
+    what: 'notify the outcome on the encrypted topic',
+    needs: [
+      { action: 'sns:Publish', resource: TOPIC },
+      ...['kms:GenerateDataKey', 'kms:Decrypt'].map((action) => ({
+        action,
+        resource: DATA_KEY,
+        context: via('sns'),
+      })),
+    ],
+  },
+];
+
+/**
+ * The resource policies the control plane deploys, by the ARN they govern: key policies, the
+ * bucket policies (which also govern the bucket's objects) and the topic policy. A KMS key obeys
+ * an identity policy only when its key policy delegates to the account, so they are evaluated too.
+ */
+const RESOURCE_POLICIES = new Map<string, PolicyDocument>();
+for (const [id, key] of template.find('AWS::KMS::Key')) {
+  RESOURCE_POLICIES.set(template.physical(id, 'Arn'), template.resolve(key.Properties?.KeyPolicy));
+}
+for (const [, policy] of template.find('AWS::S3::BucketPolicy')) {
+  const bucket = template.resolve<string>(policy.Properties?.Bucket);
+  RESOURCE_POLICIES.set(`arn:aws:s3:::${bucket}`, template.resolve(policy.Properties?.PolicyDocument));
+}
+for (const [, policy] of template.find('AWS::SNS::TopicPolicy')) {
+  for (const topic of template.resolve<string[]>(policy.Properties?.Topics)) {
+    RESOURCE_POLICIES.set(topic, template.resolve(policy.Properties?.PolicyDocument));
+  }
+}
+const resourcePolicyOf = (arn: string) =>
+  RESOURCE_POLICIES.get(arn) ?? RESOURCE_POLICIES.get(arn.split('/')[0]);
+
+/** Every request is made over TLS, as the SDK does. */
+const TLS: Context = { 'aws:SecureTransport': 'true', 's3:TlsVersion': '1.3' };
+
+function decide(need: Authorization) {
+  return evaluate({
+    principal: worker.arn,
+    action: need.action,
+    resource: need.resource,
+    context: { ...TLS, ...(need.context ?? {}) },
+    identity: worker.identity,
+    resourceAccount: need.resourceAccount,
+    resourcePolicy: need.resourcePolicy ?? resourcePolicyOf(need.resource),
+  });
+}
+
+/** Relative-import closure of the kill handlers' entry points, as paths under lambda/. */
+function killHandlerModules(): string[] {
+  const seen = new Set<string>();
+  const pending = readdirSync(LAMBDA_DIR)
+    .filter((dir) => dir.startsWith('kill-'))
+    .map((dir) => join(LAMBDA_DIR, dir, 'index.ts'));
+  expect(pending.length).toBeGreaterThanOrEqual(4);
+  while (pending.length > 0) {
+    const file = pending.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const source = readFileSync(file, 'utf8');
+    for (const m of source.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+'(\.[^']+)';/gms)) {
+      if (m[1]) continue; // type-only: no code is loaded
+      const base = resolve(dirname(file), m[2]);
+      const target = [`${base}.ts`, join(base, 'index.ts')].find((p) => existsSync(p));
+      if (!target) throw new Error(`${relative(LAMBDA_DIR, file)} imports ${m[2]}, which does not exist`);
+      pending.push(target);
+    }
+  }
+  return [...seen].map((file) => relative(LAMBDA_DIR, file));
+}
+
+describe('the kill worker role', () => {
+  it('has a row for every SDK command the kill handlers send in the control plane', () => {
+    const sent: string[] = [];
+    for (const module of killHandlerModules()) {
+      if (module.startsWith('surfaces/')) continue; // workload calls, under the kill execution role
+      const source = readFileSync(join(LAMBDA_DIR, module), 'utf8');
+      for (const m of source.matchAll(/\bnew\s+([A-Z][A-Za-z0-9]*Command)\s*\(/g))
+        sent.push(`${module} ${m[1]}`);
+    }
+    const listed = CALLS.map((c) => `${c.source} ${c.command}`);
+    expect([...new Set(listed)].sort()).toEqual([...new Set(sent)].sort());
+  });
+
+  it.each(CALLS.map((call) => [`${call.source} ${call.command}: ${call.what}`, call] as const))(
+    'is allowed: %s',
+    async (_name, call) => {
+      const refused: string[] = [];
+      for (const need of call.needs) {
+        const result = await decide(need);
+        if (result !== 'Allowed') refused.push(`${need.action} on ${need.resource}: ${result}`);
+      }
+      expect(refused).toEqual([]);
+    },
+  );
+
+  it('uses the audit and data keys only through the services that encrypt for it, never directly', async () => {
+    for (const key of [AUDIT_KEY, DATA_KEY]) {
+      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) {
+        await expect(decide({ action, resource: key })).resolves.not.toBe('Allowed');
+        await expect(decide({ action, resource: key, context: via('ec2') })).resolves.not.toBe('Allowed');
+      }
+    }
+    await expect(
+      decide({ action: 'kms:Decrypt', resource: AUDIT_KEY, context: via('sns') }),
+    ).resolves.not.toBe('Allowed');
+  });
+
+  it('holds no ReEncrypt or GenerateDataKey variant on any key, and no other use of a key than its own', async () => {
+    for (const key of [AUDIT_KEY, DATA_KEY, SIGNING_KEY]) {
+      for (const action of [
+        'kms:ReEncryptFrom',
+        'kms:ReEncryptTo',
+        'kms:GenerateDataKeyWithoutPlaintext',
+        'kms:GenerateDataKeyPair',
+        'kms:GenerateDataKeyPairWithoutPlaintext',
+      ]) {
+        for (const context of [{}, via('s3'), via('dynamodb'), via('sns')]) {
+          await expect(decide({ action, resource: key, context })).resolves.not.toBe('Allowed');
+        }
+      }
+    }
+    await expect(
+      decide({ action: 'kms:Encrypt', resource: AUDIT_KEY, context: via('s3') }),
+    ).resolves.not.toBe('Allowed');
+    for (const action of ['kms:Verify', 'kms:GetPublicKey', 'kms:Decrypt']) {
+      await expect(decide({ action, resource: SIGNING_KEY })).resolves.not.toBe('Allowed');
+    }
+  });
+
+  it('makes no table call beyond the state store’s own, and writes nothing outside the audit prefixes', async () => {
+    for (const action of [
+      'dynamodb:Scan',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteTable',
+      'dynamodb:UpdateTable',
+    ]) {
+      await expect(decide(onTable(action))).resolves.not.toBe('Allowed');
+    }
+    for (const [action, resource, context] of [
+      ['s3:PutObject', `${AUDIT_BUCKET}/elsewhere/record.json`, SSE_KMS],
+      ['s3:DeleteObject', RECORD],
+      ['s3:PutObjectRetention', RECORD],
+      ['s3:PutObjectLegalHold', RECORD],
+    ] as [string, string, Context?][]) {
+      await expect(decide({ action, resource, context })).resolves.not.toBe('Allowed');
+    }
+  });
+
+  it('puts metrics only into the Backstop namespace', async () => {
+    await expect(
+      decide({
+        action: 'cloudwatch:PutMetricData',
+        resource: '*',
+        context: { 'cloudwatch:namespace': 'AWS/Lambda' },
+      }),
+    ).resolves.not.toBe('Allowed');
+  });
+});
