@@ -1,6 +1,6 @@
 import { createClientFactory } from './clients';
 import { type HandlerDeps, jsonLog, randomHex, realSleep } from './deps';
-import { EnvironmentError, readHandlerEnv } from './env';
+import { ENV, EnvironmentError, readHandlerEnv } from './env';
 
 export type HandlerLogic<I, O> = (input: I, deps: HandlerDeps) => Promise<O>;
 
@@ -15,7 +15,9 @@ export function lambdaHandler<I, O>(name: string, logic: HandlerLogic<I, O>): (e
       const region = process.env.AWS_REGION;
       if (!region) throw new EnvironmentError('environment variable AWS_REGION is not set');
       deps = {
-        env: readHandlerEnv(process.env),
+        // Written out in full so that the bundler's `define` can replace it: deployed functions
+        // carry the directory compiled in, not in their (4 KB) environment.
+        env: readHandlerEnv({ ...process.env, [ENV.directory]: process.env.BACKSTOP_DIRECTORY }),
         clients: createClientFactory({ region }),
         clock: () => new Date(),
         sleep: realSleep,

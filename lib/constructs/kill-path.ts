@@ -97,6 +97,9 @@ export class KillPath extends Construct {
           minify: true,
           sourceMap: true,
           target: 'node24',
+          // Bundle the SDK too: the deployed kill path runs exactly the client versions the tests
+          // ran, not whatever the Lambda runtime ships that day.
+          externalModules: [],
           // The directory is compiled into the bundle: a config change is a new deployment of the
           // handlers, and a fleet of any size fits (Lambda environments stop at 4 KB).
           define: { [`process.env.${ENV.directory}`]: JSON.stringify(JSON.stringify(props.directory)) },

@@ -1,0 +1,82 @@
+/**
+ * The one test that bundles the handlers for real (esbuild, no Docker): each deployed function
+ * must carry the fleet directory compiled in, since it is not in the function's environment.
+ */
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { ENV } from '../../lambda/shared/env';
+import { loadConfig } from '../../lib/config';
+import { addBackstopStacks, CONTROL_PLANE_STACK_NAME } from '../../lib/stacks/backstop-app';
+
+interface CfnFunction {
+  Type: string;
+  Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, unknown> } };
+}
+
+describe('kill path bundles', () => {
+  it('run from the bundle with the directory compiled in and nothing else read at import', async () => {
+    const app = new App();
+    addBackstopStacks(app, loadConfig(join(__dirname, '..', '..', 'backstop.config.json')));
+    const assembly = app.synth();
+    const stack = assembly.getStackByName(CONTROL_PLANE_STACK_NAME);
+    const functions = Object.values(stack.template.Resources as Record<string, CfnFunction>).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[ENV.handler],
+    );
+    expect(functions.map((f) => f.Properties.Environment?.Variables?.[ENV.handler]).sort()).toEqual([
+      'kill-finalize',
+      'kill-prepare',
+      'kill-surface',
+      'kill-verify',
+    ]);
+    for (const f of functions) expect(f.Properties.Environment?.Variables).not.toHaveProperty(ENV.directory);
+
+    const verifyFn = functions.find(
+      (f) => f.Properties.Environment?.Variables?.[ENV.handler] === 'kill-verify',
+    );
+    const assetHash = verifyFn?.Properties.Code?.S3Key?.replace(/\.zip$/, '');
+    const bundle = join(assembly.directory, `asset.${assetHash}`, 'index.js');
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, {
+        AWS_REGION: 'us-east-1',
+        [ENV.tableName]: 'table',
+        [ENV.auditBucketName]: 'bucket',
+        [ENV.auditKmsKeyArn]: 'arn:aws:kms:us-east-1:111111111111:key/a',
+        [ENV.manifestSigningKeyArn]: 'arn:aws:kms:us-east-1:111111111111:key/b',
+        [ENV.topicArn]: 'arn:aws:sns:us-east-1:111111111111:t',
+        [ENV.metricsNamespace]: 'Backstop',
+      });
+      delete process.env[ENV.directory];
+      const { handler } = require(bundle) as {
+        handler: (event: unknown) => Promise<{ surfaces: unknown[] }>;
+      };
+      // An agent the directory does not know is answered without any AWS call; an empty
+      // directory would have made the handler refuse to start.
+      const out = await handler({
+        incidentId: 'bundle-test',
+        executionId: 'arn:aws:states:us-east-1:111111111111:execution:backstop-kill:bundle-test',
+        mode: 'full_stop',
+        dryRun: false,
+        requestedAt: '2026-11-22T00:00:00.000Z',
+        agentId: 'ghost',
+        contain: [
+          {
+            agentId: 'ghost',
+            surface: 'iam',
+            status: 'FAILED',
+            resources: 0,
+            changes: 0,
+            skipped: [],
+            failures: [],
+          },
+        ],
+        verify: { attempt: 0, recut: [] },
+      });
+      expect(out.surfaces).toEqual([
+        expect.objectContaining({ surface: 'iam', status: 'FAILED', message: 'agent ghost is unknown' }),
+      ]);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
