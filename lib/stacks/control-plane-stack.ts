@@ -10,6 +10,7 @@ import { CONTROL_PLANE, killExecutionRoleArn, restoreExecutionRoleArn } from '..
 import { agentsIn, toDirectory, workloadTargets } from '../config/directory';
 import type { BackstopConfig } from '../config/schema';
 import { ALARM_FORWARDER_RULE_NAME } from '../constructs/alarm-forwarder';
+import { AlarmTrigger } from '../constructs/alarm-trigger';
 import { AuditBucket } from '../constructs/audit-bucket';
 import { BackstopEventBus } from '../constructs/backstop-event-bus';
 import { BreakGlassRole } from '../constructs/break-glass-role';
@@ -52,6 +53,8 @@ export class ControlPlaneStack extends Stack {
   readonly breakGlassRole: iam.Role;
   /** The kill path: its handlers, state machine and alarms. */
   readonly killPath: KillPath;
+  /** The rules that start the kill path when a mapped agent alarm fires. */
+  readonly alarmTrigger?: AlarmTrigger;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     const { config, ...stackProps } = props;
@@ -134,6 +137,23 @@ export class ControlPlaneStack extends Stack {
       workerRole: this.killWorkerRole,
     });
     this.breakGlass.grantStartKill(this.killPath.stateMachine);
+    const mappings = config.agents.flatMap((a) =>
+      a.alarms.map((alarm) => ({
+        agentId: a.id,
+        accountId: a.accountId,
+        region: a.region,
+        alarmName: alarm.alarmName,
+        mode: alarm.mode,
+      })),
+    );
+    if (mappings.length > 0) {
+      this.alarmTrigger = new AlarmTrigger(this, 'AlarmTrigger', {
+        eventBus: this.eventBus,
+        stateMachine: this.killPath.stateMachine,
+        topic: this.topic,
+        mappings,
+      });
+    }
     output('KillStateMachineArn', this.killPath.stateMachine.stateMachineArn, 'Kill path state machine');
   }
 }

@@ -73,7 +73,9 @@ describe.each(Object.entries(variants))('cdk-nag AwsSolutions over %s', (_, synt
             );
             expect(allowed).toContain(wildcard);
           } else {
-            expect(id).toMatch(/^(AwsSolutions-(IAM5\[Action::\*\]|EC23)|CloudFormation-Validate::W2508)$/);
+            expect(id).toMatch(
+              /^(AwsSolutions-(IAM5\[Action::\*\]|EC23|SQS3)|CloudFormation-Validate::W2508)$/,
+            );
           }
         }
       }
