@@ -141,10 +141,7 @@ export interface PendingTaskToken {
 export class StartExecutionError extends Error {
   constructor(
     override readonly name:
-      | 'InvalidName'
-      | 'InvalidExecutionInput'
-      | 'ExecutionAlreadyExists'
-      | 'InvalidRunOptions',
+      'InvalidName' | 'InvalidExecutionInput' | 'ExecutionAlreadyExists' | 'InvalidRunOptions',
     message: string,
   ) {
     super(message);

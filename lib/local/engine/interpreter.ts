@@ -5,7 +5,7 @@ import '../polyfills';
  * build; this project compiles to CommonJS, so it is required (lazily: nothing loads at import
  * time) and typed through a type-only import.
  */
-export type Interpreter = typeof import('aws-local-stepfunctions', { with: { 'resolution-mode': 'import' }});
+export type Interpreter = typeof import('aws-local-stepfunctions', { with: { 'resolution-mode': 'import' } });
 
 export type InterpreterStateMachine = InstanceType<Interpreter['StateMachine']>;
 export type InterpreterRunOptions = NonNullable<Parameters<InterpreterStateMachine['run']>[1]>;

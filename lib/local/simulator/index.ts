@@ -22,11 +22,7 @@
 export type { MetricDatum } from './cloudwatch';
 export type { Out, Settings } from './core';
 export type { SeedVpc } from './ec2';
-export {
-  type ErrorKindName,
-  SERVICE_NAMES,
-  type ServiceName,
-} from './errors';
+export { type ErrorKindName, SERVICE_NAMES, type ServiceName } from './errors';
 export type { SeedManagedRule } from './events';
 export type { RoleView } from './iam';
 export type { PageSize } from './pagination';

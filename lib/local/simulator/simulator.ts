@@ -140,15 +140,15 @@ type Handler = (input: unknown, ctx: CallContext) => unknown;
 
 /** The AWS actions of a service model (its PascalCase methods), callable with their SDK input. */
 export type ActionsOf<S> = {
-  [K in keyof S as K extends string
-    ? K extends Capitalize<K>
-      ? S[K] extends (input: never, ctx: CallContext) => unknown
-        ? K
+  [
+    K in keyof S as K extends string
+      ? K extends Capitalize<K>
+        ? S[K] extends (input: never, ctx: CallContext) => unknown
+          ? K
+          : never
         : never
       : never
-    : never]: S[K] extends (input: infer I, ctx: CallContext) => infer O
-    ? (input: I) => Promise<Awaited<O>>
-    : never;
+  ]: S[K] extends (input: infer I, ctx: CallContext) => infer O ? (input: I) => Promise<Awaited<O>> : never;
 };
 
 /** Seeding API: every action of every service, called as the account's root user. */

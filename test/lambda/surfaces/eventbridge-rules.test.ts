@@ -33,8 +33,9 @@ const MANAGED = ruleArn('default', 'SchemasDiscoveryManagedRule');
 const NIGHTLY = ruleArn('my-event-bus', 'billing-nightly');
 const TAGGED = ruleArn('my-event-bus', 'billing-audit-trail');
 
-const recordedDefaultRules = loadFixture<ListRulesResponse>('test_cwe_disable_rule/events.ListRules_1.json')
-  .Rules!;
+const recordedDefaultRules = loadFixture<ListRulesResponse>(
+  'test_cwe_disable_rule/events.ListRules_1.json',
+).Rules!;
 const managedRule: Rule = {
   Name: 'SchemasDiscoveryManagedRule',
   Arn: MANAGED,

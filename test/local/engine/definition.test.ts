@@ -87,7 +87,6 @@ describe('loadStateMachine', () => {
       definitionBody: sfn.DefinitionBody.fromString(
         JSON.stringify({
           StartAt: 'Work',
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: a DefinitionSubstitutions placeholder.
           States: { Work: { Type: 'Task', Resource: '${WorkerArn}', End: true } },
         }),
       ),
