@@ -18,12 +18,15 @@ function cli() {
   const out: string[] = [];
   const err: string[] = [];
   const { run } = buildCli({ out: (t) => out.push(t), err: (t) => err.push(t) });
+  // Colour depends on the terminal (CI turns it on): assert on the words.
+  // eslint-disable-next-line no-control-regex
+  const plain = (lines: string[]) => lines.join('\n').replace(/\u001b\[[0-9;]*m/g, '');
   return {
     run: (...argv: string[]) => run(argv),
     out,
     err,
-    text: () => out.join('\n'),
-    errors: () => err.join('\n'),
+    text: () => plain(out),
+    errors: () => plain(err),
   };
 }
 
