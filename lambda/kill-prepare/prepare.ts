@@ -1,3 +1,4 @@
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { AuditChain } from '../shared/audit';
 import { errorMessage, errorName, isErrorNamed } from '../shared/aws-errors';
 import { assumeKillRole, type HandlerDeps } from '../shared/deps';
@@ -105,12 +106,22 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   const joined: PrepareOutput['joined'] = [];
   for (const agent of kill.agents) {
     if (unreachable.some((u) => u.agentId === agent.agentId)) continue;
-    const lock = await store.acquireLock(agent.agentId, {
+    const request = {
       incidentId: kill.incidentId,
       mode: kill.mode,
       at: deps.clock(),
       ttlSeconds: LOCK_TTL_SECONDS,
-    });
+      executionId: input.executionId,
+    };
+    let lock = await store.acquireLock(agent.agentId, request);
+    if (lock.outcome === 'JOINED') {
+      // Join only a kill that is still running: one that failed or was stopped before releasing
+      // its lock must not leave the agent uncut until the lock expires.
+      const stopped = await stoppedExecution(deps, lock.holder.executionId);
+      if (stopped) {
+        lock = await store.acquireLock(agent.agentId, { ...request, takeOverFrom: lock.holder.incidentId });
+      }
+    }
     if (lock.outcome === 'JOINED') {
       joined.push({ agentId: agent.agentId, incidentId: lock.holder.incidentId, mode: lock.holder.mode });
       void chain.write('KillJoined', {
@@ -123,7 +134,10 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
     void chain.write('LockAcquired', {
       agentId: agent.agentId,
       mode: kill.mode,
-      detail: { outcome: lock.outcome, previousHolder: lock.outcome === 'RAISED' ? lock.holder : undefined },
+      detail: {
+        outcome: lock.outcome,
+        previousHolder: lock.outcome === 'RAISED' || lock.outcome === 'TAKEN_OVER' ? lock.holder : undefined,
+      },
     });
     targets.push({ agentId: agent.agentId, accountId: agent.accountId, region: agent.region });
   }
@@ -149,6 +163,28 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
     rejection: null,
     unreachable,
   };
+}
+
+/**
+ * The status of the execution holding a lock, when it is definitely no longer running; undefined
+ * when it runs or cannot be told (then the caller joins it, as the lock says).
+ */
+async function stoppedExecution(
+  deps: HandlerDeps,
+  executionArn: string | undefined,
+): Promise<string | undefined> {
+  if (!executionArn) return undefined;
+  try {
+    const out = await deps.clients.controlPlane().sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return out.status && out.status !== 'RUNNING' ? out.status : undefined;
+  } catch (e) {
+    if (isErrorNamed(e, 'ExecutionDoesNotExist')) return 'DOES_NOT_EXIST';
+    deps.log.warn('cannot tell whether the kill holding the lock still runs; joining it', {
+      executionArn,
+      error: errorName(e),
+    });
+    return undefined;
+  }
 }
 
 /**

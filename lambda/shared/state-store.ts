@@ -105,6 +105,13 @@ export interface LockRequest {
   readonly at: Date | string;
   /** After this many seconds the lock counts as free (a crashed execution never blocks a later kill). */
   readonly ttlSeconds: number;
+  /** The execution that holds the lock, so a later kill can tell whether it is still running. */
+  readonly executionId?: string;
+  /**
+   * Take the lock from this incident even though it is live and at the same or a higher mode:
+   * the caller has seen that its execution is no longer running. @default - never
+   */
+  readonly takeOverFrom?: string;
 }
 
 export interface LockHolder {
@@ -115,6 +122,7 @@ export interface LockHolder {
   readonly acquiredAt: string;
   /** ISO 8601. */
   readonly expiresAt: string;
+  readonly executionId?: string;
 }
 
 /**
@@ -123,6 +131,7 @@ export interface LockHolder {
  * - `RAISED`: another incident (`holder`) held it at a lower mode; the caller took it over.
  * - `JOINED`: another incident (`holder`) holds it at the same or a higher mode; the caller must
  *   not cut again.
+ * - `TAKEN_OVER`: the caller took the lock from `takeOverFrom`, whose execution had stopped.
  *
  * `holder` is always the other incident's lock; `lock` is the caller's.
  */
@@ -130,7 +139,8 @@ export type LockOutcome =
   | { readonly outcome: 'ACQUIRED'; readonly lock: LockHolder }
   | { readonly outcome: 'REENTERED'; readonly lock: LockHolder }
   | { readonly outcome: 'RAISED'; readonly lock: LockHolder; readonly holder: LockHolder }
-  | { readonly outcome: 'JOINED'; readonly holder: LockHolder };
+  | { readonly outcome: 'JOINED'; readonly holder: LockHolder }
+  | { readonly outcome: 'TAKEN_OVER'; readonly lock: LockHolder; readonly holder: LockHolder };
 
 /** A resource snapshot as stored: the pre-kill state, which incident took it, and its hash. */
 export interface StoredSnapshot<S = unknown> {
@@ -471,8 +481,10 @@ export class StateStore implements PendingAuditSink {
       mode: request.mode,
       acquiredAt: at.toISOString(),
       expiresAt: new Date(ttl * 1000).toISOString(),
+      ...(request.executionId ? { executionId: request.executionId } : {}),
     };
     const rank = modeRank(request.mode);
+    const takeOver = request.takeOverFrom !== undefined;
     const key = { pk: agentPk(agentId), sk: LOCK_SK };
     for (let attempt = 0; attempt < MAX_CONDITION_RETRIES; attempt++) {
       try {
@@ -480,8 +492,9 @@ export class StateStore implements PendingAuditSink {
           new PutCommand({
             TableName: this.table,
             Item: { ...key, ...lock, modeRank: rank, ttl },
-            ConditionExpression:
-              'attribute_not_exists(#pk) OR #ttl <= :now OR #incidentId = :incidentId OR #modeRank < :rank',
+            ConditionExpression: `attribute_not_exists(#pk) OR #ttl <= :now OR #incidentId = :incidentId OR #modeRank < :rank${
+              takeOver ? ' OR #incidentId = :takeOver' : ''
+            }`,
             ExpressionAttributeNames: {
               '#pk': 'pk',
               '#ttl': STATE_TABLE_SCHEMA.ttlAttribute,
@@ -492,6 +505,7 @@ export class StateStore implements PendingAuditSink {
               ':now': nowSeconds,
               ':incidentId': request.incidentId,
               ':rank': rank,
+              ...(takeOver ? { ':takeOver': request.takeOverFrom } : {}),
             },
             ReturnValues: 'ALL_OLD',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -501,6 +515,9 @@ export class StateStore implements PendingAuditSink {
         if (!old) return { outcome: 'ACQUIRED', lock };
         if (old.incidentId === request.incidentId) return { outcome: 'REENTERED', lock };
         if (Number(old.ttl) <= nowSeconds) return { outcome: 'ACQUIRED', lock };
+        if (takeOver && old.incidentId === request.takeOverFrom && modeRank(old.mode as KillMode) >= rank) {
+          return { outcome: 'TAKEN_OVER', lock, holder: toLockHolder(old) };
+        }
         return { outcome: 'RAISED', lock, holder: toLockHolder(old) };
       } catch (err) {
         if (!isConditionFailure(err)) throw err;
@@ -1126,6 +1143,7 @@ function toLockHolder(item: Item): LockHolder {
     mode: item.mode as KillMode,
     acquiredAt: String(item.acquiredAt),
     expiresAt: String(item.expiresAt),
+    ...(typeof item.executionId === 'string' ? { executionId: item.executionId } : {}),
   };
 }
 

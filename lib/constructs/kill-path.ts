@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -257,6 +257,21 @@ export class KillPath extends Construct {
       });
     }
 
+    add(
+      {
+        sid: 'CheckKillHoldingTheLock',
+        actions: ['states:DescribeExecution'],
+        resources: [
+          stack.formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${CONTROL_PLANE.killStateMachineName}:*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      },
+      'Prepare reads the status of the kill execution that holds an agent lock (execution names are chosen at start, so only the state machine part can be named): a failed kill must not block the next one.',
+    );
     add(
       {
         sid: 'PutBackstopMetrics',

@@ -323,6 +323,59 @@ describe('kill path on the embedded simulator', () => {
     expect(await store(world).getMode(DRILL_AGENT)).toBeUndefined();
   });
 
+  it('joins a kill of the agent that is still running, and changes nothing itself', async () => {
+    const world = await createDrillWorld();
+    const cp = world.simulator.as(world.config.controlPlane.accountId, world.config.controlPlane.region);
+    const machine = await cp.states.CreateStateMachine({
+      name: 'backstop-kill',
+      roleArn: world.controlPlane.killWorkerRoleArn,
+      definition: JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 60, End: true } } }),
+    });
+    const running = await cp.states.StartExecution({
+      stateMachineArn: machine.stateMachineArn,
+      name: 'first-kill',
+    });
+    await store(world).acquireLock(DRILL_AGENT, {
+      incidentId: 'first-kill',
+      mode: 'full_stop',
+      at: new Date(),
+      ttlSeconds: 900,
+      executionId: running.executionArn,
+    });
+    const before = await surfaceState(world);
+
+    const run = await kill(world);
+
+    expect(run.result?.status).toBe('JOINED');
+    expect(run.result?.joined).toEqual([
+      { agentId: DRILL_AGENT, incidentId: 'first-kill', mode: 'full_stop' },
+    ]);
+    expect(await surfaceState(world)).toEqual(before);
+  });
+
+  it('takes over the lock of a kill that died without releasing it, and cuts', async () => {
+    const world = await createDrillWorld();
+    await store(world).acquireLock(DRILL_AGENT, {
+      incidentId: 'crashed-kill',
+      mode: 'full_stop',
+      at: new Date(),
+      ttlSeconds: 900,
+      executionId: 'arn:aws:states:us-east-1:111111111111:execution:backstop-kill:crashed-kill',
+    });
+
+    const run = await kill(world);
+
+    expect(run.result?.status).toBe('CONTAINED');
+    const lock = run.records.find((r) => r.record.type === 'LockAcquired');
+    expect(lock?.record.detail).toEqual(
+      expect.objectContaining({
+        outcome: 'TAKEN_OVER',
+        previousHolder: expect.objectContaining({ incidentId: 'crashed-kill' }),
+      }),
+    );
+    expect((await surfaceState(world)).concurrency).toEqual([0, 0, 0]);
+  });
+
   it('plans without changing anything (dry run)', async () => {
     const world = await createDrillWorld();
     const before = await surfaceState(world);

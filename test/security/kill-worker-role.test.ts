@@ -188,6 +188,17 @@ const CALLS: readonly Call[] = [
     })),
   },
   {
+    source: 'kill-prepare/prepare.ts',
+    command: 'DescribeExecutionCommand',
+    what: 'tell whether the kill holding an agent lock still runs',
+    needs: [
+      {
+        action: 'states:DescribeExecution',
+        resource: `arn:aws:states:${REGION}:${CP}:execution:${CONTROL_PLANE.killStateMachineName}:inc-41`,
+      },
+    ],
+  },
+  {
     source: 'kill-finalize/finalize.ts',
     command: 'PublishCommand',
     what: 'notify the outcome on the encrypted topic',
