@@ -1,6 +1,7 @@
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { AuditChain } from '../shared/audit';
 import { errorMessage, errorName, isErrorNamed } from '../shared/aws-errors';
+import { mapLimit } from '../shared/concurrency';
 import { assumeKillRole, type HandlerDeps } from '../shared/deps';
 import { openChain, openStore } from '../shared/kill-io';
 import type { KillTarget, PrepareInput, PrepareOutput } from '../shared/kill-types';
@@ -9,6 +10,28 @@ import { type AgentTarget, modeRank } from '../shared/types';
 
 /** How long a kill's per-agent lock lives if the execution dies without releasing it. */
 export const LOCK_TTL_SECONDS = 15 * 60;
+
+/** State table calls in flight at once for a fleet kill (Phase 0 is on the critical path). */
+const PARALLEL = 25;
+
+/**
+ * Orders the agents round-robin across accounts and regions. The Map cuts a bounded number of
+ * agents at a time and each account has its own API throttles: spreading every wave over as
+ * many accounts as possible lets their token buckets drain in parallel instead of one by one.
+ */
+export function interleaveByAccount(targets: readonly KillTarget[]): KillTarget[] {
+  const groups = new Map<string, KillTarget[]>();
+  for (const t of targets) {
+    const key = `${t.accountId}/${t.region}`;
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  const queues = [...groups.values()];
+  const out: KillTarget[] = [];
+  for (let i = 0; out.length < targets.length; i++) {
+    for (const q of queues) if (i < q.length) out.push(q[i] as KillTarget);
+  }
+  return out;
+}
 
 /**
  * Phase 0 of the kill path: validate, resolve the agents, take each agent's lock, record the
@@ -59,13 +82,13 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
 
   // A kill never loosens: an agent already held at a stricter mode is refused as a whole request,
   // because the caller asked for something that would lower it.
-  const stricter: string[] = [];
-  for (const agent of kill.agents) {
-    const current = await store.getMode(agent.agentId);
-    if (current && modeRank(current.mode) > modeRank(kill.mode)) {
-      stricter.push(`agent ${agent.agentId} is at ${current.mode} (incident ${current.incidentId})`);
-    }
-  }
+  const modes = await mapLimit(kill.agents, PARALLEL, (agent) => store.getMode(agent.agentId));
+  const stricter = kill.agents.flatMap((agent, i) => {
+    const current = modes[i];
+    return current && modeRank(current.mode) > modeRank(kill.mode)
+      ? [`agent ${agent.agentId} is at ${current.mode} (incident ${current.incidentId})`]
+      : [];
+  });
   if (stricter.length > 0) {
     const rejection = {
       code: 'WOULD_LOOSEN',
@@ -102,10 +125,8 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
     };
   }
 
-  const targets: KillTarget[] = [];
-  const joined: PrepareOutput['joined'] = [];
-  for (const agent of kill.agents) {
-    if (unreachable.some((u) => u.agentId === agent.agentId)) continue;
+  const reachable = kill.agents.filter((a) => !unreachable.some((u) => u.agentId === a.agentId));
+  const locks = await mapLimit(reachable, PARALLEL, async (agent) => {
     const request = {
       incidentId: kill.incidentId,
       mode: kill.mode,
@@ -122,6 +143,12 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
         lock = await store.acquireLock(agent.agentId, { ...request, takeOverFrom: lock.holder.incidentId });
       }
     }
+    return lock;
+  });
+  const targets: KillTarget[] = [];
+  const joined: PrepareOutput['joined'] = [];
+  reachable.forEach((agent, i) => {
+    const lock = locks[i] as (typeof locks)[number];
     if (lock.outcome === 'JOINED') {
       joined.push({ agentId: agent.agentId, incidentId: lock.holder.incidentId, mode: lock.holder.mode });
       void chain.write('KillJoined', {
@@ -129,7 +156,7 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
         mode: kill.mode,
         detail: { joinedIncidentId: lock.holder.incidentId, joinedMode: lock.holder.mode },
       });
-      continue;
+      return;
     }
     void chain.write('LockAcquired', {
       agentId: agent.agentId,
@@ -140,7 +167,7 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
       },
     });
     targets.push({ agentId: agent.agentId, accountId: agent.accountId, region: agent.region });
-  }
+  });
 
   if (!kill.dryRun) await setFlags(store, chain, kill.mode, kill.incidentId, kill.reason, targets, deps);
 
@@ -158,7 +185,7 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   return {
     ...base(kill, input, requestedAt),
     status: targets.length === 0 && joined.length > 0 ? 'JOINED' : 'ACCEPTED',
-    targets,
+    targets: interleaveByAccount(targets),
     joined,
     rejection: null,
     unreachable,
@@ -255,7 +282,7 @@ async function setFlags(
   targets: KillTarget[],
   deps: HandlerDeps,
 ): Promise<void> {
-  for (const t of targets) {
+  await mapLimit(targets, PARALLEL, async (t) => {
     const result = await store.raiseMode(t.agentId, { mode, incidentId, reason, at: deps.clock() });
     void chain.write('ControlFlagSet', {
       agentId: t.agentId,
@@ -266,5 +293,5 @@ async function setFlags(
         changed: result.changed,
       },
     });
-  }
+  });
 }
