@@ -2,6 +2,8 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { errorMessage, errorName } from '../shared/aws-errors';
 import { type HandlerDeps, putMetric } from '../shared/deps';
 import { openChain, openStore, writeManifest } from '../shared/kill-io';
+import { summarizeAgent } from '../shared/outcome';
+import { OutcomeStore } from '../shared/outcome-store';
 import type { AgentKillResult, FinalizeInput, KillResult } from '../shared/kill-types';
 import type { KillStatus } from '../shared/types';
 
@@ -16,8 +18,24 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
   const chain = openChain(deps, prepare.incidentId, 'finalize', actor);
   const store = openStore(deps);
   const unreachable = prepare.unreachable ?? [];
+  const outcomes =
+    prepare.targets.length > 0
+      ? await new OutcomeStore(deps.clients.controlPlane().dynamo, deps.env.tableName).list(
+          prepare.incidentId,
+        )
+      : new Map<string, AgentKillResult>();
   const agents = [
-    ...(input.agents ?? []).map((a) => summarizeAgent(a, prepare.dryRun)),
+    ...prepare.targets.map((t) => {
+      const outcome = outcomes.get(t.agentId);
+      return outcome
+        ? summarizeAgent(outcome, prepare.dryRun)
+        : {
+            agentId: t.agentId,
+            status: 'FAILED' as const,
+            surfaces: [],
+            detail: 'no read-back was recorded: the verification step failed (see the execution history)',
+          };
+    }),
     ...unreachable.map((u) => ({
       agentId: u.agentId,
       status: 'FAILED' as const,
@@ -26,6 +44,14 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     })),
   ];
   const status = overallStatus(prepare, agents);
+  const counts: KillResult['counts'] = {};
+  for (const a of agents) counts[a.status] = (counts[a.status] ?? 0) + 1;
+  // The execution output and the state table item stay small for a fleet: every agent when they
+  // are few, otherwise the ones that need a person. KillCompleted in the audit log has them all.
+  const listed =
+    agents.length <= MAX_LISTED_AGENTS
+      ? agents
+      : agents.filter((a) => a.status !== 'CONTAINED').slice(0, MAX_LISTED_AGENTS);
   const finishedAt = deps.clock();
   const timeToContainMs =
     status === 'CONTAINED'
@@ -34,7 +60,7 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
 
   // Branches the state machine had to catch (a Lambda that crashed or timed out) were not able to
   // write their own failure record: write it here.
-  for (const a of input.agents ?? []) {
+  for (const a of outcomes.values()) {
     for (const c of a.contain) {
       if (c.error) {
         void chain.write('SurfaceFailed', {
@@ -63,7 +89,11 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
   }
   if (prepare.status !== 'REJECTED') {
     await store.updateIncidentStatus(prepare.incidentId, status, {
-      agents,
+      counts,
+      notContained: agents
+        .filter((a) => a.status !== 'CONTAINED')
+        .map((a) => a.agentId)
+        .slice(0, MAX_LISTED_AGENTS),
       timeToContainMs,
       finishedAt: finishedAt.toISOString(),
     });
@@ -86,7 +116,8 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     mode: prepare.mode,
     dryRun: prepare.dryRun,
     timeToContainMs,
-    agents,
+    counts,
+    agents: listed,
     joined: prepare.joined,
     unreachable,
     rejection: prepare.rejection,
@@ -101,25 +132,8 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
   return result;
 }
 
-export function summarizeAgent(a: AgentKillResult, dryRun: boolean): KillResult['agents'][number] {
-  const surfaces = a.contain.map((c) => {
-    const v = a.verify.surfaces.find((s) => s.surface === c.surface);
-    const verify = v?.status ?? 'FAILED';
-    const detail =
-      v?.message ??
-      c.cause ??
-      (c.failures.length > 0 ? c.failures.map((f) => `${f.resource}: ${f.error}`).join('; ') : undefined);
-    return { surface: c.surface, contain: c.status, verify, detail };
-  });
-  const applicable = surfaces.filter((s) => s.contain !== 'NOT_APPLICABLE');
-  const proven = applicable.filter((s) => s.verify === 'VERIFIED');
-  let status: KillStatus;
-  if (dryRun) status = 'PLANNED';
-  else if (proven.length === applicable.length) status = 'CONTAINED';
-  else if (proven.length === 0) status = 'FAILED';
-  else status = 'PARTIAL';
-  return { agentId: a.agentId, status, surfaces };
-}
+/** Agents listed by name in a kill's result and notification; beyond it, the counts tell. */
+export const MAX_LISTED_AGENTS = 100;
 
 export function overallStatus(prepare: FinalizeInput['prepare'], agents: KillResult['agents']): KillStatus {
   if (prepare.status === 'REJECTED') return 'REJECTED';
@@ -133,18 +147,25 @@ export function overallStatus(prepare: FinalizeInput['prepare'], agents: KillRes
 async function notify(deps: HandlerDeps, r: KillResult): Promise<void> {
   const lines = [
     `Backstop kill ${r.incidentId}: ${r.status}${r.mode ? ` (${r.mode})` : ''}`,
+    `Agents: ${Object.entries(r.counts)
+      .map(([status, n]) => `${n} ${status}`)
+      .join(', ')}`,
     ...r.agents.map(
       (a) =>
         `- ${a.agentId}: ${a.status}${
           a.status === 'CONTAINED'
             ? ''
-            : ` — not proven: ${a.surfaces
-                .filter((s) => s.contain !== 'NOT_APPLICABLE' && s.verify !== 'VERIFIED')
-                .map((s) => `${s.surface} (${s.detail ?? s.verify})`)
-                .join(', ')}`
+            : a.surfaces.length === 0
+              ? ` — ${a.detail ?? 'not cut'}`
+              : ` — not proven: ${a.surfaces
+                  .filter((s) => s.contain !== 'NOT_APPLICABLE' && s.verify !== 'VERIFIED')
+                  .map((s) => `${s.surface} (${s.detail ?? s.verify})`)
+                  .join(', ')}`
         }`,
     ),
-    ...r.joined.map((j) => `- ${j.agentId}: joined incident ${j.incidentId} (${j.mode})`),
+    ...r.joined
+      .slice(0, MAX_LISTED_AGENTS)
+      .map((j) => `- ${j.agentId}: joined incident ${j.incidentId} (${j.mode})`),
     ...(r.rejection ? [`Rejected (${r.rejection.code}): ${r.rejection.message}`] : []),
     r.timeToContainMs !== null ? `Time to contain: ${(r.timeToContainMs / 1000).toFixed(1)} s` : '',
   ].filter(Boolean);

@@ -2,6 +2,8 @@ import { errorMessage, errorName } from '../shared/aws-errors';
 import { assumeKillRole, type HandlerDeps } from '../shared/deps';
 import { findAgent } from '../shared/env';
 import { openChain, openStore } from '../shared/kill-io';
+import { summarizeAgent } from '../shared/outcome';
+import { OutcomeStore } from '../shared/outcome-store';
 import type { SurfaceVerification, VerifyInput, VerifyOutput } from '../shared/kill-types';
 import type { SurfaceName } from '../shared/types';
 import { getSurface } from '../surfaces';
@@ -27,6 +29,19 @@ const TRANSIENT = new Set([
  * while `pending` is true.
  */
 export async function run(input: VerifyInput, deps: HandlerDeps): Promise<VerifyOutput> {
+  const out = await readBack(input, deps);
+  if (out.pending) return out;
+  // The last read-back: keep the agent's whole outcome in the state table and hand the state
+  // machine one line, so a fleet kill stays under the 256 KB payload limit.
+  const outcome = { agentId: input.agentId, contain: input.contain, verify: out };
+  await new OutcomeStore(deps.clients.controlPlane().dynamo, deps.env.tableName).put(
+    input.incidentId,
+    outcome,
+  );
+  return { ...out, status: summarizeAgent(outcome, input.dryRun).status };
+}
+
+async function readBack(input: VerifyInput, deps: HandlerDeps): Promise<VerifyOutput> {
   const attempt = input.verify.attempt + 1;
   const recut = new Set<SurfaceName>(input.verify.recut);
   const agent = findAgent(deps.env.directory, input.agentId);

@@ -89,6 +89,8 @@ export interface VerifyOutput {
   /** True while something is still settling (or was just re-cut) and another read-back is due. */
   readonly pending: boolean;
   readonly surfaces: SurfaceVerification[];
+  /** Set on the last read-back, once the agent's full outcome is in the state table. */
+  readonly status?: KillStatus;
 }
 
 export interface AgentKillResult {
@@ -97,9 +99,15 @@ export interface AgentKillResult {
   readonly verify: VerifyOutput;
 }
 
+/** What each Map iteration returns: one line; the full outcome is in the state table. */
+export interface AgentLine {
+  readonly agentId: string;
+  readonly status: KillStatus;
+}
+
 export interface FinalizeInput {
   readonly prepare: PrepareOutput;
-  readonly agents?: AgentKillResult[];
+  readonly agents?: AgentLine[];
 }
 
 export interface KillResult {
@@ -108,6 +116,12 @@ export interface KillResult {
   readonly mode: KillMode | null;
   readonly dryRun: boolean;
   readonly timeToContainMs: number | null;
+  /** Agents by status. */
+  readonly counts: Partial<Record<KillStatus, number>>;
+  /**
+   * Every agent when the kill had at most MAX_LISTED_AGENTS of them; otherwise the ones that are
+   * not contained (the audit log's KillCompleted record lists them all).
+   */
   readonly agents: {
     agentId: string;
     status: KillStatus;

@@ -147,14 +147,16 @@ export class KillPathStates extends Construct {
         recut: [],
         pending: false,
         surfaces: [],
+        status: 'FAILED',
         'error.$': '$.caught.Error',
         'cause.$': '$.caught.Cause',
       },
       resultPath: '$.verify',
     });
     verify.addCatch(verifyFailed, { errors: ['States.ALL'], resultPath: '$.caught' });
+    // One line per agent: the full outcome is in the state table, so a fleet stays under 256 KB.
     const agentDone = new sfn.Pass(this, 'Agent done', {
-      parameters: { 'agentId.$': '$.agentId', 'contain.$': '$.contain', 'verify.$': '$.verify' },
+      parameters: { 'agentId.$': '$.agentId', 'status.$': '$.verify.status' },
     });
     verifyFailed.next(agentDone);
     const settle = new sfn.Wait(this, 'Wait for the cut to settle', {

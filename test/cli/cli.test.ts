@@ -36,6 +36,7 @@ const contained: KillResult = {
   mode: 'full_stop',
   dryRun: false,
   timeToContainMs: 4200,
+  counts: { CONTAINED: 1 },
   agents: [
     {
       agentId: 'support-bot',

@@ -90,6 +90,14 @@ describe('kill path on the embedded simulator', () => {
       vpcFunctionGroups: [closedGroup(world)],
     });
 
+    // The state machine carries one line per agent (the outcome is in the state table), so a
+    // fleet of 1000 stays under Step Functions' 256 KB payload limit.
+    const mapExit = run.execution.events.find(
+      (e) => e.type === 'StateExited' && e.stateName === 'Cut each agent',
+    );
+    expect((mapExit?.output as { agents: unknown }).agents).toEqual([
+      { agentId: DRILL_AGENT, status: 'CONTAINED' },
+    ]);
     // The control flag the agent runtime reads.
     expect(await store(world).getMode(DRILL_AGENT)).toEqual(expect.objectContaining({ mode: 'full_stop' }));
     // Every step is in the audit log, and the log verifies as a compliance reviewer would check it.

@@ -125,6 +125,18 @@ const CALLS: readonly Call[] = [
     needs: [onTable('dynamodb:PutItem'), onTable('dynamodb:DeleteItem'), ...TABLE_KEY],
   },
   {
+    source: 'shared/outcome-store.ts',
+    command: 'PutCommand',
+    what: "keep an agent's full outcome at its last read-back",
+    needs: [onTable('dynamodb:PutItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/outcome-store.ts',
+    command: 'QueryCommand',
+    what: "read every agent's outcome in Finalize",
+    needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
+  },
+  {
     source: 'shared/audit.ts',
     command: 'PutObjectCommand',
     what: 'write an audit record and a manifest (SSE-KMS with the audit key)',
