@@ -103,6 +103,13 @@ function printResult(
   io.out(statusMeaning(result.status));
   if (result.rejection) io.out(pc.red(`${result.rejection.code}: ${result.rejection.message}`));
   for (const j of result.joined) io.out(`${j.agentId}: joined incident ${j.incidentId} (${j.mode})`);
+  const total = Object.values(result.counts ?? {}).reduce((n, c) => n + (c ?? 0), 0);
+  if (total > 1) {
+    const byStatus = Object.entries(result.counts).map(([status, n]) => `${n} ${colourStatus(status)}`);
+    io.out(
+      `${total} agents: ${byStatus.join(', ')}${total > result.agents.length ? ' (listed: the ones not contained)' : ''}`,
+    );
+  }
   if (result.agents.length > 0) io.out(resultTable(result));
   if (result.timeToContainMs !== null)
     io.out(`Time to contain: ${(result.timeToContainMs / 1000).toFixed(2)} s`);
