@@ -323,54 +323,28 @@ export class StateStore implements PendingAuditSink {
     assertReason(reason);
     const at = toIso(change.at, 'at');
     const rank = modeRank(change.mode);
+    const key = { pk: agentPk(agentId), sk: MODE_SK };
+    const flag = {
+      agentId,
+      mode: change.mode,
+      highRiskToolsEnabled: false,
+      incidentId,
+      reason,
+      updatedAt: at,
+    };
     for (let attempt = 0; attempt < MAX_CONDITION_RETRIES; attempt++) {
       try {
-        const out = await this.doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { pk: agentPk(agentId), sk: MODE_SK },
-            UpdateExpression:
-              'SET #agentId = :agentId, #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #incidentId = :incidentId, #reason = :reason, #updatedAt = :at ADD #version :one',
-            ConditionExpression: 'attribute_not_exists(#pk) OR #modeRank < :rank',
-            ExpressionAttributeNames: {
-              '#pk': 'pk',
-              '#agentId': 'agentId',
-              '#mode': 'mode',
-              '#modeRank': 'modeRank',
-              '#highRisk': 'highRiskToolsEnabled',
-              '#incidentId': 'incidentId',
-              '#reason': 'reason',
-              '#updatedAt': 'updatedAt',
-              '#version': 'version',
-            },
-            ExpressionAttributeValues: {
-              ':agentId': agentId,
-              ':mode': change.mode,
-              ':rank': rank,
-              ':highRisk': false,
-              ':incidentId': incidentId,
-              ':reason': reason,
-              ':at': at,
-              ':one': 1,
-            },
-            ReturnValues: 'ALL_OLD',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        const previous = out.Attributes ? toModeState(out.Attributes) : undefined;
-        const current: ModeState = {
-          agentId,
-          mode: change.mode,
-          highRiskToolsEnabled: false,
-          incidentId,
-          reason,
-          updatedAt: at,
-          version: (previous?.version ?? 0) + 1,
-        };
+        const { previous, current } = await this.writeMode(key, flag, {
+          update:
+            'SET #agentId = :agentId, #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #incidentId = :incidentId, #reason = :reason, #updatedAt = :at ADD #version :one',
+          condition: 'attribute_not_exists(#pk) OR #modeRank < :rank',
+          names: { '#pk': 'pk', '#agentId': 'agentId' },
+          values: { ':agentId': agentId },
+        });
         return { previous, current, changed: true };
       } catch (err) {
         if (!isConditionFailure(err)) throw err;
-        const item = await this.failedItem(err, { pk: agentPk(agentId), sk: MODE_SK });
+        const item = await this.failedItem(err, key);
         if (!item) continue;
         const existing = toModeState(item);
         const existingRank = modeRank(existing.mode);
@@ -396,49 +370,21 @@ export class StateStore implements PendingAuditSink {
     const { incidentId, reason } = change;
     assertAuditId('Incident id', incidentId);
     assertReason(reason);
-    const at = toIso(change.at, 'at');
-    const rank = modeRank(change.mode);
     const key = { pk: agentPk(agentId), sk: MODE_SK };
+    const flag = {
+      agentId,
+      mode: change.mode,
+      highRiskToolsEnabled: change.mode === 'normal',
+      incidentId,
+      reason,
+      updatedAt: toIso(change.at, 'at'),
+    };
     try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: key,
-          UpdateExpression:
-            'SET #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #reason = :reason, #updatedAt = :at ADD #version :one',
-          ConditionExpression: '#incidentId = :incidentId AND #modeRank >= :rank',
-          ExpressionAttributeNames: {
-            '#mode': 'mode',
-            '#modeRank': 'modeRank',
-            '#highRisk': 'highRiskToolsEnabled',
-            '#incidentId': 'incidentId',
-            '#reason': 'reason',
-            '#updatedAt': 'updatedAt',
-            '#version': 'version',
-          },
-          ExpressionAttributeValues: {
-            ':mode': change.mode,
-            ':rank': rank,
-            ':highRisk': change.mode === 'normal',
-            ':incidentId': incidentId,
-            ':reason': reason,
-            ':at': at,
-            ':one': 1,
-          },
-          ReturnValues: 'ALL_OLD',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      const previous = out.Attributes ? toModeState(out.Attributes) : undefined;
-      const current: ModeState = {
-        agentId,
-        mode: change.mode,
-        highRiskToolsEnabled: change.mode === 'normal',
-        incidentId,
-        reason,
-        updatedAt: at,
-        version: (previous?.version ?? 0) + 1,
-      };
+      const { previous, current } = await this.writeMode(key, flag, {
+        update:
+          'SET #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #reason = :reason, #updatedAt = :at ADD #version :one',
+        condition: '#incidentId = :incidentId AND #modeRank >= :rank',
+      });
       return { previous, current, changed: previous?.mode !== change.mode };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
@@ -456,6 +402,57 @@ export class StateStore implements PendingAuditSink {
         current,
       );
     }
+  }
+
+  /**
+   * The conditional update raiseMode and lowerMode send: writes `flag` (mode, rank, high-risk
+   * switch, incident, reason, time) and adds one to the version, if `write.condition` holds.
+   * `write.update` is the SET/ADD expression; `write.names` and `write.values` hold what only the
+   * caller's expressions use. Answers the flag before and after the write; a failed condition
+   * throws the SDK's error, carrying the item as it stands (ReturnValuesOnConditionCheckFailure).
+   */
+  private async writeMode(
+    key: Key,
+    flag: Omit<ModeState, 'version'>,
+    write: {
+      update: string;
+      condition: string;
+      names?: Record<string, string>;
+      values?: Record<string, unknown>;
+    },
+  ): Promise<{ previous: ModeState | undefined; current: ModeState }> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: key,
+        UpdateExpression: write.update,
+        ConditionExpression: write.condition,
+        ExpressionAttributeNames: {
+          ...write.names,
+          '#mode': 'mode',
+          '#modeRank': 'modeRank',
+          '#highRisk': 'highRiskToolsEnabled',
+          '#incidentId': 'incidentId',
+          '#reason': 'reason',
+          '#updatedAt': 'updatedAt',
+          '#version': 'version',
+        },
+        ExpressionAttributeValues: {
+          ...write.values,
+          ':mode': flag.mode,
+          ':rank': modeRank(flag.mode),
+          ':highRisk': flag.highRiskToolsEnabled,
+          ':incidentId': flag.incidentId,
+          ':reason': flag.reason,
+          ':at': flag.updatedAt,
+          ':one': 1,
+        },
+        ReturnValues: 'ALL_OLD',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    const previous = out.Attributes ? toModeState(out.Attributes) : undefined;
+    return { previous, current: { ...flag, version: (previous?.version ?? 0) + 1 } };
   }
 
   // ---- Kill locks ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import {
   TAG_MUTATIONS,
 } from './actions';
 import type { AgentScope, ScopeTarget } from './agent-scope';
-import { type Conditions, mergeConditions, type PolicyBuilder } from './policy-builder';
+import { type Conditions, type DenyStatement, mergeConditions, type PolicyBuilder } from './policy-builder';
 
 /**
  * Statements shared by the kill and restore execution roles: their trust, their reads, and the
@@ -27,35 +27,59 @@ export interface ExecutionTrustProps {
   readonly organizationId?: string;
 }
 
-export interface ExecutionRoleOptions extends ExecutionTrustProps {
+/** Props both execution roles take. */
+export interface ExecutionRoleCommonProps extends ExecutionTrustProps {
+  /** The account and region, and how agent resources are recognised there. */
+  readonly agentScope: AgentScope;
+  /** Name prefix of Backstop's EventBridge rules, which the role may never touch. */
+  readonly backstopRulePrefix: string;
+}
+
+/** What sets one execution role apart from the other. */
+export interface ExecutionRoleDefinition {
   readonly roleName: string;
   readonly description: string;
-  /**
-   * The role's permissions. They outgrow the 10,240 characters IAM allows inline per role, so
-   * they become managed policies on Backstop's path, named `<roleName>-<n>`: agents may not
-   * attach them (agent boundary), the kill role may attach only deny policies, and the restore
-   * role no Backstop policy but those.
-   */
-  readonly policy: PolicyBuilder;
+  /** The role's own allows: what it may do to an agent's resources. */
+  readonly allows: PolicyBuilder;
+  /** The role's own guards, on top of the ones both roles share. */
+  readonly denies: readonly DenyStatement[];
 }
 
 /**
  * Creates an execution role on Backstop's path whose trust admits the control plane account as
  * principal, narrowed to one role by `aws:PrincipalArn` (the ARN pins account, path and name), to
  * incident-named sessions (`backstop-*`) that set a source identity, and to the organization when
- * one is configured. The wildcard findings of its policies are acknowledged on each policy with
- * the reasons the statements give.
+ * one is configured.
+ *
+ * Its permissions are, in this order: the role's own `allows`, the discovery reads, the guards
+ * that keep both roles off Backstop's own resources, and the role's own `denies` (the statements
+ * after `allows` are added to that builder). They outgrow the 10,240 characters IAM allows inline
+ * per role, so they become managed policies on Backstop's path, named `<roleName>-<n>`: agents may
+ * not attach them (agent boundary), the kill role may attach only deny policies, and the restore
+ * role no Backstop policy but those. The wildcard findings of the policies are acknowledged on
+ * each policy with the reasons the statements give.
  */
-export function createExecutionRole(scope: Construct, id: string, options: ExecutionRoleOptions): iam.Role {
+export function createExecutionRole(
+  scope: Construct,
+  id: string,
+  props: ExecutionRoleCommonProps,
+  definition: ExecutionRoleDefinition,
+): iam.Role {
+  const s = props.agentScope;
+  const policy = definition.allows;
+  allowDiscoveryReads(policy, s);
+  denyBackstopChanges(policy, s, props.backstopRulePrefix);
+  for (const statement of definition.denies) policy.deny(statement);
+
   const trusted: Conditions = {
-    ArnEquals: { 'aws:PrincipalArn': options.workerRole.roleArn },
-    ...(options.organizationId ? { StringEquals: { 'aws:PrincipalOrgID': options.organizationId } } : {}),
+    ArnEquals: { 'aws:PrincipalArn': props.workerRole.roleArn },
+    ...(props.organizationId ? { StringEquals: { 'aws:PrincipalOrgID': props.organizationId } } : {}),
   };
-  const account = new iam.AccountPrincipal(options.workerRole.env.account);
+  const account = new iam.AccountPrincipal(props.workerRole.env.account);
   const role = new iam.Role(scope, id, {
-    roleName: options.roleName,
+    roleName: definition.roleName,
     path: IAM_PATH,
-    description: options.description,
+    description: definition.description,
     assumedBy: account.withConditions(
       mergeConditions(trusted, {
         StringLike: { 'sts:RoleSessionName': SESSION_NAME_PATTERN },
@@ -63,13 +87,13 @@ export function createExecutionRole(scope: Construct, id: string, options: Execu
       }) ?? {},
     ),
   });
-  for (const policy of options.policy.toManagedPolicies(scope, {
+  for (const managed of policy.toManagedPolicies(scope, {
     idPrefix: `${id}Policy`,
-    namePrefix: options.roleName,
+    namePrefix: definition.roleName,
     path: IAM_PATH,
-    description: options.description,
+    description: definition.description,
   })) {
-    role.addManagedPolicy(policy);
+    role.addManagedPolicy(managed);
   }
   role.assumeRolePolicy?.addStatements(
     new iam.PolicyStatement({
@@ -101,8 +125,29 @@ export function allowOnTargets(
   }
 }
 
+/**
+ * UpdateSchedule on every schedule of the region, and the iam:PassRole it needs to pass a
+ * schedule's own role: agent roles only, to Scheduler only.
+ */
+export function allowScheduleUpdates(
+  builder: PolicyBuilder,
+  s: AgentScope,
+  sid: string,
+  wildcardReason: string,
+): void {
+  builder.allow({
+    sid,
+    actions: ['scheduler:UpdateSchedule'],
+    resources: [s.arn('scheduler', 'schedule/*')],
+    wildcardReason,
+  });
+  allowOnTargets(builder, 'PassAgentRolesToScheduler', s.roles(), ['iam:PassRole'], {
+    StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+  });
+}
+
 /** The reads both execution roles need to discover, snapshot and verify an agent. */
-export function allowDiscoveryReads(builder: PolicyBuilder, s: AgentScope): void {
+function allowDiscoveryReads(builder: PolicyBuilder, s: AgentScope): void {
   const readReason = (what: string) =>
     `Read-only ${what} of this account and region: discovery reads every candidate before deciding which belong to the agent.`;
   builder
@@ -182,7 +227,7 @@ export function allowDiscoveryReads(builder: PolicyBuilder, s: AgentScope): void
  * boundary or create a role, never pass a role except to Scheduler, never write `backstop:*`
  * tags, never touch the alarm forwarding rule.
  */
-export function denyBackstopChanges(builder: PolicyBuilder, s: AgentScope, backstopRulePrefix: string): void {
+function denyBackstopChanges(builder: PolicyBuilder, s: AgentScope, backstopRulePrefix: string): void {
   builder
     .deny({ sid: 'NeverChangeBackstopRoles', actions: ROLE_MUTATIONS, resources: [s.backstopRoles] })
     .deny({ sid: 'NeverChangeBackstopPolicies', actions: POLICY_MUTATIONS, resources: [s.backstopPolicies] })

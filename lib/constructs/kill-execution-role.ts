@@ -1,25 +1,19 @@
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { killExecutionRoleName } from '../../lambda/shared/naming';
-import type { AgentScope } from './agent-scope';
 import type { DenyPolicies } from './deny-policies';
 import {
-  allowDiscoveryReads,
   allowOnTargets,
+  allowScheduleUpdates,
   createExecutionRole,
-  denyBackstopChanges,
-  type ExecutionTrustProps,
+  type ExecutionRoleCommonProps,
 } from './execution-role-policies';
 import type { IsolationSecurityGroups } from './isolation-security-groups';
 import { PolicyBuilder } from './policy-builder';
 
-export interface KillExecutionRoleProps extends ExecutionTrustProps {
-  /** The account and region, and how agent resources are recognised there. */
-  readonly agentScope: AgentScope;
+export interface KillExecutionRoleProps extends ExecutionRoleCommonProps {
   /** This region's deny policies: the only policies the role may attach. */
   readonly denyPolicies: DenyPolicies;
-  /** Name prefix of Backstop's EventBridge rules, which the role may never touch. */
-  readonly backstopRulePrefix: string;
   /**
    * Isolation groups the role may move agent network interfaces and VPC functions into.
    * @default - no VPC declared in this region: the role gets no network permissions
@@ -78,16 +72,12 @@ export class KillExecutionRole extends Construct {
       wildcardReason:
         "Rules that target an agent's functions, queues or state machines are found by target, carry no agent tag and can sit on any bus; disabling stops work but grants nothing, and Backstop's forwarding rule is denied explicitly.",
     });
-    builder.allow({
-      sid: 'DisableSchedules',
-      actions: ['scheduler:UpdateSchedule'],
-      resources: [s.arn('scheduler', 'schedule/*')],
-      wildcardReason:
-        'Schedules carry no tags and are found by their target; the schedule role it must pass is limited to agent roles, to Scheduler only.',
-    });
-    allowOnTargets(builder, 'PassAgentRolesToScheduler', s.roles(), ['iam:PassRole'], {
-      StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
-    });
+    allowScheduleUpdates(
+      builder,
+      s,
+      'DisableSchedules',
+      'Schedules carry no tags and are found by their target; the schedule role it must pass is limited to agent roles, to Scheduler only.',
+    );
     builder.allow({
       sid: 'StopExecutions',
       actions: ['states:StopExecution'],
@@ -113,32 +103,24 @@ export class KillExecutionRole extends Construct {
       });
     }
 
-    allowDiscoveryReads(builder, s);
-
-    // Guards: whatever the allows above say, these hold.
-    denyBackstopChanges(builder, s, props.backstopRulePrefix);
-    builder
-      .deny({
-        sid: 'AttachNothingButBackstopDenyPolicies',
-        actions: ['iam:AttachRolePolicy'],
-        conditions: { ArnNotLike: { 'iam:PolicyARN': [...attachable] } },
-      })
-      .deny({
-        sid: 'NeverDetachBackstopPolicies',
-        actions: ['iam:DetachRolePolicy'],
-        conditions: { ArnLike: { 'iam:PolicyARN': s.backstopPolicies } },
-      })
-      .deny({
-        sid: 'NeverPutAuthorityBack',
-        actions: ['events:EnableRule', 'lambda:DeleteFunctionConcurrency'],
-      });
-
-    this.role = createExecutionRole(this, 'Role', {
+    this.role = createExecutionRole(this, 'Role', props, {
       roleName: killExecutionRoleName(s.region),
       description: 'Backstop kill execution role: cuts agent authority, never grants it',
-      workerRole: props.workerRole,
-      organizationId: props.organizationId,
-      policy: builder,
+      allows: builder,
+      // Guards: whatever the allows above say, these hold (with the ones both roles share).
+      denies: [
+        {
+          sid: 'AttachNothingButBackstopDenyPolicies',
+          actions: ['iam:AttachRolePolicy'],
+          conditions: { ArnNotLike: { 'iam:PolicyARN': [...attachable] } },
+        },
+        {
+          sid: 'NeverDetachBackstopPolicies',
+          actions: ['iam:DetachRolePolicy'],
+          conditions: { ArnLike: { 'iam:PolicyARN': s.backstopPolicies } },
+        },
+        { sid: 'NeverPutAuthorityBack', actions: ['events:EnableRule', 'lambda:DeleteFunctionConcurrency'] },
+      ],
     });
   }
 }

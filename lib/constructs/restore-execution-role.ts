@@ -1,24 +1,18 @@
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { restoreExecutionRoleName } from '../../lambda/shared/naming';
-import type { AgentScope } from './agent-scope';
 import type { DenyPolicies } from './deny-policies';
 import {
-  allowDiscoveryReads,
   allowOnTargets,
+  allowScheduleUpdates,
   createExecutionRole,
-  denyBackstopChanges,
-  type ExecutionTrustProps,
+  type ExecutionRoleCommonProps,
 } from './execution-role-policies';
 import { PolicyBuilder } from './policy-builder';
 
-export interface RestoreExecutionRoleProps extends ExecutionTrustProps {
-  /** The account and region, and how agent resources are recognised there. */
-  readonly agentScope: AgentScope;
+export interface RestoreExecutionRoleProps extends ExecutionRoleCommonProps {
   /** This region's deny policies: the only Backstop policies the role may attach (a restore to a lower kill mode). */
   readonly denyPolicies: DenyPolicies;
-  /** Name prefix of Backstop's EventBridge rules, which the role may never touch. */
-  readonly backstopRulePrefix: string;
 }
 
 /**
@@ -74,16 +68,12 @@ export class RestoreExecutionRole extends Construct {
     allowOnTargets(builder, 'RestoreRuleState', s.rules(), ['events:PutRule'], {
       Null: { 'aws:TagKeys': 'true' },
     });
-    builder.allow({
-      sid: 'ReenableSchedules',
-      actions: ['scheduler:UpdateSchedule'],
-      resources: [s.arn('scheduler', 'schedule/*')],
-      wildcardReason:
-        "Schedules carry no tags and are found by their target; restore puts back exactly the schedules the kill's snapshot lists.",
-    });
-    allowOnTargets(builder, 'PassAgentRolesToScheduler', s.roles(), ['iam:PassRole'], {
-      StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
-    });
+    allowScheduleUpdates(
+      builder,
+      s,
+      'ReenableSchedules',
+      "Schedules carry no tags and are found by their target; restore puts back exactly the schedules the kill's snapshot lists.",
+    );
     allowOnTargets(builder, 'RestoreNetworkInterfaces', s.networkInterfaces(), [
       'ec2:ModifyNetworkInterfaceAttribute',
     ]);
@@ -95,32 +85,27 @@ export class RestoreExecutionRole extends Construct {
         'An interface goes back to whatever groups it had before the kill, which can be any group of the region; the interface itself must be an agent interface.',
     });
 
-    allowDiscoveryReads(builder, s);
-
-    denyBackstopChanges(builder, s, props.backstopRulePrefix);
-    builder
-      .deny({
-        sid: 'NeverAttachAdministratorAccess',
-        actions: ['iam:AttachRolePolicy'],
-        conditions: {
-          ArnEquals: { 'iam:PolicyARN': `arn:${s.partition}:iam::aws:policy/AdministratorAccess` },
-        },
-      })
-      .deny({
-        sid: 'NeverAttachOtherBackstopPolicies',
-        actions: ['iam:AttachRolePolicy'],
-        conditions: {
-          ArnLike: { 'iam:PolicyARN': s.backstopPolicies },
-          ArnNotLike: { 'iam:PolicyARN': [...props.denyPolicies.attachableArnPatterns] },
-        },
-      });
-
-    this.role = createExecutionRole(this, 'Role', {
+    this.role = createExecutionRole(this, 'Role', props, {
       roleName: restoreExecutionRoleName(s.region),
       description: 'Backstop restore execution role: puts back agent authority after approval',
-      workerRole: props.workerRole,
-      organizationId: props.organizationId,
-      policy: builder,
+      allows: builder,
+      denies: [
+        {
+          sid: 'NeverAttachAdministratorAccess',
+          actions: ['iam:AttachRolePolicy'],
+          conditions: {
+            ArnEquals: { 'iam:PolicyARN': `arn:${s.partition}:iam::aws:policy/AdministratorAccess` },
+          },
+        },
+        {
+          sid: 'NeverAttachOtherBackstopPolicies',
+          actions: ['iam:AttachRolePolicy'],
+          conditions: {
+            ArnLike: { 'iam:PolicyARN': s.backstopPolicies },
+            ArnNotLike: { 'iam:PolicyARN': [...props.denyPolicies.attachableArnPatterns] },
+          },
+        },
+      ],
     });
   }
 }

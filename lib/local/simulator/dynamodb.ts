@@ -47,7 +47,7 @@ import {
   type Value,
 } from './dynamodb-expressions';
 import { SimError } from './errors';
-import { type CallContext, compact, Scoped } from './world';
+import { type CallContext, compact, Scoped, type TaggedResource } from './world';
 
 interface KeyDef {
   readonly hash: string;
@@ -132,6 +132,55 @@ function checkValue(v: Value, where: string): void {
   }
   if (v.M) for (const [k, x] of Object.entries(v.M)) checkValue(x, `${where}.${k}`);
   if (v.L) for (const [i, x] of v.L.entries()) checkValue(x, `${where}[${i}]`);
+}
+
+/** The placeholders a request declares (ExpressionAttributeNames and ExpressionAttributeValues). */
+function placeholdersOf(input: {
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Av;
+}): Placeholders {
+  return new Placeholders(
+    input.ExpressionAttributeNames,
+    input.ExpressionAttributeValues as Record<string, Value> | undefined,
+  );
+}
+
+/**
+ * Throws ConditionalCheckFailedException unless the write's condition (if any) holds for the item
+ * it would replace, carrying that item when the request asked for `ALL_OLD` on failure.
+ */
+function requireCondition(
+  condition: Condition | undefined,
+  evaluator: Evaluator,
+  old: Item | undefined,
+  onFailure: string | undefined,
+): void {
+  if (condition && !evaluator.condition(condition, old)) throw conditionFailed(old, onFailure === 'ALL_OLD');
+}
+
+/** The members of a single-item write that its condition check reads. */
+interface ConditionalWriteInput {
+  readonly ConditionExpression?: string;
+  readonly ExpressionAttributeNames?: Record<string, string>;
+  readonly ExpressionAttributeValues?: Av;
+  readonly ReturnValuesOnConditionCheckFailure?: string;
+}
+
+type Projection = ReturnType<typeof parseProjection>;
+
+/** A read's FilterExpression and ProjectionExpression (Query, Scan), each parsed when present. */
+function readExpressions(
+  input: { FilterExpression?: string; ProjectionExpression?: string },
+  placeholders: Placeholders,
+): { filter?: Condition; projection?: Projection } {
+  return {
+    filter: input.FilterExpression
+      ? parseCondition(input.FilterExpression, 'FilterExpression', placeholders)
+      : undefined,
+    projection: input.ProjectionExpression
+      ? parseProjection(input.ProjectionExpression, placeholders)
+      : undefined,
+  };
 }
 
 export class DynamoDbService {
@@ -263,6 +312,25 @@ export class DynamoDbService {
       : parseCondition(expression, 'ConditionExpression', placeholders);
   }
 
+  /**
+   * What PutItem and DeleteItem check before they write the item under `key`: every placeholder is
+   * used, and the ConditionExpression holds for the item stored there. Answers that item and its
+   * key string.
+   */
+  private conditionalWrite(
+    table: TableRecord,
+    key: Item,
+    input: ConditionalWriteInput,
+  ): { keyStr: string; old: Item | undefined } {
+    const placeholders = placeholdersOf(input);
+    const condition = this.condition(input.ConditionExpression, placeholders);
+    placeholders.checkAllUsed();
+    const keyStr = this.keyString(table, key);
+    const old = table.items.get(keyStr);
+    requireCondition(condition, new Evaluator(placeholders), old, input.ReturnValuesOnConditionCheckFailure);
+    return { keyStr, old };
+  }
+
   // ---- AWS actions ----
 
   CreateTable(input: CreateTableCommandInput, ctx: CallContext): Out<CreateTableCommandOutput> {
@@ -344,18 +412,8 @@ export class DynamoDbService {
       );
     this.checkItem(table, item);
     const returnValues = this.returnValues(input.ReturnValues, ['NONE', 'ALL_OLD']);
-    const placeholders = new Placeholders(
-      input.ExpressionAttributeNames,
-      input.ExpressionAttributeValues as Record<string, Value>,
-    );
-    const condition = this.condition(input.ConditionExpression, placeholders);
-    placeholders.checkAllUsed();
-    const key = this.keyString(table, item);
-    const old = table.items.get(key);
-    if (condition && !new Evaluator(placeholders).condition(condition, old)) {
-      throw conditionFailed(old, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
-    }
-    table.items.set(key, item);
+    const { keyStr, old } = this.conditionalWrite(table, item, input);
+    table.items.set(keyStr, item);
     return returnValues === 'ALL_OLD' && old ? { Attributes: toAv(old) } : {};
   }
 
@@ -371,10 +429,7 @@ export class DynamoDbService {
       'ALL_NEW',
       'UPDATED_NEW',
     ]);
-    const placeholders = new Placeholders(
-      input.ExpressionAttributeNames,
-      input.ExpressionAttributeValues as Record<string, Value>,
-    );
+    const placeholders = placeholdersOf(input);
     const actions = input.UpdateExpression ? parseUpdate(input.UpdateExpression, placeholders) : undefined;
     const condition = this.condition(input.ConditionExpression, placeholders);
     placeholders.checkAllUsed();
@@ -386,9 +441,7 @@ export class DynamoDbService {
     const keyStr = this.keyString(table, key);
     const old = table.items.get(keyStr);
     const evaluator = new Evaluator(placeholders);
-    if (condition && !evaluator.condition(condition, old)) {
-      throw conditionFailed(old, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
-    }
+    requireCondition(condition, evaluator, old, input.ReturnValuesOnConditionCheckFailure);
     const base = old ?? structuredClone(key);
     const { item, touched } = actions
       ? applyUpdate(actions, base, evaluator)
@@ -418,17 +471,7 @@ export class DynamoDbService {
     const table = this.table(ctx, input.TableName);
     const key = this.checkKey(table, toItem(input.Key));
     const returnValues = this.returnValues(input.ReturnValues, ['NONE', 'ALL_OLD']);
-    const placeholders = new Placeholders(
-      input.ExpressionAttributeNames,
-      input.ExpressionAttributeValues as Record<string, Value>,
-    );
-    const condition = this.condition(input.ConditionExpression, placeholders);
-    placeholders.checkAllUsed();
-    const keyStr = this.keyString(table, key);
-    const old = table.items.get(keyStr);
-    if (condition && !new Evaluator(placeholders).condition(condition, old)) {
-      throw conditionFailed(old, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
-    }
+    const { keyStr, old } = this.conditionalWrite(table, key, input);
     table.items.delete(keyStr);
     return returnValues === 'ALL_OLD' && old ? { Attributes: toAv(old) } : {};
   }
@@ -490,18 +533,10 @@ export class DynamoDbService {
         'Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.',
       );
     }
-    const placeholders = new Placeholders(
-      input.ExpressionAttributeNames,
-      input.ExpressionAttributeValues as Record<string, Value>,
-    );
+    const placeholders = placeholdersOf(input);
     const keyCondition = parseCondition(input.KeyConditionExpression, 'KeyConditionExpression', placeholders);
     this.keyCondition(keyCondition, keys);
-    const filter = input.FilterExpression
-      ? parseCondition(input.FilterExpression, 'FilterExpression', placeholders)
-      : undefined;
-    const projection = input.ProjectionExpression
-      ? parseProjection(input.ProjectionExpression, placeholders)
-      : undefined;
+    const { filter, projection } = readExpressions(input, placeholders);
     placeholders.checkAllUsed();
     const evaluator = new Evaluator(placeholders);
     const matching = [...table.items.values()].filter((item) => evaluator.condition(keyCondition, item));
@@ -519,16 +554,8 @@ export class DynamoDbService {
 
   Scan(input: ScanCommandInput, ctx: CallContext): Out<ScanCommandOutput> {
     const table = this.table(ctx, input.TableName);
-    const placeholders = new Placeholders(
-      input.ExpressionAttributeNames,
-      input.ExpressionAttributeValues as Record<string, Value>,
-    );
-    const filter = input.FilterExpression
-      ? parseCondition(input.FilterExpression, 'FilterExpression', placeholders)
-      : undefined;
-    const projection = input.ProjectionExpression
-      ? parseProjection(input.ProjectionExpression, placeholders)
-      : undefined;
+    const placeholders = placeholdersOf(input);
+    const { filter, projection } = readExpressions(input, placeholders);
     placeholders.checkAllUsed();
     const items = [...table.items.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -542,7 +569,7 @@ export class DynamoDbService {
     ordered: Item[],
     input: { Limit?: number; ExclusiveStartKey?: Av; Select?: string },
     filter: Condition | undefined,
-    projection: ReturnType<typeof parseProjection> | undefined,
+    projection: Projection | undefined,
     evaluator: Evaluator,
   ) {
     if (input.Limit !== undefined && (!Number.isInteger(input.Limit) || input.Limit < 1)) {
@@ -607,10 +634,7 @@ export class DynamoDbService {
         throw invalid('TransactItems can only contain one of Check, Put, Update or Delete');
       const op = ops[0]!;
       const table = this.table(ctx, op.TableName);
-      const placeholders = new Placeholders(
-        op.ExpressionAttributeNames,
-        op.ExpressionAttributeValues as Record<string, Value> | undefined,
-      );
+      const placeholders = placeholdersOf(op);
       let key: Item;
       let next: Planned['next'] = 'unchanged';
       let actions: ReturnType<typeof parseUpdate> | undefined;
@@ -691,12 +715,7 @@ export class DynamoDbService {
   }
 
   /** Taggable resources (tables), for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const [accountId, region, state] of this.regions.entries()) {
       for (const t of state.tables.values()) yield { accountId, region, arn: t.arn, tags: t.tags };
     }

@@ -51,8 +51,10 @@ import {
   compact,
   copy,
   globMatch,
+  mergeTags,
   partitionOf,
   Scoped,
+  type TaggedResource,
   tagsFromList,
   tagsToList,
   validateTags,
@@ -549,10 +551,7 @@ export class Ec2Service {
   CreateTags(input: CreateTagsCommandInput, ctx: CallContext): Out<CreateTagsCommandOutput> {
     const tags = tagsFromList(input.Tags);
     for (const id of input.Resources ?? []) {
-      const target = this.taggable(ctx, id);
-      const merged = new Map([...target, ...tags]);
-      validateTags(merged, 'InvalidParameterValue');
-      for (const [k, v] of tags) target.set(k, v);
+      mergeTags(this.taggable(ctx, id), tags, 'InvalidParameterValue');
     }
     return {};
   }
@@ -895,12 +894,7 @@ export class Ec2Service {
   }
 
   /** Taggable resources, for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const [accountId, region, state] of this.regions.entries()) {
       const partition = partitionOf(region);
       const arn = (type: string, id: string) => `arn:${partition}:ec2:${region}:${accountId}:${type}/${id}`;

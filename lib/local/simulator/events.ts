@@ -36,14 +36,16 @@ import type {
 } from '@aws-sdk/client-eventbridge';
 import type { Out, SimCore } from './core';
 import { SimError } from './errors';
-import { paginate, sortedBy } from './pagination';
+import { type Page, paginate, sortedBy } from './pagination';
 import {
   type CallContext,
   compact,
   copy,
+  mergeTags,
   parseArn,
   partitionOf,
   Scoped,
+  type TaggedResource,
   tagsFromList,
   tagsToList,
   validateTags,
@@ -169,6 +171,23 @@ export class EventsService {
     }
   }
 
+  /** A page of a List* call: NextToken and Limit, at most 100 items. */
+  private page<T>(
+    items: readonly T[],
+    input: { NextToken?: string; Limit?: number },
+    keyOf: (item: T) => string,
+  ): Page<T> {
+    return paginate(items, this.core.settings.pageSize, {
+      token: input.NextToken,
+      requested: input.Limit,
+      awsDefault: 100,
+      max: 100,
+      keyOf,
+      errorCode: 'ValidationException',
+      sizeName: 'Limit',
+    });
+  }
+
   private ruleSummary(r: RuleRecord): Rule {
     return compact({
       Name: r.Name,
@@ -233,15 +252,7 @@ export class EventsService {
       ),
       (b) => b.Name,
     );
-    const page = paginate(buses, this.core.settings.pageSize, {
-      token: input.NextToken,
-      requested: input.Limit,
-      awsDefault: 100,
-      max: 100,
-      keyOf: (b) => b.Name,
-      errorCode: 'ValidationException',
-      sizeName: 'Limit',
-    });
+    const page = this.page(buses, input, (b) => b.Name);
     return compact({
       EventBuses: page.items.map((b) =>
         compact({
@@ -306,15 +317,7 @@ export class EventsService {
       ),
       (r) => r.Name,
     );
-    const page = paginate(rules, this.core.settings.pageSize, {
-      token: input.NextToken,
-      requested: input.Limit,
-      awsDefault: 100,
-      max: 100,
-      keyOf: (r) => r.Name,
-      errorCode: 'ValidationException',
-      sizeName: 'Limit',
-    });
+    const page = this.page(rules, input, (r) => r.Name);
     return compact({ Rules: page.items.map((r) => this.ruleSummary(r)), NextToken: page.next });
   }
 
@@ -334,15 +337,7 @@ export class EventsService {
         .map((r) => r.Name),
       (n) => n,
     );
-    const page = paginate(names, this.core.settings.pageSize, {
-      token: input.NextToken,
-      requested: input.Limit,
-      awsDefault: 100,
-      max: 100,
-      keyOf: (n) => n,
-      errorCode: 'ValidationException',
-      sizeName: 'Limit',
-    });
+    const page = this.page(names, input, (n) => n);
     return compact({ RuleNames: page.items, NextToken: page.next });
   }
 
@@ -393,15 +388,7 @@ export class EventsService {
   ): Out<ListTargetsByRuleCommandOutput> {
     const r = this.rule(ctx, input.Rule, input.EventBusName);
     const targets = sortedBy(r.targets.values(), (t) => t.Id!);
-    const page = paginate(targets, this.core.settings.pageSize, {
-      token: input.NextToken,
-      requested: input.Limit,
-      awsDefault: 100,
-      max: 100,
-      keyOf: (t) => t.Id!,
-      errorCode: 'ValidationException',
-      sizeName: 'Limit',
-    });
+    const page = this.page(targets, input, (t) => t.Id!);
     return compact({ Targets: page.items.map((t) => copy(t)), NextToken: page.next });
   }
 
@@ -437,9 +424,7 @@ export class EventsService {
   TagResource(input: TagResourceCommandInput, ctx: CallContext): Out<TagResourceCommandOutput> {
     const { tags, rule } = this.resource(ctx, input.ResourceARN);
     if (rule) this.refuseManaged(rule, 'TagResource');
-    const added = tagsFromList(input.Tags);
-    validateTags(new Map([...tags, ...added]), 'ValidationException');
-    for (const [k, v] of added) tags.set(k, v);
+    mergeTags(tags, tagsFromList(input.Tags), 'ValidationException');
     return {};
   }
 
@@ -486,12 +471,7 @@ export class EventsService {
   }
 
   /** Taggable resources, for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const [accountId, region, state] of this.regions.entries()) {
       for (const b of state.buses.values())
         if (b.Name !== 'default') yield { accountId, region, arn: b.Arn, tags: b.tags };

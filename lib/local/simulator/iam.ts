@@ -45,7 +45,7 @@ import type {
 } from '@aws-sdk/client-iam';
 import type { Out, SimCore } from './core';
 import { SimError } from './errors';
-import { paginate, sortedBy } from './pagination';
+import { type Page, paginate, sortedBy } from './pagination';
 import { MalformedPolicyError, type PolicyDocument, parsePolicy } from './policy';
 import {
   type CallContext,
@@ -272,6 +272,23 @@ export class IamService {
     });
   }
 
+  /** A page of a List* call: Marker and MaxItems, 100 items unless asked, at most 1000. */
+  private page<T>(
+    items: readonly T[],
+    input: { Marker?: string; MaxItems?: number },
+    keyOf: (item: T) => string,
+  ): Page<T> {
+    return paginate(items, this.core.settings.pageSize, {
+      token: input.Marker,
+      requested: input.MaxItems,
+      awsDefault: 100,
+      max: 1000,
+      keyOf,
+      errorCode: 'ValidationError',
+      sizeName: 'maxItems',
+    });
+  }
+
   // ---- AWS actions ----
 
   CreateRole(input: CreateRoleCommandInput, ctx: CallContext): Out<CreateRoleCommandOutput> {
@@ -369,15 +386,7 @@ export class IamService {
       [...this.account(ctx.accountId).roles.values()].filter((r) => r.Path.startsWith(prefix)),
       (r) => r.RoleName.toLowerCase(),
     );
-    const page = paginate(roles, this.core.settings.pageSize, {
-      token: input.Marker,
-      requested: input.MaxItems,
-      awsDefault: 100,
-      max: 1000,
-      keyOf: (r) => r.RoleName.toLowerCase(),
-      errorCode: 'ValidationError',
-      sizeName: 'maxItems',
-    });
+    const page = this.page(roles, input, (r) => r.RoleName.toLowerCase());
     return compact({
       Roles: page.items.map((r) => this.roleOutput(r, false)),
       IsTruncated: page.next !== undefined,
@@ -388,15 +397,7 @@ export class IamService {
   ListRoleTags(input: ListRoleTagsCommandInput, ctx: CallContext): Out<ListRoleTagsCommandOutput> {
     const role = this.role(ctx, input.RoleName);
     const tags = sortedBy(tagsToList(role.tags), (t) => t.Key);
-    const page = paginate(tags, this.core.settings.pageSize, {
-      token: input.Marker,
-      requested: input.MaxItems,
-      awsDefault: 100,
-      max: 1000,
-      keyOf: (t) => t.Key,
-      errorCode: 'ValidationError',
-      sizeName: 'maxItems',
-    });
+    const page = this.page(tags, input, (t) => t.Key);
     return compact({ Tags: page.items, IsTruncated: page.next !== undefined, Marker: page.next });
   }
 
@@ -427,15 +428,7 @@ export class IamService {
       .map((a) => ({ a, policy: this.policy(a.arn, ctx) }))
       .filter(({ policy }) => policy?.Path.startsWith(prefix));
     const key = (x: (typeof attached)[number]) => String(x.a.seq).padStart(12, '0');
-    const page = paginate(attached, this.core.settings.pageSize, {
-      token: input.Marker,
-      requested: input.MaxItems,
-      awsDefault: 100,
-      max: 1000,
-      keyOf: key,
-      errorCode: 'ValidationError',
-      sizeName: 'maxItems',
-    });
+    const page = this.page(attached, input, key);
     return compact({
       AttachedPolicies: page.items.map(({ policy }) => ({
         PolicyName: policy!.PolicyName,
@@ -486,15 +479,7 @@ export class IamService {
   ): Out<ListRolePoliciesCommandOutput> {
     const role = this.role(ctx, input.RoleName);
     const names = sortedBy(role.inline.keys(), (n) => n);
-    const page = paginate(names, this.core.settings.pageSize, {
-      token: input.Marker,
-      requested: input.MaxItems,
-      awsDefault: 100,
-      max: 1000,
-      keyOf: (n) => n,
-      errorCode: 'ValidationError',
-      sizeName: 'maxItems',
-    });
+    const page = this.page(names, input, (n) => n);
     return compact({ PolicyNames: page.items, IsTruncated: page.next !== undefined, Marker: page.next });
   }
 

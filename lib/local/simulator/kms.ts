@@ -24,7 +24,7 @@ import type {
 import type { Out, SimCore } from './core';
 import { jwkInt, signDigest, verifyDigest } from './ecdsa';
 import { SimError } from './errors';
-import { type CallContext, compact, parseArn, Scoped, tagsFromList } from './world';
+import { type CallContext, compact, parseArn, Scoped, type TaggedResource, tagsFromList } from './world';
 
 interface KeyRecord {
   readonly KeyId: string;
@@ -256,12 +256,7 @@ export class KmsService {
   }
 
   /** Taggable resources (keys), for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const [accountId, region, state] of this.regions.entries()) {
       for (const k of state.keys.values()) yield { accountId, region, arn: k.Arn, tags: k.tags };
     }

@@ -50,8 +50,17 @@ import type {
 } from '@aws-sdk/client-lambda';
 import type { Out, SimCore } from './core';
 import { SimError } from './errors';
-import { paginate, sortedBy } from './pagination';
-import { type CallContext, compact, copy, parseArn, Scoped, validateTags } from './world';
+import { type Page, paginate, sortedBy } from './pagination';
+import {
+  type CallContext,
+  compact,
+  copy,
+  mergeTags,
+  parseArn,
+  Scoped,
+  type TaggedResource,
+  validateTags,
+} from './world';
 
 /** A change that takes effect after some reads or some time. */
 interface Pending {
@@ -279,6 +288,24 @@ export class LambdaService {
     });
   }
 
+  /** A page of a List* call: Marker and MaxItems, `awsDefault` items unless asked, at most 10,000. */
+  private page<T>(
+    items: readonly T[],
+    input: { Marker?: string; MaxItems?: number },
+    keyOf: (item: T) => string,
+    awsDefault: number,
+  ): Page<T> {
+    return paginate(items, this.core.settings.pageSize, {
+      token: input.Marker,
+      requested: input.MaxItems,
+      awsDefault,
+      max: 10_000,
+      keyOf,
+      errorCode: 'InvalidParameterValueException',
+      sizeName: 'MaxItems',
+    });
+  }
+
   private kmsKey(ctx: CallContext, arn: string | undefined): string | undefined {
     if (arn === undefined || arn === '') return undefined;
     const resolved = this.core.services.kms.resolveKeyArn(ctx, arn);
@@ -483,15 +510,7 @@ export class LambdaService {
 
   ListFunctions(input: ListFunctionsCommandInput, ctx: CallContext): Out<ListFunctionsCommandOutput> {
     const functions = sortedBy(this.state(ctx).functions.values(), (f) => f.FunctionName);
-    const page = paginate(functions, this.core.settings.pageSize, {
-      token: input.Marker,
-      requested: input.MaxItems,
-      awsDefault: 50,
-      max: 10_000,
-      keyOf: (f) => f.FunctionName,
-      errorCode: 'InvalidParameterValueException',
-      sizeName: 'MaxItems',
-    });
+    const page = this.page(functions, input, (f) => f.FunctionName, 50);
     return compact({
       Functions: page.items.map((f) => this.configuration(f, f.update ? f.update.shown : 'Successful')),
       NextMarker: page.next,
@@ -514,9 +533,7 @@ export class LambdaService {
 
   TagResource(input: TagResourceCommandInput, ctx: CallContext): Out<TagResourceCommandOutput> {
     const tags = this.taggableTags(ctx, input.Resource);
-    const added = new Map(Object.entries(input.Tags ?? {}));
-    validateTags(new Map([...tags, ...added]), 'InvalidParameterValueException');
-    for (const [k, v] of added) tags.set(k, v);
+    mergeTags(tags, new Map(Object.entries(input.Tags ?? {})), 'InvalidParameterValueException');
     return {};
   }
 
@@ -590,15 +607,7 @@ export class LambdaService {
     }
     if (input.EventSourceArn) mappings = mappings.filter((m) => m.EventSourceArn === input.EventSourceArn);
     const key = (m: MappingRecord) => String(m.seq).padStart(12, '0');
-    const page = paginate(sortedBy(mappings, key), this.core.settings.pageSize, {
-      token: input.Marker,
-      requested: input.MaxItems,
-      awsDefault: 100,
-      max: 10_000,
-      keyOf: key,
-      errorCode: 'InvalidParameterValueException',
-      sizeName: 'MaxItems',
-    });
+    const page = this.page(sortedBy(mappings, key), input, key, 100);
     return compact({
       EventSourceMappings: page.items.map((m) => this.mappingOutput(m, this.readMapping(m), ctx)),
       NextMarker: page.next,
@@ -709,12 +718,7 @@ export class LambdaService {
   }
 
   /** Taggable resources, for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const [accountId, region, state] of this.regions.entries()) {
       for (const f of state.functions.values()) yield { accountId, region, arn: f.FunctionArn, tags: f.tags };
       for (const m of state.mappings.values()) {

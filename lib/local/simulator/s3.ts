@@ -70,7 +70,7 @@ import {
   parsePolicy,
   UnsupportedPolicyError,
 } from './policy';
-import { type CallContext, compact, partitionOf } from './world';
+import { type CallContext, compact, partitionOf, type TaggedResource } from './world';
 
 type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
@@ -976,12 +976,7 @@ export class S3Service {
   }
 
   /** Taggable resources (buckets), for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const b of this.buckets.values()) {
       yield {
         accountId: b.owner,

@@ -28,14 +28,16 @@ import type {
 } from '@aws-sdk/client-scheduler';
 import type { Out, SimCore } from './core';
 import { SimError } from './errors';
-import { paginate, sortedBy } from './pagination';
+import { type Page, paginate, sortedBy } from './pagination';
 import {
   type CallContext,
   compact,
   copy,
+  mergeTags,
   parseArn,
   partitionOf,
   Scoped,
+  type TaggedResource,
   tagsFromList,
   tagsToList,
   validateTags,
@@ -136,6 +138,23 @@ export class SchedulerService {
     return schedule;
   }
 
+  /** A page of a List* call: NextToken and MaxResults, at most 100 items. */
+  private page<T>(
+    items: readonly T[],
+    input: { NextToken?: string; MaxResults?: number },
+    keyOf: (item: T) => string,
+  ): Page<T> {
+    return paginate(items, this.core.settings.pageSize, {
+      token: input.NextToken,
+      requested: input.MaxResults,
+      awsDefault: 100,
+      max: 100,
+      keyOf,
+      errorCode: 'ValidationException',
+      sizeName: 'MaxResults',
+    });
+  }
+
   /** Checks the members every Create and Update must carry, as AWS does. */
   private fields(
     input: ScheduleFields,
@@ -207,15 +226,7 @@ export class SchedulerService {
       ),
       (g) => g.Name,
     );
-    const page = paginate(groups, this.core.settings.pageSize, {
-      token: input.NextToken,
-      requested: input.MaxResults,
-      awsDefault: 100,
-      max: 100,
-      keyOf: (g) => g.Name,
-      errorCode: 'ValidationException',
-      sizeName: 'MaxResults',
-    });
+    const page = this.page(groups, input, (g) => g.Name);
     return compact({
       ScheduleGroups: page.items.map((g) => ({
         Arn: g.Arn,
@@ -260,15 +271,7 @@ export class SchedulerService {
       ),
       (s) => `${s.GroupName}|${s.Name}`,
     );
-    const page = paginate(schedules, this.core.settings.pageSize, {
-      token: input.NextToken,
-      requested: input.MaxResults,
-      awsDefault: 100,
-      max: 100,
-      keyOf: (s) => `${s.GroupName}|${s.Name}`,
-      errorCode: 'ValidationException',
-      sizeName: 'MaxResults',
-    });
+    const page = this.page(schedules, input, (s) => `${s.GroupName}|${s.Name}`);
     return compact({
       Schedules: page.items.map((s) => ({
         Arn: s.Arn,
@@ -332,9 +335,7 @@ export class SchedulerService {
 
   TagResource(input: TagResourceCommandInput, ctx: CallContext): Out<TagResourceCommandOutput> {
     const group = this.taggedGroup(ctx, input.ResourceArn);
-    const added = tagsFromList(input.Tags);
-    validateTags(new Map([...group.tags, ...added]), 'ValidationException');
-    for (const [k, v] of added) group.tags.set(k, v);
+    mergeTags(group.tags, tagsFromList(input.Tags), 'ValidationException');
     return {};
   }
 
@@ -356,12 +357,7 @@ export class SchedulerService {
   }
 
   /** Taggable resources (schedule groups), for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const [accountId, region, state] of this.regions.entries()) {
       for (const g of state.groups.values())
         if (g.Name !== 'default') yield { accountId, region, arn: g.Arn, tags: g.tags };

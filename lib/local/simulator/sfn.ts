@@ -11,6 +11,7 @@ import type {
   DescribeExecutionCommandOutput,
   DescribeStateMachineCommandInput,
   DescribeStateMachineCommandOutput,
+  ExecutionListItem,
   ExecutionStatus,
   ListExecutionsCommandInput,
   ListExecutionsCommandOutput,
@@ -28,8 +29,8 @@ import type {
 } from '@aws-sdk/client-sfn';
 import type { Out, SimCore } from './core';
 import { SimError } from './errors';
-import { paginate, sortedBy } from './pagination';
-import { type CallContext, compact, parseArn, Scoped } from './world';
+import { type Page, paginate, sortedBy } from './pagination';
+import { type CallContext, compact, parseArn, Scoped, type TaggedResource } from './world';
 
 interface ExecutionRecord {
   readonly executionArn: string;
@@ -106,6 +107,35 @@ export class SfnService {
     return execution;
   }
 
+  /** A page of a List* call: nextToken and maxResults (0 means the default), at most 1000 items. */
+  private page<T>(
+    items: readonly T[],
+    input: { nextToken?: string; maxResults?: number },
+    keyOf: (item: T) => string,
+  ): Page<T> {
+    return paginate(items, this.core.settings.pageSize, {
+      token: input.nextToken,
+      requested: input.maxResults || undefined,
+      awsDefault: 100,
+      max: 1000,
+      keyOf,
+      errorCode: 'InvalidToken',
+      sizeName: 'maxResults',
+    });
+  }
+
+  /** The members an execution shows in ListExecutions, which DescribeExecution shows too. */
+  private executionSummary(e: ExecutionRecord): ExecutionListItem {
+    return compact({
+      executionArn: e.executionArn,
+      stateMachineArn: e.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: new Date(e.startDate),
+      stopDate: e.stopDate ? new Date(e.stopDate) : undefined,
+    });
+  }
+
   // ---- AWS actions ----
 
   CreateStateMachine(
@@ -180,15 +210,7 @@ export class SfnService {
     ctx: CallContext,
   ): Out<ListStateMachinesCommandOutput> {
     const machines = sortedBy(this.state(ctx).machines.values(), (m) => m.name);
-    const page = paginate(machines, this.core.settings.pageSize, {
-      token: input.nextToken,
-      requested: input.maxResults || undefined,
-      awsDefault: 100,
-      max: 1000,
-      keyOf: (m) => m.name,
-      errorCode: 'InvalidToken',
-      sizeName: 'maxResults',
-    });
+    const page = this.page(machines, input, (m) => m.name);
     return compact({
       stateMachines: page.items.map((m) => ({
         stateMachineArn: m.arn,
@@ -243,26 +265,9 @@ export class SfnService {
       [...machine.executions.values()].filter((e) => !input.statusFilter || e.status === input.statusFilter),
       key,
     );
-    const page = paginate(executions, this.core.settings.pageSize, {
-      token: input.nextToken,
-      requested: input.maxResults || undefined,
-      awsDefault: 100,
-      max: 1000,
-      keyOf: key,
-      errorCode: 'InvalidToken',
-      sizeName: 'maxResults',
-    });
+    const page = this.page(executions, input, key);
     return compact({
-      executions: page.items.map((e) =>
-        compact({
-          executionArn: e.executionArn,
-          stateMachineArn: e.stateMachineArn,
-          name: e.name,
-          status: e.status,
-          startDate: new Date(e.startDate),
-          stopDate: e.stopDate ? new Date(e.stopDate) : undefined,
-        }),
-      ),
+      executions: page.items.map((e) => this.executionSummary(e)),
       nextToken: page.next,
     });
   }
@@ -273,12 +278,7 @@ export class SfnService {
   ): Out<DescribeExecutionCommandOutput> {
     const e = this.execution(ctx, input.executionArn);
     return compact({
-      executionArn: e.executionArn,
-      stateMachineArn: e.stateMachineArn,
-      name: e.name,
-      status: e.status,
-      startDate: new Date(e.startDate),
-      stopDate: e.stopDate ? new Date(e.stopDate) : undefined,
+      ...this.executionSummary(e),
       input: e.input,
       inputDetails: { included: true },
       output: e.output,
@@ -348,12 +348,7 @@ export class SfnService {
   }
 
   /** Taggable resources, for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const [accountId, region, state] of this.regions.entries()) {
       for (const m of state.machines.values()) yield { accountId, region, arn: m.arn, tags: m.tags };
     }

@@ -193,27 +193,30 @@ function inputStrings(input: unknown): string[] {
   return out;
 }
 
-export class Simulator implements SimCore {
+export class Simulator implements SimCore, Services {
   readonly clock: SimClock;
   readonly ids: Ids;
   readonly settings: Settings;
-  readonly services: Services;
   /** Every command answered or refused through the plugin, in arrival order. */
   readonly calls: CallRecord[] = [];
 
-  readonly sts: StsService;
-  readonly iam: IamService;
-  readonly lambda: LambdaService;
-  readonly events: EventsService;
-  readonly scheduler: SchedulerService;
-  readonly ec2: Ec2Service;
-  readonly states: SfnService;
-  readonly tag: TaggingService;
-  readonly s3: S3Service;
-  readonly dynamodb: DynamoDbService;
-  readonly sns: SnsService;
-  readonly cloudwatch: CloudWatchService;
-  readonly kms: KmsService;
+  // The service models. Field initializers run before the constructor body, so a model must not
+  // read the clock, ids or settings while it is being built (none does: they read them per call).
+  readonly sts = new StsService(this);
+  readonly iam = new IamService(this);
+  readonly lambda = new LambdaService(this);
+  readonly events = new EventsService(this);
+  readonly scheduler = new SchedulerService(this);
+  readonly ec2 = new Ec2Service(this);
+  readonly states = new SfnService(this);
+  readonly tag = new TaggingService(this);
+  readonly s3 = new S3Service(this);
+  readonly dynamodb = new DynamoDbService(this);
+  readonly sns = new SnsService(this);
+  readonly cloudwatch = new CloudWatchService(this);
+  readonly kms = new KmsService(this);
+  /** The models by service name: the simulator holds them itself. */
+  readonly services: Services = this;
 
   private readonly throttler: Throttler;
   private readonly latency: (service: ServiceName) => number;
@@ -259,35 +262,6 @@ export class Simulator implements SimCore {
     const latency = options.latencyMs ?? 0;
     this.latency = (service) => (typeof latency === 'number' ? latency : (latency[service] ?? 0));
     this.checkShapes = options.checkOutputShapes ?? false;
-
-    this.sts = new StsService(this);
-    this.iam = new IamService(this);
-    this.lambda = new LambdaService(this);
-    this.events = new EventsService(this);
-    this.scheduler = new SchedulerService(this);
-    this.ec2 = new Ec2Service(this);
-    this.states = new SfnService(this);
-    this.tag = new TaggingService(this);
-    this.s3 = new S3Service(this);
-    this.dynamodb = new DynamoDbService(this);
-    this.sns = new SnsService(this);
-    this.cloudwatch = new CloudWatchService(this);
-    this.kms = new KmsService(this);
-    this.services = {
-      sts: this.sts,
-      iam: this.iam,
-      lambda: this.lambda,
-      events: this.events,
-      scheduler: this.scheduler,
-      ec2: this.ec2,
-      states: this.states,
-      tag: this.tag,
-      s3: this.s3,
-      dynamodb: this.dynamodb,
-      sns: this.sns,
-      cloudwatch: this.cloudwatch,
-      kms: this.kms,
-    };
   }
 
   /** The client plugin to pass to `createClientFactory({ plugins: [sim.plugin()] })`. */

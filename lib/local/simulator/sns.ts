@@ -13,7 +13,15 @@ import type {
 import type { Out, SimCore } from './core';
 import { SimError } from './errors';
 import { paginate, sortedBy } from './pagination';
-import { type CallContext, compact, parseArn, Scoped, tagsFromList, validateTags } from './world';
+import {
+  type CallContext,
+  compact,
+  parseArn,
+  Scoped,
+  type TaggedResource,
+  tagsFromList,
+  validateTags,
+} from './world';
 
 /** A message as a test or the drill reads it back. */
 export interface PublishedMessage {
@@ -114,12 +122,7 @@ export class SnsService {
   }
 
   /** Taggable resources (topics), for the Resource Groups Tagging API. */
-  *taggedResources(): Generator<{
-    accountId: string;
-    region: string;
-    arn: string;
-    tags: ReadonlyMap<string, string>;
-  }> {
+  *taggedResources(): Generator<TaggedResource> {
     for (const [accountId, region, topics] of this.regions.entries()) {
       for (const t of topics.values()) yield { accountId, region, arn: t.arn, tags: t.tags };
     }

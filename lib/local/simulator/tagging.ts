@@ -15,14 +15,7 @@ import type {
 import type { Out, SimCore } from './core';
 import { SimError } from './errors';
 import { paginate, sortedBy } from './pagination';
-import { type CallContext, parseArn, tagsToList } from './world';
-
-interface Tagged {
-  readonly accountId: string;
-  readonly region: string;
-  readonly arn: string;
-  readonly tags: ReadonlyMap<string, string>;
-}
+import { type CallContext, parseArn, type TaggedResource, tagsToList } from './world';
 
 /** Resource type of an ARN as ResourceTypeFilters name it (`lambda:function`, `ec2:network-interface`). */
 function resourceType(arn: string): { service: string; type?: string } {
@@ -39,11 +32,11 @@ function invalid(message: string): SimError {
 }
 
 export class TaggingService {
-  private readonly extra = new Map<string, Tagged>();
+  private readonly extra = new Map<string, TaggedResource>();
 
   constructor(private readonly core: SimCore) {}
 
-  private *all(): Generator<Tagged> {
+  private *all(): Generator<TaggedResource> {
     const s = this.core.services;
     yield* s.lambda.taggedResources();
     yield* s.states.taggedResources();

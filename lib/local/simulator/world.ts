@@ -231,6 +231,23 @@ export function validateTags(tags: ReadonlyMap<string, string>, code: string, ex
   }
 }
 
+/**
+ * Adds `added` to a resource's `tags` (TagResource, CreateTags): the merged set is checked with
+ * {@link validateTags} first, so a refused request changes nothing.
+ */
+export function mergeTags(tags: Map<string, string>, added: ReadonlyMap<string, string>, code: string): void {
+  validateTags(new Map([...tags, ...added]), code);
+  for (const [k, v] of added) tags.set(k, v);
+}
+
+/** A resource that carries tags, as each model lists them for the Resource Groups Tagging API. */
+export interface TaggedResource {
+  readonly accountId: string;
+  readonly region: string;
+  readonly arn: string;
+  readonly tags: ReadonlyMap<string, string>;
+}
+
 /** A deep copy, so that callers can never change simulator state through an output object. */
 export function copy<T>(value: T): T {
   return structuredClone(value);
