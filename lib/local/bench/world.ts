@@ -1,0 +1,135 @@
+import {
+  type ClientFactory,
+  type ClientFactoryOptions,
+  createClientFactory,
+} from '../../../lambda/shared/clients';
+import { type BackstopConfig, parseConfig } from '../../config';
+import { LocalKillRunner } from '../kill-runner';
+import {
+  type SeededControlPlane,
+  type SeededWorkload,
+  Simulator,
+  type SimulatorOptions,
+  seedBackstopControlPlane,
+  seedBackstopWorkload,
+} from '../simulator';
+import {
+  FLEET_CONTROL_PLANE,
+  FLEET_REGION,
+  type FleetAgentInventory,
+  type FleetLayout,
+  type FleetLayoutOptions,
+  fleetConfig,
+  fleetLayout,
+  seedFleetAccount,
+} from './fleet';
+
+/**
+ * Whose retry quota an SDK call draws on. The SDK's standard retry strategy keeps a quota of 500
+ * tokens (a throttling retry costs 5) per strategy, and `createClientFactory` makes one strategy per
+ * factory. Deployed, every concurrent handler runs in its own Lambda container with its own
+ * factory, so `per-invocation` (a fresh factory for every assumed session, that is every handler
+ * invocation) is the production model; `shared` is one factory for the whole process, as the drill
+ * wires it, where every branch of every agent drains the same 500 tokens.
+ */
+export type RetryQuotaScope = 'per-invocation' | 'shared';
+
+export interface FleetWorldOptions extends FleetLayoutOptions {
+  readonly throttling?: SimulatorOptions['throttling'];
+  readonly latencyMs?: SimulatorOptions['latencyMs'];
+  /** @default 'aws' (each API's own page sizes, as a large fleet sees them) */
+  readonly pageSize?: SimulatorOptions['pageSize'];
+  /** @default 'per-invocation' */
+  readonly retryQuota?: RetryQuotaScope;
+}
+
+/** A simulated deployment holding a whole fleet, and a kill runner wired to it. */
+export interface FleetWorld {
+  readonly layout: FleetLayout;
+  readonly config: BackstopConfig;
+  readonly simulator: Simulator;
+  readonly controlPlane: SeededControlPlane;
+  /** Per workload account id, what its WorkloadAccountStack holds. */
+  readonly workloads: ReadonlyMap<string, SeededWorkload>;
+  readonly inventory: readonly FleetAgentInventory[];
+  readonly clients: ClientFactory;
+  readonly runner: LocalKillRunner;
+}
+
+/**
+ * Workload clients from a fresh factory for every assumed session, so that each handler
+ * invocation has its own SDK retry quota, as each Lambda container does. Nothing is cached: the
+ * clients of an invocation are garbage once it returns. Control plane clients are shared.
+ */
+export function perInvocationClientFactory(options: ClientFactoryOptions): ClientFactory {
+  const shared = createClientFactory(options);
+  return {
+    controlPlane: () => shared.controlPlane(),
+    workload: (region, credentials) => createClientFactory(options).workload(region, credentials),
+  };
+}
+
+/**
+ * Builds what a deployment of the fleet would hold: the control plane and every workload account
+ * seeded as the stacks create them, every agent's resources, the configuration parsed as the CLI
+ * parses it, and the kill path runner with the kill worker's identity (as `createDrillWorld` does).
+ */
+export async function createFleetWorld(options: FleetWorldOptions): Promise<FleetWorld> {
+  const layout = fleetLayout(options);
+  const config = parseConfig(fleetConfig(layout), 'benchmark fleet');
+  const sim = new Simulator({
+    throttling: options.throttling,
+    latencyMs: options.latencyMs,
+    pageSize: options.pageSize ?? 'aws',
+  });
+  const cp = await seedBackstopControlPlane(sim, {
+    accountId: FLEET_CONTROL_PLANE.accountId,
+    region: FLEET_CONTROL_PLANE.region,
+    retentionDays: config.audit.retentionDays,
+    retentionMode: config.audit.mode,
+  });
+  const byId = new Map(config.agents.map((a) => [a.id, a]));
+  const workloads = new Map<string, SeededWorkload>();
+  const inventory: FleetAgentInventory[] = [];
+  for (const account of layout.accounts) {
+    const agents = layout.agents.filter((a) => a.accountId === account.accountId);
+    const workload = await seedBackstopWorkload(sim, {
+      accountId: account.accountId,
+      region: FLEET_REGION,
+      controlPlaneAccountId: FLEET_CONTROL_PLANE.accountId,
+      vpcIds: [account.vpcId],
+      agents: agents.map((a) => ({
+        agentId: a.agentId,
+        highRiskActions: byId.get(a.agentId)?.highRiskActions,
+        draftResources: byId.get(a.agentId)?.draftResources,
+      })),
+    });
+    workloads.set(account.accountId, workload);
+    inventory.push(...(await seedFleetAccount(sim, account, agents, workload.boundaryArn)));
+  }
+
+  const clientOptions: ClientFactoryOptions = {
+    region: FLEET_CONTROL_PLANE.region,
+    plugins: [sim.plugin()],
+    credentials: sim.credentialsFor(cp.killWorkerRoleArn),
+  };
+  const clients =
+    (options.retryQuota ?? 'per-invocation') === 'per-invocation'
+      ? perInvocationClientFactory(clientOptions)
+      : createClientFactory(clientOptions);
+  const runner = new LocalKillRunner({
+    config,
+    clients,
+    // The simulator plays the deployed stack: its names reach the engine as stack outputs would.
+    stackOutputs: {
+      AuditBucketName: cp.auditBucketName,
+      StateTableName: cp.tableName,
+      TopicArn: cp.topicArn,
+      AuditKeyArn: cp.auditKeyArn,
+      ManifestSigningKeyArn: cp.manifestSigningKeyArn,
+      KillWorkerRoleArn: cp.killWorkerRoleArn,
+    },
+    strictNames: false,
+  });
+  return { layout, config, simulator: sim, controlPlane: cp, workloads, inventory, clients, runner };
+}

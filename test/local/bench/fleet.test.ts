@@ -1,0 +1,153 @@
+/**
+ * The benchmark's fleet: a generated configuration that the CLI's own parser accepts, and a
+ * simulated deployment where a kill of several agents in several accounts ends CONTAINED with
+ * every surface of every agent cut. Timing is never asserted here: `npm run bench` prints it.
+ */
+import { fullStopPolicyName, iamPolicyArn, REVOKE_SESSIONS_POLICY } from '../../../lambda/shared/naming';
+import { parseConfig } from '../../../lib/config';
+import { fleetConfig, fleetLayout } from '../../../lib/local/bench/fleet';
+import { requestOrder } from '../../../lib/local/bench/measure';
+import { bucketLoads, containBound, longestDisjointChain } from '../../../lib/local/bench/model';
+import { createFleetWorld } from '../../../lib/local/bench/world';
+import { type CallRecord, DESIGN_QUOTAS } from '../../../lib/local/simulator';
+
+describe('benchmark fleet', () => {
+  it('generates a configuration the config parser accepts, ten agents to an account', () => {
+    const layout = fleetLayout({ agents: 25 });
+    const config = parseConfig(fleetConfig(layout), 'test');
+
+    expect(layout.accounts.map((a) => a.agentIds.length)).toEqual([10, 10, 5]);
+    expect(config.workloadAccounts.map((w) => w.accountId)).toEqual(layout.accounts.map((a) => a.accountId));
+    expect(config.agents).toHaveLength(25);
+    const last = config.agents[24];
+    expect(last?.accountId).toBe(layout.accounts[2]?.accountId);
+    expect(last?.roleArns).toEqual([`arn:aws:iam::${last?.accountId}:role/agents/agent-0025-runtime`]);
+    expect(last?.resourceArns).toEqual([
+      `arn:aws:lambda:us-east-1:${last?.accountId}:function:agent-0025-tools`,
+      `arn:aws:lambda:us-east-1:${last?.accountId}:function:agent-0025-worker`,
+      `arn:aws:sqs:us-east-1:${last?.accountId}:agent-0025-inbox`,
+    ]);
+  });
+
+  it('keeps a small fleet in one account', () => {
+    expect(fleetLayout({ agents: 10 }).accounts).toHaveLength(1);
+    expect(fleetLayout({ agents: 1000 }).accounts).toHaveLength(100);
+  });
+
+  it.each([0, 1001, 2.5])('refuses a fleet of %p agents', (agents) => {
+    expect(() => fleetLayout({ agents })).toThrow(/fleet size must be a whole number from 1 to 1000/);
+  });
+
+  it('lists the agents account by account, or one of each account in turn', () => {
+    const accounts = [{ agentIds: ['a1', 'a2', 'a3'] }, { agentIds: ['b1', 'b2'] }];
+    expect(requestOrder(accounts, 'grouped')).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    expect(requestOrder(accounts, 'interleaved')).toEqual(['a1', 'b1', 'a2', 'b2', 'a3']);
+  });
+
+  it('contains every surface of three agents in two accounts with one kill', async () => {
+    const world = await createFleetWorld({ agents: 3, agentsPerAccount: 2 });
+    const agentIds = world.layout.agents.map((a) => a.agentId);
+
+    const outcome = await world.runner.kill(
+      { agentIds, mode: 'full_stop', reason: 'test: kill the fleet' },
+      { executionName: 'fleet-test', waitScale: 0 },
+    );
+
+    expect(outcome.execution.status).toBe('SUCCEEDED');
+    expect(outcome.result?.status).toBe('CONTAINED');
+    const statuses = outcome.result?.agents.map((a) => [a.agentId, a.status]) ?? [];
+    expect(statuses.sort()).toEqual(agentIds.map((id) => [id, 'CONTAINED']));
+    const sim = world.simulator;
+    const state = world.inventory.map((agent) => {
+      const role = sim.iam.roleByName(agent.accountId, agent.roleName);
+      const closed = world.workloads.get(agent.accountId)?.isolationGroups[
+        world.layout.accounts.find((a) => a.accountId === agent.accountId)?.vpcId ?? ''
+      ]?.closed;
+      return {
+        attached: [...(role?.attachedPolicyArns ?? [])],
+        inline: Object.keys(role?.inlinePolicies ?? {}),
+        concurrency: agent.functionNames.map((f) =>
+          sim.lambda.reservedConcurrency(agent.accountId, 'us-east-1', f),
+        ),
+        mappings: agent.mappingUuids.map((u) => sim.lambda.mappingState(u)),
+        rules: agent.ruleNames.map((r) => sim.events.ruleState(agent.accountId, 'us-east-1', r)),
+        schedules: agent.scheduleNames.map((s) =>
+          sim.scheduler.scheduleState(agent.accountId, 'us-east-1', s),
+        ),
+        isolated: agent.networkInterfaceIds.map(
+          (eni) => sim.ec2.interfaceGroups(agent.accountId, 'us-east-1', eni)?.join() === closed,
+        ),
+      };
+    });
+    expect(state).toEqual(
+      world.inventory.map((agent) => ({
+        attached: [iamPolicyArn('aws', agent.accountId, fullStopPolicyName('us-east-1'))],
+        inline: [REVOKE_SESSIONS_POLICY],
+        concurrency: [0, 0],
+        mappings: ['Disabled'],
+        rules: ['DISABLED'],
+        schedules: ['DISABLED'],
+        isolated: [true],
+      })),
+    );
+  });
+});
+
+describe('benchmark model', () => {
+  const call = (over: Partial<CallRecord>): CallRecord => ({
+    seq: 0,
+    at: 0,
+    durationMs: 10,
+    accountId: '200000000001',
+    region: 'us-east-1',
+    service: 'lambda',
+    action: 'PutFunctionConcurrency',
+    caller: 'test',
+    input: {},
+    outcome: 'ok',
+    httpStatusCode: 200,
+    ...over,
+  });
+
+  it('counts the tokens each bucket let through, not throttled attempts, and bounds by the slowest', () => {
+    const calls = [
+      ...Array.from({ length: 45 }, () => call({})),
+      ...Array.from({ length: 7 }, () => call({ outcome: 'TooManyRequestsException', httpStatusCode: 429 })),
+      // GetFunction is outside Lambda's control plane bucket.
+      ...Array.from({ length: 30 }, () => call({ action: 'GetFunction' })),
+      // IAM writes count per account whatever the region; reads are not in the bucket.
+      ...Array.from({ length: 12 }, (_, i) =>
+        call({ service: 'iam', action: 'AttachRolePolicy', region: i % 2 ? 'us-east-1' : 'eu-west-1' }),
+      ),
+      call({ service: 'iam', action: 'ListRoles' }),
+    ];
+
+    const loads = bucketLoads(calls, DESIGN_QUOTAS);
+
+    const lambda = loads.find((l) => l.service === 'lambda');
+    expect(lambda).toEqual(
+      expect.objectContaining({
+        tokens: 45,
+        throttled: 7,
+        drainMs: 2000,
+        actions: { PutFunctionConcurrency: 45 },
+      }),
+    );
+    const iam = loads.find((l) => l.service === 'iam');
+    expect(iam).toEqual(expect.objectContaining({ scope: 'global', tokens: 12, drainMs: 200 }));
+    const bound = containBound(loads, 20, 50);
+    expect(bound).toEqual(expect.objectContaining({ drainMs: 2000, criticalPathMs: 1000, boundMs: 3000 }));
+    expect(bound.binding?.service).toBe('lambda');
+  });
+
+  it('counts the longest chain of calls that do not overlap', () => {
+    const spans = [
+      [0, 10],
+      [5, 10],
+      [10, 10],
+      [12, 10],
+      [20, 10],
+    ].map(([at, durationMs]) => call({ at, durationMs }));
+    expect(longestDisjointChain(spans)).toBe(3);
+  });
+});
