@@ -78,40 +78,42 @@ export function fullJitterBackoff(baseMs: number, capMs: number, random: () => n
   return (attempt: number): number => Math.floor(random() * Math.min(capMs, baseMs * 2 ** attempt));
 }
 
+/** Workload client sets kept per container (one per assumed session). */
+const MAX_WORKLOAD_SESSIONS = 16;
+
 /**
  * Builds SDK clients once per container. Endpoints come from the standard SDK settings
  * (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), never from code.
  */
 export function createClientFactory(options: ClientFactoryOptions): ClientFactory {
   const maxAttempts = options.maxAttempts ?? 8;
-  const retryStrategy = new ConfiguredRetryStrategy(
-    maxAttempts,
-    fullJitterBackoff(options.baseBackoffMs ?? 100, options.maxBackoffMs ?? 20_000),
-  );
+  const backoff = fullJitterBackoff(options.baseBackoffMs ?? 100, options.maxBackoffMs ?? 20_000);
+  // One strategy (and so one retry quota) per client: a throttled service must not use up the
+  // retries of every other client the handler holds.
+  const base = () => ({ retryStrategy: new ConfiguredRetryStrategy(maxAttempts, backoff), maxAttempts });
   const forcePathStyle = Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
   const plug = <T extends object>(client: T): T => {
     for (const plugin of options.plugins ?? []) plugin(client as never);
     return client;
   };
-  const base = { retryStrategy, maxAttempts };
   let control: ControlPlaneClients | undefined;
   const workloads = new Map<string, WorkloadClients>();
 
   return {
     controlPlane() {
       if (!control) {
-        const cfg = { ...base, region: options.region, credentials: options.credentials };
+        const cfg = () => ({ ...base(), region: options.region, credentials: options.credentials });
         control = {
-          sts: plug(new STSClient(cfg)),
-          s3: plug(new S3Client({ ...cfg, forcePathStyle })),
+          sts: plug(new STSClient(cfg())),
+          s3: plug(new S3Client({ ...cfg(), forcePathStyle })),
           // The document client shares the plain client's middleware stack: plug only the plain one.
-          dynamo: DynamoDBDocumentClient.from(plug(new DynamoDBClient(cfg)), {
+          dynamo: DynamoDBDocumentClient.from(plug(new DynamoDBClient(cfg())), {
             marshallOptions: { removeUndefinedValues: true },
           }),
-          sns: plug(new SNSClient(cfg)),
-          cloudwatch: plug(new CloudWatchClient(cfg)),
-          kms: plug(new KMSClient(cfg)),
-          sfn: plug(new SFNClient(cfg)),
+          sns: plug(new SNSClient(cfg())),
+          cloudwatch: plug(new CloudWatchClient(cfg())),
+          kms: plug(new KMSClient(cfg())),
+          sfn: plug(new SFNClient(cfg())),
         };
       }
       return control;
@@ -120,16 +122,20 @@ export function createClientFactory(options: ClientFactoryOptions): ClientFactor
       const key = `${region}|${credentials.accessKeyId}|${credentials.sessionToken ?? ''}`;
       let clients = workloads.get(key);
       if (!clients) {
-        const cfg = { ...base, region, credentials };
+        const cfg = () => ({ ...base(), region, credentials });
         clients = {
-          iam: plug(new IAMClient(cfg)),
-          lambda: plug(new LambdaClient(cfg)),
-          events: plug(new EventBridgeClient(cfg)),
-          scheduler: plug(new SchedulerClient(cfg)),
-          ec2: plug(new EC2Client(cfg)),
-          sfn: plug(new SFNClient(cfg)),
-          tagging: plug(new ResourceGroupsTaggingAPIClient(cfg)),
+          iam: plug(new IAMClient(cfg())),
+          lambda: plug(new LambdaClient(cfg())),
+          events: plug(new EventBridgeClient(cfg())),
+          scheduler: plug(new SchedulerClient(cfg())),
+          ec2: plug(new EC2Client(cfg())),
+          sfn: plug(new SFNClient(cfg())),
+          tagging: plug(new ResourceGroupsTaggingAPIClient(cfg())),
         };
+        // Each kill assumes a fresh session, so a warm container would otherwise keep every
+        // session's clients forever: keep the most recent few.
+        if (workloads.size >= MAX_WORKLOAD_SESSIONS)
+          workloads.delete(workloads.keys().next().value as string);
         workloads.set(key, clients);
       }
       return clients;

@@ -21,6 +21,29 @@ describe('fullJitterBackoff', () => {
   });
 });
 
+describe('createClientFactory', () => {
+  it("reuses a session's workload clients, and keeps only the most recent sessions in a warm container", () => {
+    const factory = createClientFactory({ region: 'us-east-1' });
+    const session = (n: number) => ({ accessKeyId: `ASIA${n}`, secretAccessKey: 's', sessionToken: `t${n}` });
+    const first = factory.workload('us-east-1', session(0));
+    expect(factory.workload('us-east-1', session(0))).toBe(first);
+    for (let n = 1; n <= 40; n++) factory.workload('us-east-1', session(n));
+    expect(factory.workload('us-east-1', session(0))).not.toBe(first);
+    const latest = factory.workload('us-east-1', session(40));
+    expect(factory.workload('us-east-1', session(40))).toBe(latest);
+  });
+
+  it("gives every client its own retry strategy, so one throttled service cannot use up the others' retries", async () => {
+    const cp = createClientFactory({ region: 'us-east-1' }).controlPlane();
+    const strategies = await Promise.all(
+      [cp.s3, cp.sts, cp.sns, cp.kms].map((c) =>
+        (c.config as { retryStrategy: () => Promise<unknown> }).retryStrategy(),
+      ),
+    );
+    expect(new Set(strategies).size).toBe(4);
+  });
+});
+
 describe('createClientFactory against an AWS-compatible endpoint', () => {
   let server: Server;
   const seen: { method?: string; url?: string; target?: string; auth?: string }[] = [];
