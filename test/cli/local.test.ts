@@ -10,6 +10,7 @@ import { createClientFactory } from '../../lambda/shared/clients';
 import { buildCli, EXIT } from '../../lib/cli';
 import { createDrillWorld, type DrillWorld } from '../../lib/local/drill/run';
 import { DRILL_AGENT, DRILL_CONFIG } from '../../lib/local/drill/scenario';
+import { stackOutputsOf } from '../../lib/local/simulator';
 
 let world: DrillWorld;
 let dir: string;
@@ -23,12 +24,7 @@ beforeAll(async () => {
     join(dir, 'cdk-outputs.json'),
     JSON.stringify({
       'Backstop-ControlPlane': {
-        AuditBucketName: cp.auditBucketName,
-        StateTableName: cp.tableName,
-        TopicArn: cp.topicArn,
-        AuditKeyArn: cp.auditKeyArn,
-        ManifestSigningKeyArn: cp.manifestSigningKeyArn,
-        KillWorkerRoleArn: cp.killWorkerRoleArn,
+        ...stackOutputsOf(cp),
         KillStateMachineArn: 'arn:aws:states:us-east-1:111111111111:stateMachine:backstop-kill',
       },
     }),

@@ -12,6 +12,7 @@ import {
   type SimulatorOptions,
   seedBackstopControlPlane,
   seedBackstopWorkload,
+  stackOutputsOf,
 } from '../simulator';
 import {
   FLEET_CONTROL_PLANE,
@@ -121,14 +122,7 @@ export async function createFleetWorld(options: FleetWorldOptions): Promise<Flee
     config,
     clients,
     // The simulator plays the deployed stack: its names reach the engine as stack outputs would.
-    stackOutputs: {
-      AuditBucketName: cp.auditBucketName,
-      StateTableName: cp.tableName,
-      TopicArn: cp.topicArn,
-      AuditKeyArn: cp.auditKeyArn,
-      ManifestSigningKeyArn: cp.manifestSigningKeyArn,
-      KillWorkerRoleArn: cp.killWorkerRoleArn,
-    },
+    stackOutputs: stackOutputsOf(cp),
     strictNames: false,
   });
   return { layout, config, simulator: sim, controlPlane: cp, workloads, inventory, clients, runner };

@@ -13,6 +13,7 @@ import {
   type SimulatorOptions,
   seedBackstopControlPlane,
   seedBackstopWorkload,
+  stackOutputsOf,
 } from '../simulator';
 import {
   DRILL_AGENT,
@@ -98,14 +99,7 @@ export async function createDrillWorld(options: DrillWorldOptions = {}): Promise
     config,
     clients,
     // The simulator plays the deployed stack: its names reach the engine as stack outputs would.
-    stackOutputs: {
-      AuditBucketName: cp.auditBucketName,
-      StateTableName: cp.tableName,
-      TopicArn: cp.topicArn,
-      AuditKeyArn: cp.auditKeyArn,
-      ManifestSigningKeyArn: cp.manifestSigningKeyArn,
-      KillWorkerRoleArn: cp.killWorkerRoleArn,
-    },
+    stackOutputs: stackOutputsOf(cp),
     strictNames: false,
     sleep: options.sleep,
     beforeHandler: options.beforeHandler,

@@ -37,6 +37,7 @@ export {
   type SeedWorkloadOptions,
   seedBackstopControlPlane,
   seedBackstopWorkload,
+  stackOutputsOf,
 } from './seed';
 export { outputProblems } from './shapes';
 export {

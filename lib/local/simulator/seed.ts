@@ -494,3 +494,18 @@ export async function seedBackstopControlPlane(
 export function fullStopPolicyArn(partition: string, accountId: string, region: string): string {
   return iamPolicyArn(partition, accountId, fullStopPolicyName(region));
 }
+
+/**
+ * The seeded control plane's names as the ControlPlaneStack's outputs carry them (the keys
+ * `cdk deploy --outputs-file` writes): the simulator plays a deployed stack.
+ */
+export function stackOutputsOf(cp: SeededControlPlane): Record<string, string> {
+  return {
+    AuditBucketName: cp.auditBucketName,
+    StateTableName: cp.tableName,
+    TopicArn: cp.topicArn,
+    AuditKeyArn: cp.auditKeyArn,
+    ManifestSigningKeyArn: cp.manifestSigningKeyArn,
+    KillWorkerRoleArn: cp.killWorkerRoleArn,
+  };
+}
