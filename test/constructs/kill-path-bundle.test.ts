@@ -30,10 +30,10 @@ describe('kill path bundles', () => {
     ]);
     for (const f of functions) expect(f.Properties.Environment?.Variables).not.toHaveProperty(ENV.directory);
 
-    const verifyFn = functions.find(
-      (f) => f.Properties.Environment?.Variables?.[ENV.handler] === 'kill-verify',
+    const surfaceFn = functions.find(
+      (f) => f.Properties.Environment?.Variables?.[ENV.handler] === 'kill-surface',
     );
-    const assetHash = verifyFn?.Properties.Code?.S3Key?.replace(/\.zip$/, '');
+    const assetHash = surfaceFn?.Properties.Code?.S3Key?.replace(/\.zip$/, '');
     const bundle = join(assembly.directory, `asset.${assetHash}`, 'index.js');
     const saved = { ...process.env };
     try {
@@ -47,34 +47,25 @@ describe('kill path bundles', () => {
         [ENV.metricsNamespace]: 'Backstop',
       });
       delete process.env[ENV.directory];
-      const { handler } = require(bundle) as {
-        handler: (event: unknown) => Promise<{ surfaces: unknown[] }>;
-      };
-      // An agent the directory does not know is answered without any AWS call; an empty
-      // directory would have made the handler refuse to start.
-      const out = await handler({
+      const { handler } = require(bundle) as { handler: (event: unknown) => Promise<unknown> };
+      const event = (agentId: string) => ({
         incidentId: 'bundle-test',
         executionId: 'arn:aws:states:us-east-1:111111111111:execution:backstop-kill:bundle-test',
-        mode: 'full_stop',
+        mode: 'read_only',
         dryRun: false,
         requestedAt: '2026-11-22T00:00:00.000Z',
-        agentId: 'ghost',
-        contain: [
-          {
-            agentId: 'ghost',
-            surface: 'iam',
-            status: 'FAILED',
-            resources: 0,
-            changes: 0,
-            skipped: [],
-            failures: [],
-          },
-        ],
-        verify: { attempt: 0, recut: [] },
+        agentId,
+        surface: 'lambda',
       });
-      expect(out.surfaces).toEqual([
-        expect.objectContaining({ surface: 'iam', status: 'FAILED', message: 'agent ghost is unknown' }),
-      ]);
+      // Both answers come from the compiled-in directory alone, without any AWS call: the sample
+      // config's agent is known (and read_only leaves its functions alone), another is not. With
+      // no directory the handler would have refused to start.
+      expect(await handler(event('support-bot'))).toEqual(
+        expect.objectContaining({ agentId: 'support-bot', surface: 'lambda', status: 'NOT_APPLICABLE' }),
+      );
+      expect(await handler(event('ghost'))).toEqual(
+        expect.objectContaining({ status: 'FAILED', cause: 'agent ghost is not in the directory' }),
+      );
     } finally {
       process.env = saved;
     }
