@@ -1,4 +1,4 @@
-import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   type GetObjectLockConfigurationCommandOutput,
   GetObjectRetentionCommand,
@@ -17,7 +17,7 @@ import {
 } from '../../../lambda/shared/manifest';
 import { loadFixture } from '../../helpers/fixtures';
 import { type DefaultRetention, FakeAuditBucket } from './fake-audit-bucket';
-import { fakeSigningKey } from './fake-kms-signer';
+import { fakeSigningKey, mockKmsSigning } from './fake-kms-signer';
 import { FakeManifestStore } from './fake-manifest-store';
 
 const s3Mock = mockClient(S3Client);
@@ -49,18 +49,7 @@ function setup(retention: DefaultRetention | null = COMPLIANCE_365, lockHeadersO
   bucket = new FakeAuditBucket(BUCKET, () => T0, { retention, pageSize: 3, lockHeadersOnGet }).install(
     s3Mock,
   );
-  kmsMock.on(SignCommand).callsFake(async (input) => ({
-    KeyId: SIGNING_KEY,
-    Signature: signer.signDigest(input.Message as Uint8Array),
-    SigningAlgorithm: 'ECDSA_SHA_256',
-  }));
-  kmsMock.on(GetPublicKeyCommand).resolves({
-    KeyId: SIGNING_KEY,
-    PublicKey: signer.publicKeyDer,
-    KeyUsage: 'SIGN_VERIFY',
-    KeySpec: 'ECC_NIST_P256',
-    SigningAlgorithms: ['ECDSA_SHA_256'],
-  });
+  mockKmsSigning(kmsMock, signer);
   store = new FakeManifestStore();
 }
 

@@ -7,6 +7,13 @@
  * node:crypto, so a round trip proves both sides agree on what is signed.
  */
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import {
+  GetPublicKeyCommand,
+  type KMSClientResolvedConfig,
+  type ServiceOutputTypes,
+  SignCommand,
+} from '@aws-sdk/client-kms';
+import type { AwsStub } from 'aws-sdk-client-mock';
 
 const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
 const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -94,4 +101,23 @@ export function fakeSigningKey(arn: string): FakeSigningKey {
       }
     },
   };
+}
+
+/** Answers a mocked KMSClient's `Sign` and `GetPublicKey` as the KMS key `key` would. */
+export function mockKmsSigning(
+  kmsMock: AwsStub<object, ServiceOutputTypes, KMSClientResolvedConfig>,
+  key: FakeSigningKey,
+): void {
+  kmsMock.on(SignCommand).callsFake(async (input: { Message?: Uint8Array }) => ({
+    KeyId: key.arn,
+    Signature: key.signDigest(input.Message as Uint8Array),
+    SigningAlgorithm: 'ECDSA_SHA_256',
+  }));
+  kmsMock.on(GetPublicKeyCommand).resolves({
+    KeyId: key.arn,
+    PublicKey: key.publicKeyDer,
+    KeyUsage: 'SIGN_VERIFY',
+    KeySpec: 'ECC_NIST_P256',
+    SigningAlgorithms: ['ECDSA_SHA_256'],
+  });
 }

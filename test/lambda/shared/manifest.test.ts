@@ -1,5 +1,5 @@
 import { verify } from 'node:crypto';
-import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AuditChain, type AuditRecord, stateStoreFallback } from '../../../lambda/shared/audit';
@@ -12,7 +12,7 @@ import {
   writeManifest,
 } from '../../../lambda/shared/manifest';
 import { FakeAuditBucket } from './fake-audit-bucket';
-import { fakeSigningKey } from './fake-kms-signer';
+import { fakeSigningKey, mockKmsSigning } from './fake-kms-signer';
 import { FakeManifestStore } from './fake-manifest-store';
 
 const s3Mock = mockClient(S3Client);
@@ -40,14 +40,7 @@ beforeEach(() => {
     retention: { mode: 'COMPLIANCE', days: 365 },
     pageSize: 2,
   }).install(s3Mock);
-  kmsMock.on(SignCommand).callsFake(kmsSign);
-  kmsMock.on(GetPublicKeyCommand).resolves({
-    KeyId: SIGNING_KEY,
-    PublicKey: signer.publicKeyDer,
-    KeyUsage: 'SIGN_VERIFY',
-    KeySpec: 'ECC_NIST_P256',
-    SigningAlgorithms: ['ECDSA_SHA_256'],
-  });
+  mockKmsSigning(kmsMock, signer);
   store = new FakeManifestStore();
 });
 
