@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { ServiceException } from '@smithy/core/client';
 
 /**
- * Recorded AWS responses (../shared/fixtures/aws-recorded, beside the repository) turned into what
+ * Recorded AWS responses (test/fixtures/aws-recorded, copied into the repository with their licence) turned into what
  * the AWS SDK for JavaScript v3 returns: `ResponseMetadata` becomes `$metadata`, botocore's
  * `{"__class__": "datetime", ...}` objects become Dates, and a non-2xx recording becomes the
  * ServiceException the SDK would throw.
@@ -20,12 +20,10 @@ function repoRoot(): string {
   return dir;
 }
 
-/** `<repo>/../shared/fixtures/aws-recorded`, where CI checks `shared/` out beside the repository. */
+/** `<repo>/test/fixtures/aws-recorded`: the recordings and their licence (see the README there). */
 export function fixturesDir(): string {
-  const dir = path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'aws-recorded');
-  if (!existsSync(dir)) {
-    throw new Error(`recorded AWS fixtures not found at ${dir}: check out shared/ beside the repository`);
-  }
+  const dir = path.resolve(repoRoot(), 'test', 'fixtures', 'aws-recorded');
+  if (!existsSync(dir)) throw new Error(`recorded AWS fixtures not found at ${dir}`);
   return dir;
 }
 

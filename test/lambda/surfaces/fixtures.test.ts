@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import type { ListEventBusesResponse } from '@aws-sdk/client-eventbridge';
 import type { EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
 import { awsError, fixturesDir, loadFixture, loadFixtureError, revive } from '../../helpers/fixtures';
 
 describe('recorded fixture loader', () => {
-  it('finds the recordings beside the repository', () => {
-    expect(fixturesDir()).toMatch(/shared[/\\]fixtures[/\\]aws-recorded$/);
+  it('finds the recordings inside the repository, with their licence', () => {
+    expect(fixturesDir()).toBe(path.resolve(__dirname, '..', '..', 'fixtures', 'aws-recorded'));
+    expect(existsSync(path.join(fixturesDir(), 'LICENSE'))).toBe(true);
   });
 
   it('turns a recording into an SDK v3 output: $metadata instead of ResponseMetadata, Dates revived', () => {

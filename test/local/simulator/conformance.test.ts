@@ -31,9 +31,10 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { GetObjectLockConfigurationCommand } from '@aws-sdk/client-s3';
+import { fixturesDir } from '../../helpers/fixtures';
 import { CP, REGION, rejection, WL, type World, world } from './helpers';
 
-const FIXTURES = join(__dirname, '../../../../shared/fixtures/aws-recorded');
+const FIXTURES = fixturesDir();
 
 interface Fixture {
   readonly file: string;
