@@ -4,7 +4,13 @@ import { findAgent } from '../shared/env';
 import { openChain, openStore } from '../shared/kill-io';
 import type { SurfaceOutcome, SurfaceTaskInput } from '../shared/kill-types';
 import { getSurface } from '../surfaces';
-import type { SurfaceContext } from '../surfaces/types';
+import { mergeContain } from '../surfaces/common';
+import type { ContainResult, SurfaceContext } from '../surfaces/types';
+
+/** The last path segment of an ARN or id: a role's name, whatever path the ARN carries. */
+function resourceName(id: string): string {
+  return id.split('/').pop() ?? id;
+}
 
 /**
  * Thrown when AWS keeps throttling after the SDK's own retries: the state machine retries the
@@ -51,6 +57,16 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
     surface: input.surface,
     mode: input.mode,
   };
+  /** Every change, skip, failure and piece of evidence of a phase goes to the audit log as it is. */
+  const recordContain = (r: ContainResult) => {
+    for (const change of r.changes) void chain.write('ResourceChanged', { ...common, detail: { ...change } });
+    for (const skip of r.skipped) void chain.write('ResourceSkipped', { ...common, detail: { ...skip } });
+    for (const failure of r.failures)
+      void chain.write('SurfaceFailed', { ...common, detail: { ...failure } });
+    for (const found of r.evidence)
+      void chain.write('PlantedPolicyFound', { ...common, detail: { ...found } });
+  };
+  let authorityCutAt: string | undefined;
   try {
     const clients = await assumeKillRole(deps, agent, input.incidentId);
     const ctx: SurfaceContext = {
@@ -62,9 +78,38 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
       sleep: deps.sleep,
       log: deps.log,
     };
-    const ids = await surface.discover(ctx);
-    void chain.write('SurfaceDiscovered', { ...common, detail: { resources: ids } });
-    const current = await surface.snapshot(ctx, ids);
+    // Authority first: where the surface has a cut (a deny that destroys nothing), it goes on each
+    // resource as soon as the resource is known: declared ones at once, discovered ones next.
+    let cutResult: ContainResult | undefined;
+    let ids: string[];
+    if (surface.cut && !input.dryRun) {
+      const cutNow = surface.cut.bind(surface);
+      const known = surface.known?.(ctx) ?? [];
+      const [early, discovered] = await Promise.all([cutNow(ctx, input.mode, known), surface.discover(ctx)]);
+      const knownNames = new Set(known.map(resourceName));
+      const late = await cutNow(
+        ctx,
+        input.mode,
+        discovered.filter((id) => !knownNames.has(resourceName(id))),
+      );
+      cutResult = mergeContain(early, late);
+      ids = discovered;
+      authorityCutAt = deps.clock().toISOString();
+      void chain.write('SurfaceDiscovered', { ...common, detail: { resources: ids } });
+      void chain.write('AuthorityCut', {
+        ...common,
+        detail: {
+          at: authorityCutAt,
+          changes: cutResult.changes.length,
+          failures: cutResult.failures.length,
+        },
+      });
+      recordContain(cutResult);
+    } else {
+      ids = await surface.discover(ctx);
+      void chain.write('SurfaceDiscovered', { ...common, detail: { resources: ids } });
+    }
+    const current = await surface.snapshot(ctx, ids, cutResult);
 
     if (input.dryRun) {
       void chain.write('SnapshotTaken', { ...common, detail: { dryRun: true, resources: current } });
@@ -88,13 +133,9 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
       });
     }
 
-    const result = await surface.contain(ctx, input.mode, kept.stored);
-    for (const change of result.changes)
-      void chain.write('ResourceChanged', { ...common, detail: { ...change } });
-    for (const skip of result.skipped)
-      void chain.write('ResourceSkipped', { ...common, detail: { ...skip } });
-    for (const failure of result.failures)
-      void chain.write('SurfaceFailed', { ...common, detail: { ...failure } });
+    const contained = await surface.contain(ctx, input.mode, kept.stored);
+    recordContain(contained);
+    const result = cutResult ? mergeContain(cutResult, contained) : contained;
     const status = result.failures.length > 0 ? 'FAILED' : 'CONTAINED';
     void chain.write('SurfaceContained', {
       ...common,
@@ -111,6 +152,7 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
       changes: result.changes.length,
       skipped: result.skipped.slice(0, MAX_LISTED),
       failures: result.failures.slice(0, MAX_LISTED),
+      ...(authorityCutAt ? { authorityCutAt } : {}),
     });
   } catch (e) {
     const error = errorName(e);

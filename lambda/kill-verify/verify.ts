@@ -7,6 +7,7 @@ import { OutcomeStore } from '../shared/outcome-store';
 import type { SurfaceVerification, VerifyInput, VerifyOutput } from '../shared/kill-types';
 import type { SurfaceName } from '../shared/types';
 import { getSurface } from '../surfaces';
+import { mergeContain } from '../surfaces/common';
 import type { SurfaceContext, VerifyResult } from '../surfaces/types';
 
 /**
@@ -152,7 +153,18 @@ async function readBack(input: VerifyInput, deps: HandlerDeps): Promise<VerifyOu
       }
       if (result.drifted.length > 0 && !recut.has(c.surface)) {
         void chain.write('DriftDetected', { ...scoped, detail: { drifted: result.drifted } });
-        const again = await surface.contain(ctx, input.mode, snapshot);
+        // A re-cut is the cut (where the surface has one) and then the rest of contain.
+        const recutFirst = surface.cut
+          ? await surface.cut(
+              ctx,
+              input.mode,
+              snapshot.map((s) => s.id),
+            )
+          : undefined;
+        const rest = await surface.contain(ctx, input.mode, snapshot);
+        const again = recutFirst ? mergeContain(recutFirst, rest) : rest;
+        for (const found of again.evidence)
+          void chain.write('PlantedPolicyFound', { ...scoped, detail: { ...found } });
         // A re-cut refused only because a resource is mid-transition (a mapping still Enabling)
         // has not happened yet: try again on the next read-back instead of using up the one re-cut.
         if (again.failures.length === 0 || !again.failures.every((f) => TRANSIENT.has(f.error))) {

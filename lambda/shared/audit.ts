@@ -42,6 +42,10 @@ export const AUDIT_RECORD_TYPES = [
   'ControlFlagSet',
   'LockAcquired',
   'SurfaceDiscovered',
+  /** The authority cut of one surface (a deny attached before any snapshot); detail: changes, time. */
+  'AuthorityCut',
+  /** Something that claims to be Backstop's and is not, recorded verbatim (detail: an Evidence). */
+  'PlantedPolicyFound',
   'SnapshotTaken',
   /** A second kill found an earlier, unrestored snapshot and kept it (the pre-kill state). */
   'SnapshotPreserved',

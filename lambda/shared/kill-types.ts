@@ -60,6 +60,11 @@ export interface SurfaceOutcome {
   readonly cause?: string;
   /** What would be cut (dry run only). */
   readonly plan?: { resource: string }[];
+  /**
+   * When the surface's authority cut was in force on every resource it found (ISO 8601): the
+   * first write of the kill, before snapshots and dismantling. Only surfaces that have a cut.
+   */
+  readonly authorityCutAt?: string;
 }
 
 export interface VerifyInput {

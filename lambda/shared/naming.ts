@@ -8,10 +8,19 @@
 export const AGENT_TAG = 'backstop:agent';
 export const ISOLATION_TAG = 'backstop:isolation';
 export const IAM_PATH = '/backstop/';
-/** Name of the inline policy that revokes sessions issued before a kill; restore leaves it. */
+/**
+ * Name of the inline policy a restore leaves on a role it gives authority back to: it denies every
+ * session issued before the kill. The kill itself writes no inline policy (it cannot: its role may
+ * not write a policy document), so any other document under this name is planted.
+ */
 export const REVOKE_SESSIONS_POLICY = 'BackstopRevokeOlderSessions';
-/** Name of the inline deny used when a role is already at its managed-policy limit. */
+/**
+ * An inline policy name earlier Backstop versions wrote at the managed-policy quota. Backstop no
+ * longer writes it; a policy of this name is judged by its content like any other.
+ */
 export const INLINE_DENY_POLICY = 'BackstopInlineDeny';
+/** Inline policy names that claim to be Backstop's: their documents are checked, never trusted. */
+export const BACKSTOP_INLINE_POLICY_NAMES: readonly string[] = [REVOKE_SESSIONS_POLICY, INLINE_DENY_POLICY];
 
 export function killExecutionRoleName(region: string): string {
   return `backstop-kill-${region}`;
@@ -23,6 +32,11 @@ export function restoreExecutionRoleName(region: string): string {
 
 export function agentBoundaryName(region: string): string {
   return `BackstopAgentBoundary-${region}`;
+}
+
+/** The permissions boundary a full_stop kill sets on every agent role (it denies everything). */
+export function killBoundaryName(region: string): string {
+  return `BackstopKillBoundary-${region}`;
 }
 
 export function fullStopPolicyName(region: string): string {
@@ -55,6 +69,14 @@ export function killExecutionRoleArn(partition: string, accountId: string, regio
 
 export function restoreExecutionRoleArn(partition: string, accountId: string, region: string): string {
   return iamRoleArn(partition, accountId, restoreExecutionRoleName(region));
+}
+
+export function killBoundaryArn(partition: string, accountId: string, region: string): string {
+  return iamPolicyArn(partition, accountId, killBoundaryName(region));
+}
+
+export function agentBoundaryArn(partition: string, accountId: string, region: string): string {
+  return iamPolicyArn(partition, accountId, agentBoundaryName(region));
 }
 
 /** The deny policy ARN a kill attaches to every role of the agent for the given mode. */

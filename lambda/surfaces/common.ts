@@ -153,7 +153,17 @@ export async function agentTargetArns(ctx: SurfaceContext): Promise<string[]> {
 }
 
 export function emptyContain(): ContainResult {
-  return { changes: [], skipped: [], failures: [] };
+  return { changes: [], skipped: [], failures: [], evidence: [] };
+}
+
+/** Two results of contain phases, one after the other (a cut, then the rest of contain). */
+export function mergeContain(a: ContainResult, b: ContainResult): ContainResult {
+  return {
+    changes: [...a.changes, ...b.changes],
+    skipped: [...a.skipped, ...b.skipped],
+    failures: [...a.failures, ...b.failures],
+    evidence: [...a.evidence, ...b.evidence],
+  };
 }
 
 export function emptyVerify(): VerifyResult {

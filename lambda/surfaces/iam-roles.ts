@@ -1,24 +1,39 @@
 import {
   AttachRolePolicyCommand,
+  DeleteRolePermissionsBoundaryCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
   ListRoleTagsCommand,
+  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
+  type Role,
 } from '@aws-sdk/client-iam';
 import { isArn, parsePolicyArn, parseRoleArn } from '../shared/arn';
 import { isErrorNamed, isNotFound, toFailure } from '../shared/aws-errors';
+import { coveringStatement, parsePolicyText } from '../shared/deny-coverage';
 import {
   AGENT_TAG,
+  BACKSTOP_INLINE_POLICY_NAMES,
   denyPolicyArn,
   IAM_PATH,
   INLINE_DENY_POLICY,
+  killBoundaryArn,
   REVOKE_SESSIONS_POLICY,
 } from '../shared/naming';
+import {
+  denyDocument,
+  killBoundaryDocument,
+  type PolicyStatementJson,
+  revokeSessionsDocument,
+  samePolicy,
+} from '../shared/policy-documents';
 import { isKillMode, KILL_MODES, type KillMode, type Mode } from '../shared/types';
 import {
   change,
@@ -27,6 +42,7 @@ import {
   emptyVerify,
   forEachResource,
   mapLimit,
+  mergeContain,
   mismatch,
   paginate,
   type ReadError,
@@ -37,6 +53,7 @@ import {
 } from './common';
 import type {
   ContainResult,
+  Evidence,
   ResourceSnapshot,
   RestoreResult,
   Surface,
@@ -45,14 +62,24 @@ import type {
 } from './types';
 
 /**
- * IAM roles: cut in every mode. Contain order per role is the design's "contain, then dismantle":
- * (1) attach the mode's deny policy (one call cuts the role), (2) in full_stop put the inline deny
- * that revokes sessions issued before the kill, (3) in full_stop detach every managed policy and
- * delete every inline policy that is not Backstop's, each recorded verbatim first.
+ * IAM roles: cut in every mode. Principles 7 and 8 of the design shape all of it:
  *
- * Each step reads the role's current policies before writing, so a second contain (a re-cut after
- * verify, or a second kill) writes only what drifted and records only real changes; it also keeps
- * IAM's scarce write quota for the cuts themselves.
+ * - The kill never writes a policy document. Its role may attach only Backstop's own deny
+ *   policies, set only the kill boundary (a boundary that denies everything), and detach or delete
+ *   policies only on roles that already carry the kill boundary, where nothing it removes can give
+ *   authority back. So nothing here can grant, even run by someone else.
+ * - A cut is judged by what IAM would decide, never by a name: verify reads the documents in
+ *   force (the attached Backstop policies and the boundary, default versions) and asks whether an
+ *   unconditional Deny covers every action of the mode (lambda/shared/deny-coverage.ts).
+ *   Backstop-named policies are compared with what Backstop would write; any other content is
+ *   recorded verbatim as evidence and never trusted.
+ * - Authority first: `cut` attaches the mode's deny to each role as its first write, before any
+ *   snapshot (attaching destroys nothing). At the managed-policy quota, or when the deny in force is
+ *   not what Backstop deployed, the role gets the kill boundary instead: stricter than the mode,
+ *   never looser, and said so.
+ * - full_stop then sets the kill boundary on every role (every session, old or new, is cut at once;
+ *   the restore path leaves a dated session deny when it gives authority back), snapshots, and
+ *   dismantles: every managed and inline policy recorded verbatim, then removed.
  */
 
 export interface AttachedPolicy {
@@ -72,10 +99,11 @@ export interface RoleSnapshot {
   readonly path: string;
   readonly attachedPolicies: readonly AttachedPolicy[];
   readonly inlinePolicies: readonly InlinePolicy[];
+  /** The role's permissions boundary before the kill (a boundary the kill replaced is restored from here). */
   readonly permissionsBoundaryArn?: string;
   readonly tags: Readonly<Record<string, string>>;
   /**
-   * Set when the role's policies could not be read. Contain then only adds Backstop's denies
+   * Set when the role's policies could not be read. Contain then only adds Backstop's cuts
    * (restore can always take those away) and removes nothing, since it could not be put back.
    */
   readonly readError?: ReadError;
@@ -86,51 +114,6 @@ const ROLE_CONCURRENCY = 4;
 /** ListRoleTags calls in flight during discovery (one per role in the account). */
 const TAG_SCAN_CONCURRENCY = 8;
 const SERVICE_LINKED_PATH = '/aws-service-role/';
-const AT_LIMIT = 'the role is at its managed-policy limit';
-
-/** Inline deny-all, used when a role is at its managed-policy limit and the mode's deny cannot be attached. */
-export const INLINE_DENY_DOCUMENT = JSON.stringify({
-  Version: '2012-10-17',
-  Statement: [{ Sid: 'BackstopDenyAll', Effect: 'Deny', Action: '*', Resource: '*' }],
-});
-
-/**
- * The session-revoking inline deny: everything is denied to credentials issued before the kill
- * (the same condition as the IAM console's "Revoke active sessions").
- */
-export function revokeSessionsDocument(killStartedAt: Date): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'BackstopRevokeOlderSessions',
-        Effect: 'Deny',
-        Action: '*',
-        Resource: '*',
-        Condition: { DateLessThan: { 'aws:TokenIssueTime': killStartedAt.toISOString() } },
-      },
-    ],
-  });
-}
-
-/** The cut-off time of a session-revoking policy, or undefined when the document carries none. */
-export function revokedBefore(document: string): Date | undefined {
-  try {
-    const parsed = JSON.parse(document) as { Statement?: unknown };
-    const statements = Array.isArray(parsed.Statement) ? parsed.Statement : [parsed.Statement];
-    for (const s of statements as {
-      Effect?: string;
-      Condition?: Record<string, Record<string, unknown>>;
-    }[]) {
-      const value = s?.Effect === 'Deny' ? s.Condition?.DateLessThan?.['aws:TokenIssueTime'] : undefined;
-      const time = typeof value === 'string' ? new Date(value) : undefined;
-      if (time && !Number.isNaN(time.getTime())) return time;
-    }
-  } catch {
-    // not JSON: no cut-off
-  }
-  return undefined;
-}
 
 /**
  * IAM returns policy documents URL-encoded (RFC 3986). A document that is already JSON text (some
@@ -140,15 +123,43 @@ export function decodePolicyDocument(document: string): string {
   return document.trimStart().startsWith('{') ? document : decodeURIComponent(document);
 }
 
+/** The cut-off time of a session-revoking document, or undefined when it carries none. */
+export function revokedBefore(document: string): Date | undefined {
+  for (const s of parsePolicyText(document)?.Statement ?? []) {
+    const value = s.Effect === 'Deny' ? s.Condition?.DateLessThan?.['aws:TokenIssueTime'] : undefined;
+    const time = typeof value === 'string' ? new Date(value) : undefined;
+    if (time && !Number.isNaN(time.getTime())) return time;
+  }
+  return undefined;
+}
+
+/**
+ * Whether an inline policy under a Backstop name holds exactly what Backstop would write there:
+ * the session deny a restore leaves (with any cut-off no later than now). Anything else under a
+ * Backstop name is planted.
+ */
+export function isBackstopInline(policyName: string, document: string, now: Date): boolean {
+  if (policyName !== REVOKE_SESSIONS_POLICY) return false;
+  const cutoff = revokedBefore(document);
+  return (
+    cutoff !== undefined &&
+    cutoff.getTime() <= now.getTime() &&
+    samePolicy(document, revokeSessionsDocument(cutoff))
+  );
+}
+
 function isBackstopPolicyArn(policyArn: string): boolean {
   return isArn(policyArn) && parsePolicyArn(policyArn).path === IAM_PATH;
 }
 
-const BACKSTOP_INLINE = new Set<string>([REVOKE_SESSIONS_POLICY, INLINE_DENY_POLICY]);
-
 function modeDeny(ctx: SurfaceContext, mode: KillMode): string {
   const { partition, accountId, region, agentId } = ctx.agent;
   return denyPolicyArn(partition, accountId, region, agentId, mode);
+}
+
+function killBoundary(ctx: SurfaceContext): string {
+  const { partition, accountId, region } = ctx.agent;
+  return killBoundaryArn(partition, accountId, region);
 }
 
 async function listAttached(ctx: SurfaceContext, roleName: string): Promise<AttachedPolicy[]> {
@@ -185,6 +196,38 @@ async function roleTags(ctx: SurfaceContext, roleName: string): Promise<Record<s
   return Object.fromEntries(tags.map((t) => [t.Key ?? '', t.Value ?? '']));
 }
 
+async function getRole(ctx: SurfaceContext, roleName: string): Promise<Role> {
+  const out = await ctx.clients.iam.send(new GetRoleCommand({ RoleName: roleName }));
+  if (!out.Role) throw new Error(`GetRole returned no role for ${roleName}`);
+  return out.Role;
+}
+
+/**
+ * The documents of managed policies as they are in force (the default version), read once per
+ * policy per call of a phase: every role of an agent shares the same deny policy and boundary.
+ */
+function policyReader(ctx: SurfaceContext): (policyArn: string) => Promise<string> {
+  const cache = new Map<string, Promise<string>>();
+  return (policyArn) => {
+    let doc = cache.get(policyArn);
+    if (!doc) {
+      doc = (async () => {
+        const policy = await ctx.clients.iam.send(new GetPolicyCommand({ PolicyArn: policyArn }));
+        const versionId = policy.Policy?.DefaultVersionId;
+        if (!versionId) throw new Error(`GetPolicy returned no default version for ${policyArn}`);
+        const version = await ctx.clients.iam.send(
+          new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: versionId }),
+        );
+        return decodePolicyDocument(version.PolicyVersion?.Document ?? '');
+      })();
+      cache.set(policyArn, doc);
+      // A failed read is not remembered: the next role tries again.
+      doc.catch(() => cache.delete(policyArn));
+    }
+    return doc;
+  };
+}
+
 /**
  * The agent's roles: the declared role ARNs plus every role tagged `backstop:agent=<agentId>`.
  * IAM is not in the Tagging API, so every role's tags are read (O(roles) calls, bounded
@@ -217,22 +260,165 @@ async function discover(ctx: SurfaceContext): Promise<string[]> {
   return unique([...declaredArns, ...tagged.filter((a): a is string => Boolean(a))]);
 }
 
-const snapshot: Surface<RoleSnapshot>['snapshot'] = async (ctx, ids) =>
-  snapshotEach(ids, ROLE_CONCURRENCY, {
+/** Where every phase records its changes and failures. */
+type Records = Pick<ContainResult, 'changes' | 'failures'>;
+
+/** Runs one write; "already gone" (NoSuchEntity) counts as done and is reported as false. */
+async function write(run: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await run();
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+async function attachPolicy(ctx: SurfaceContext, out: Records, roleArn: string, policyArn: string) {
+  const { roleName } = parseRoleArn(roleArn);
+  await ctx.clients.iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn }));
+  out.changes.push(change(roleArn, 'AttachRolePolicy', null, { policyArn }));
+}
+
+/** Detaches a managed policy, recorded with `before`; one already detached is not recorded. */
+async function detachPolicy(ctx: SurfaceContext, out: Records, roleArn: string, policy: AttachedPolicy) {
+  const { roleName } = parseRoleArn(roleArn);
+  const detached = await write(() =>
+    ctx.clients.iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: policy.policyArn })),
+  );
+  if (detached) out.changes.push(change(roleArn, 'DetachRolePolicy', policy, null));
+}
+
+/** Deletes an inline policy whose document was read (and is recorded) first; one already gone is not recorded. */
+async function deleteInline(ctx: SurfaceContext, out: Records, roleArn: string, policy: InlinePolicy) {
+  const { roleName } = parseRoleArn(roleArn);
+  const deleted = await write(() =>
+    ctx.clients.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policy.policyName })),
+  );
+  if (deleted) out.changes.push(change(roleArn, 'DeleteRolePolicy', policy, null));
+}
+
+/**
+ * Sets the kill boundary on a role, reading the boundary it replaces first (snapshot before
+ * change) and recording it as the change's `before`. Nothing is written when it is already set.
+ */
+async function setKillBoundary(ctx: SurfaceContext, out: ContainResult, roleArn: string, why: string) {
+  const { roleName } = parseRoleArn(roleArn);
+  const boundary = killBoundary(ctx);
+  let current: string | null;
+  try {
+    current = (await getRole(ctx, roleName)).PermissionsBoundary?.PermissionsBoundaryArn ?? null;
+  } catch (e) {
+    if (isNotFound(e)) {
+      out.skipped.push({ resource: roleArn, reason: 'the role no longer exists' });
+      return;
+    }
+    out.failures.push(toFailure(roleArn, 'GetRole', e));
+    return;
+  }
+  if (current === boundary) return;
+  try {
+    await ctx.clients.iam.send(
+      new PutRolePermissionsBoundaryCommand({ RoleName: roleName, PermissionsBoundary: boundary }),
+    );
+    out.changes.push(
+      change(
+        roleArn,
+        'PutRolePermissionsBoundary',
+        { permissionsBoundaryArn: current },
+        {
+          permissionsBoundaryArn: boundary,
+          why,
+        },
+      ),
+    );
+  } catch (e) {
+    if (isNotFound(e)) out.skipped.push({ resource: roleArn, reason: 'the role no longer exists' });
+    else out.failures.push(toFailure(roleArn, 'PutRolePermissionsBoundary', e));
+  }
+}
+
+const AT_QUOTA = 'the role is at its managed-policy quota';
+
+/**
+ * The first write on each role: attach the mode's deny (one call, destroys nothing). When IAM
+ * refuses it for a reason that is not about the role itself (the quota, a missing policy), or in
+ * full_stop, the kill boundary goes on as well.
+ */
+async function cutRole(ctx: SurfaceContext, mode: KillMode, roleArn: string, out: ContainResult) {
+  const deny = modeDeny(ctx, mode);
+  let fallback: string | undefined;
+  try {
+    await attachPolicy(ctx, out, roleArn, deny);
+  } catch (e) {
+    if (isErrorNamed(e, 'LimitExceeded')) {
+      fallback = AT_QUOTA;
+    } else if (isNotFound(e)) {
+      // The role is gone, or the deny policy is (workload stack not deployed in this region).
+      fallback = `the deny policy ${deny} cannot be attached (${e instanceof Error ? e.message : String(e)})`;
+    } else {
+      // Refused for another reason (an SCP, a permissions error): still cut the role another way.
+      out.failures.push(toFailure(roleArn, 'AttachRolePolicy', e));
+      fallback = `the ${mode} deny could not be attached (${e instanceof Error ? e.name : String(e)})`;
+    }
+  }
+  if (mode === 'full_stop') {
+    await setKillBoundary(ctx, out, roleArn, 'full_stop: every session of the role is cut');
+    return;
+  }
+  if (fallback) {
+    await setKillBoundary(ctx, out, roleArn, `${fallback}: cut by the kill boundary instead`);
+    if (out.changes.some((c) => c.resource === roleArn && c.action === 'PutRolePermissionsBoundary')) {
+      out.skipped.push({
+        resource: roleArn,
+        reason: `${fallback}: the kill boundary (deny all) cuts the role instead, stricter than ${mode}; only a restore lifts it`,
+      });
+    }
+  }
+}
+
+const cut: NonNullable<Surface<RoleSnapshot>['cut']> = async (ctx, mode, ids) =>
+  forEachResource(
+    ids,
+    ROLE_CONCURRENCY,
+    emptyContain,
+    (id) => id,
+    (id, out) => cutRole(ctx, mode, id, out),
+  );
+
+const snapshot: Surface<RoleSnapshot>['snapshot'] = async (ctx, ids, cutResult) => {
+  // The boundary a cut replaced is the role's pre-kill boundary, not the kill boundary it reads now.
+  // Keyed by role name: a declared ARN and the one IAM reports may differ in path only.
+  // What the cut attached was not there before the kill (only Backstop denies: restore never
+  // re-attaches those from a snapshot anyway).
+  const replaced = new Map<string, string | null>();
+  const added = new Map<string, Set<string>>();
+  for (const c of cutResult?.changes ?? []) {
+    const name = parseRoleArn(c.resource).roleName;
+    if (c.action === 'PutRolePermissionsBoundary') {
+      replaced.set(name, (c.before as { permissionsBoundaryArn: string | null }).permissionsBoundaryArn);
+    } else if (c.action === 'AttachRolePolicy') {
+      added.set(name, (added.get(name) ?? new Set()).add((c.after as { policyArn: string }).policyArn));
+    }
+  }
+  return snapshotEach(ids, ROLE_CONCURRENCY, {
     read: async (id): Promise<RoleSnapshot> => {
       const { roleName, path } = parseRoleArn(id);
       const role = await getRole(ctx, roleName);
+      const current = role.PermissionsBoundary?.PermissionsBoundaryArn;
+      const before = replaced.has(roleName) ? replaced.get(roleName) : current;
       const base = {
         roleName,
         roleArn: role.Arn ?? id,
         path: role.Path ?? path,
         tags: Object.fromEntries((role.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
-        ...(role.PermissionsBoundary?.PermissionsBoundaryArn
-          ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn }
-          : {}),
+        ...(before ? { permissionsBoundaryArn: before } : {}),
       };
       try {
-        const attachedPolicies = await listAttached(ctx, roleName);
+        const cutAdded = added.get(roleName);
+        const attachedPolicies = (await listAttached(ctx, roleName)).filter(
+          (p) => !cutAdded?.has(p.policyArn),
+        );
         const names = await listInlineNames(ctx, roleName);
         const inlinePolicies: InlinePolicy[] = [];
         for (const policyName of names) {
@@ -257,195 +443,126 @@ const snapshot: Surface<RoleSnapshot>['snapshot'] = async (ctx, ids) =>
     },
     gone: (id) => ctx.log.warn('role does not exist: nothing to cut', { roleArn: id }),
   });
+};
 
-async function getRole(ctx: SurfaceContext, roleName: string) {
-  const out = await ctx.clients.iam.send(new GetRoleCommand({ RoleName: roleName }));
-  if (!out.Role) throw new Error(`GetRole returned no role for ${roleName}`);
-  return out.Role;
+/** Backstop-named inline policies of the snapshot that are not what Backstop would write. */
+function plantedInline(ctx: SurfaceContext, role: RoleSnapshot): Evidence[] {
+  return role.inlinePolicies
+    .filter(
+      (p) =>
+        BACKSTOP_INLINE_POLICY_NAMES.includes(p.policyName) &&
+        !isBackstopInline(p.policyName, p.document, ctx.clock()),
+    )
+    .map((p) => ({
+      resource: role.roleArn,
+      kind: 'planted-policy' as const,
+      policy: p.policyName,
+      document: p.document,
+      expected:
+        p.policyName === REVOKE_SESSIONS_POLICY
+          ? 'a Deny of every action to sessions issued before a kill (written only by a restore)'
+          : `nothing: Backstop never writes ${INLINE_DENY_POLICY}`,
+      note: 'an inline policy under a Backstop name that Backstop did not write; it is never trusted',
+    }));
 }
 
-/** The role's managed and inline policies as they are now (a failure names ListAttachedRolePolicies). */
-async function listPolicies(
+/** What Backstop deployed under a managed policy ARN it uses (undefined for any other policy). */
+function expectedManaged(ctx: SurfaceContext, policyArn: string): unknown {
+  if (policyArn === killBoundary(ctx)) return killBoundaryDocument();
+  const mode = KILL_MODES.find((m) => modeDeny(ctx, m) === policyArn);
+  return mode ? denyDocument(mode, ctx.agent) : undefined;
+}
+
+/**
+ * The mode's deny policy, judged by its content: the statement of its default version that covers
+ * the mode, or undefined (with the evidence recorded) when it does not hold what Backstop deployed
+ * and does not cover the mode either.
+ */
+async function denyInForce(
   ctx: SurfaceContext,
-  roleName: string,
-): Promise<{ attached: AttachedPolicy[]; inline: string[] }> {
-  const attached = await listAttached(ctx, roleName);
-  const inline = await listInlineNames(ctx, roleName);
-  return { attached, inline };
-}
-
-/** Runs one write; "already gone" (NoSuchEntity) counts as done and is reported as false. */
-async function write(run: () => Promise<unknown>): Promise<boolean> {
+  mode: KillMode,
+  read: (arn: string) => Promise<string>,
+  out: ContainResult,
+): Promise<PolicyStatementJson | undefined> {
+  const deny = modeDeny(ctx, mode);
+  let document: string;
   try {
-    await run();
-    return true;
+    document = await read(deny);
   } catch (e) {
-    if (isNotFound(e)) return false;
-    throw e;
+    out.failures.push(toFailure(deny, 'GetPolicyVersion', e));
+    return undefined;
   }
-}
-
-/** Where contain and restore record their changes and failures. */
-type Records = Pick<ContainResult, 'changes' | 'failures'>;
-
-async function attachPolicy(ctx: SurfaceContext, out: Records, role: RoleSnapshot, policyArn: string) {
-  await ctx.clients.iam.send(new AttachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: policyArn }));
-  out.changes.push(change(role.roleArn, 'AttachRolePolicy', null, { policyArn }));
-}
-
-/** Detaches a managed policy, recorded with `before`; one already detached is not recorded. */
-async function detachPolicy(
-  ctx: SurfaceContext,
-  out: Records,
-  role: RoleSnapshot,
-  policyArn: string,
-  before: unknown,
-) {
-  const detached = await write(() =>
-    ctx.clients.iam.send(new DetachRolePolicyCommand({ RoleName: role.roleName, PolicyArn: policyArn })),
-  );
-  if (detached) out.changes.push(change(role.roleArn, 'DetachRolePolicy', before, null));
-}
-
-async function putInline(
-  ctx: SurfaceContext,
-  out: Records,
-  role: RoleSnapshot,
-  policyName: string,
-  document: string,
-  before: string | null,
-): Promise<boolean> {
-  try {
-    await ctx.clients.iam.send(
-      new PutRolePolicyCommand({ RoleName: role.roleName, PolicyName: policyName, PolicyDocument: document }),
-    );
-    const previous = before === null ? null : { policyName, document: before };
-    out.changes.push(change(role.roleArn, 'PutRolePolicy', previous, { policyName, document }));
-    return true;
-  } catch (e) {
-    out.failures.push(toFailure(role.roleArn, `PutRolePolicy ${policyName}`, e));
-    return false;
+  const expected = expectedManaged(ctx, deny);
+  if (!samePolicy(document, expected)) {
+    out.evidence.push({
+      resource: deny,
+      kind: 'tampered-policy',
+      policy: deny,
+      document,
+      expected,
+      note: "the default version of Backstop's deny policy is not what Backstop deployed",
+    });
   }
-}
-
-/** Deletes an inline policy, its document read and recorded verbatim first; one already gone is not recorded. */
-async function deleteInline(ctx: SurfaceContext, out: Records, role: RoleSnapshot, policyName: string) {
-  try {
-    const document = await getInline(ctx, role.roleName, policyName);
-    const deleted = await write(() =>
-      ctx.clients.iam.send(new DeleteRolePolicyCommand({ RoleName: role.roleName, PolicyName: policyName })),
-    );
-    if (deleted) out.changes.push(change(role.roleArn, 'DeleteRolePolicy', { policyName, document }, null));
-  } catch (e) {
-    if (!isNotFound(e)) out.failures.push(toFailure(role.roleArn, `DeleteRolePolicy ${policyName}`, e));
-  }
+  return coveringStatement(document, mode, ctx.agent);
 }
 
 async function containRole(
   ctx: SurfaceContext,
   mode: KillMode,
   role: RoleSnapshot,
+  denyCovers: boolean,
   out: ContainResult,
 ): Promise<void> {
-  const deny = modeDeny(ctx, mode);
+  out.evidence.push(...plantedInline(ctx, role));
+  if (!denyCovers && mode !== 'full_stop') {
+    await setKillBoundary(
+      ctx,
+      out,
+      role.roleArn,
+      `the ${mode} deny in force does not deny what ${mode} must: cut by the kill boundary instead`,
+    );
+  }
+  if (mode !== 'full_stop') return;
+
+  // Dismantle: every managed and inline policy that is not Backstop's, recorded verbatim first.
+  // The kill role may do this only on roles that carry the kill boundary (set by the cut).
+  if (role.readError) {
+    out.failures.push(unreadFailure(role.roleArn, role.readError, 'policies not removed'));
+    return;
+  }
   let attached: AttachedPolicy[];
   let inline: string[];
   try {
-    ({ attached, inline } = await listPolicies(ctx, role.roleName));
+    attached = await listAttached(ctx, role.roleName);
+    inline = await listInlineNames(ctx, role.roleName);
   } catch (e) {
-    if (isNotFound(e)) {
-      out.skipped.push({ resource: role.roleArn, reason: 'the role no longer exists' });
-      return;
-    }
-    // Cannot read the role: still try the one call that cuts it.
-    out.failures.push(toFailure(role.roleArn, 'ListAttachedRolePolicies', e));
-    attached = [];
-    inline = [];
-  }
-
-  // 1. Deny first: one call cuts the role's authority.
-  let denyAttached = attached.some((p) => p.policyArn === deny);
-  /** Why the mode's deny could not be attached, when an inline deny-all has to cut the role instead. */
-  let fallback: string | undefined;
-  if (!denyAttached) {
-    try {
-      await attachPolicy(ctx, out, role, deny);
-      denyAttached = true;
-    } catch (e) {
-      if (isErrorNamed(e, 'LimitExceeded')) {
-        fallback = AT_LIMIT;
-      } else {
-        out.failures.push(toFailure(role.roleArn, 'AttachRolePolicy', e));
-        // The deny policy itself is missing (stack not deployed in this region): still cut the role.
-        if (isNotFound(e)) fallback = 'the deny policy does not exist';
-      }
-    }
-  }
-  if (fallback && !inline.includes(INLINE_DENY_POLICY)) {
-    if (await putInline(ctx, out, role, INLINE_DENY_POLICY, INLINE_DENY_DOCUMENT, null))
-      inline.push(INLINE_DENY_POLICY);
-  }
-  if (mode !== 'full_stop') {
-    if (fallback && inline.includes(INLINE_DENY_POLICY)) {
-      out.skipped.push({
-        resource: role.roleArn,
-        reason: `${deny} not attached (${fallback}): the inline deny-all ${INLINE_DENY_POLICY} cuts the role instead, stricter than ${mode}`,
-      });
-    }
+    if (isNotFound(e)) out.skipped.push({ resource: role.roleArn, reason: 'the role no longer exists' });
+    else out.failures.push(toFailure(role.roleArn, 'ListAttachedRolePolicies', e));
     return;
   }
-
-  // 2. Revoke every session issued before the kill.
-  await revokeSessions(ctx, role, inline, out);
-
-  // 3. Dismantle: every managed and inline policy that is not Backstop's, recorded verbatim first.
-  if (role.readError) {
-    out.failures.push(unreadFailure(role.roleArn, role.readError, 'policies not removed'));
-  } else {
-    for (const policy of attached.filter((p) => !isBackstopPolicyArn(p.policyArn))) {
-      try {
-        await detachPolicy(ctx, out, role, policy.policyArn, policy);
-      } catch (e) {
-        out.failures.push(toFailure(role.roleArn, `DetachRolePolicy ${policy.policyArn}`, e));
-      }
-    }
-    for (const policyName of inline.filter((n) => !BACKSTOP_INLINE.has(n))) {
-      await deleteInline(ctx, out, role, policyName);
-    }
-  }
-
-  // 4. A role that was at its limit has room now: attach the managed deny as well.
-  if (!denyAttached && fallback === AT_LIMIT) {
+  for (const policy of attached.filter((p) => !isBackstopPolicyArn(p.policyArn))) {
     try {
-      await attachPolicy(ctx, out, role, deny);
+      await detachPolicy(ctx, out, role.roleArn, policy);
     } catch (e) {
-      out.failures.push(toFailure(role.roleArn, 'AttachRolePolicy', e));
+      out.failures.push(toFailure(role.roleArn, `DetachRolePolicy ${policy.policyArn}`, e));
     }
   }
-}
-
-async function revokeSessions(
-  ctx: SurfaceContext,
-  role: RoleSnapshot,
-  inline: readonly string[],
-  out: ContainResult,
-) {
-  let before: string | null = null;
-  if (inline.includes(REVOKE_SESSIONS_POLICY)) {
+  for (const policyName of inline) {
     try {
-      before = await getInline(ctx, role.roleName, REVOKE_SESSIONS_POLICY);
-      const cutoff = revokedBefore(before);
-      // Never move the cut-off back: a later one revokes more.
-      if (cutoff && cutoff.getTime() >= ctx.killStartedAt.getTime()) return;
-    } catch (e) {
-      if (!isNotFound(e)) {
-        out.failures.push(toFailure(role.roleArn, `GetRolePolicy ${REVOKE_SESSIONS_POLICY}`, e));
-        return;
+      const document = await getInline(ctx, role.roleName, policyName);
+      if (isBackstopInline(policyName, document, ctx.clock())) continue; // a restore's session deny stays
+      if (!role.inlinePolicies.some((p) => p.policyName === policyName && p.document === document)) {
+        // Put there after the snapshot: its content is in this change record, verbatim.
+        ctx.log.warn('inline policy not in the snapshot: recorded in the change before deletion', {
+          roleArn: role.roleArn,
+          policyName,
+        });
       }
-      before = null;
+      await deleteInline(ctx, out, role.roleArn, { policyName, document });
+    } catch (e) {
+      if (!isNotFound(e)) out.failures.push(toFailure(role.roleArn, `DeleteRolePolicy ${policyName}`, e));
     }
   }
-  await putInline(ctx, out, role, REVOKE_SESSIONS_POLICY, revokeSessionsDocument(ctx.killStartedAt), before);
 }
 
 /** Runs `fn` for each role of the snapshot, ROLE_CONCURRENCY at a time (see `forEachResource`). */
@@ -463,51 +580,106 @@ function forEachRole<R extends ContainResult | VerifyResult | RestoreResult>(
   );
 }
 
-const contain: Surface<RoleSnapshot>['contain'] = async (ctx, mode, snap) =>
-  forEachRole(snap, emptyContain, (role, out) => containRole(ctx, mode, role, out));
+const contain: Surface<RoleSnapshot>['contain'] = async (ctx, mode, snap) => {
+  const head = emptyContain();
+  const covers =
+    mode === 'full_stop' || (await denyInForce(ctx, mode, policyReader(ctx), head)) !== undefined;
+  const rest = await forEachRole(snap, emptyContain, (role, out) =>
+    containRole(ctx, mode, role, covers, out),
+  );
+  return mergeContain(head, rest);
+};
+
+/** What verify found in force on one role. */
+interface RoleInForce {
+  readonly boundary: string | undefined;
+  readonly attached: AttachedPolicy[];
+  /** The policy whose default version holds a statement covering the mode, if any. */
+  readonly coveredBy: string | undefined;
+}
+
+async function readInForce(
+  ctx: SurfaceContext,
+  mode: KillMode,
+  role: RoleSnapshot,
+  read: (arn: string) => Promise<string>,
+  out: VerifyResult,
+): Promise<RoleInForce | undefined> {
+  let boundary: string | undefined;
+  let attached: AttachedPolicy[];
+  try {
+    boundary = (await getRole(ctx, role.roleName)).PermissionsBoundary?.PermissionsBoundaryArn;
+    attached = await listAttached(ctx, role.roleName);
+  } catch (e) {
+    if (isNotFound(e)) return undefined; // the role is gone: it has no authority left
+    out.failures.push(toFailure(role.roleArn, 'GetRole', e));
+    return undefined;
+  }
+  // Only policies the agent cannot change count: Backstop's path (the agent boundary forbids
+  // touching it) and the boundary. Their content is read, never assumed from their name.
+  const candidates = unique([
+    ...(boundary ? [boundary] : []),
+    ...attached.map((p) => p.policyArn).filter(isBackstopPolicyArn),
+  ]);
+  let coveredBy: string | undefined;
+  for (const arn of candidates) {
+    try {
+      if (coveringStatement(await read(arn), mode, ctx.agent)) {
+        coveredBy = arn;
+        break;
+      }
+    } catch (e) {
+      if (!isNotFound(e)) out.failures.push(toFailure(role.roleArn, `GetPolicyVersion ${arn}`, e));
+    }
+  }
+  return { boundary, attached, coveredBy };
+}
 
 async function verifyRole(
   ctx: SurfaceContext,
   mode: KillMode,
   role: RoleSnapshot,
+  read: (arn: string) => Promise<string>,
   out: VerifyResult,
 ): Promise<void> {
-  const deny = modeDeny(ctx, mode);
-  let attached: AttachedPolicy[];
-  let inline: string[];
-  try {
-    ({ attached, inline } = await listPolicies(ctx, role.roleName));
-  } catch (e) {
-    if (isNotFound(e)) return; // the role is gone: it has no authority left
-    out.failures.push(toFailure(role.roleArn, 'ListAttachedRolePolicies', e));
-    return;
-  }
+  const found = await readInForce(ctx, mode, role, read, out);
+  if (!found) return;
   const drift = (expected: unknown, actual: unknown) =>
     out.drifted.push(mismatch(role.roleArn, expected, actual));
-  if (!attached.some((p) => p.policyArn === deny) && !inline.includes(INLINE_DENY_POLICY)) {
-    drift({ attached: deny }, { attached: attached.map((p) => p.policyArn) });
+
+  if (!found.coveredBy) {
+    drift(
+      { deny: `an unconditional Deny of what ${mode} takes away, in force on the role` },
+      {
+        canStillAct: `no Backstop policy or boundary in force denies what ${mode} must`,
+        boundary: found.boundary ?? null,
+        attached: found.attached.map((p) => p.policyArn),
+      },
+    );
   }
   if (mode !== 'full_stop') return;
 
-  if (!inline.includes(REVOKE_SESSIONS_POLICY)) {
-    drift({ inline: REVOKE_SESSIONS_POLICY }, { inline });
-  } else {
-    try {
-      const cutoff = revokedBefore(await getInline(ctx, role.roleName, REVOKE_SESSIONS_POLICY));
-      if (!cutoff || cutoff.getTime() < ctx.killStartedAt.getTime()) {
-        drift(
-          { [REVOKE_SESSIONS_POLICY]: { tokenIssuedBefore: ctx.killStartedAt.toISOString() } },
-          { [REVOKE_SESSIONS_POLICY]: { tokenIssuedBefore: cutoff?.toISOString() ?? null } },
-        );
-      }
-    } catch (e) {
-      if (isNotFound(e)) drift({ inline: REVOKE_SESSIONS_POLICY }, { inline: [] });
-      else out.failures.push(toFailure(role.roleArn, `GetRolePolicy ${REVOKE_SESSIONS_POLICY}`, e));
-    }
+  if (found.boundary !== killBoundary(ctx)) {
+    drift({ permissionsBoundary: killBoundary(ctx) }, { permissionsBoundary: found.boundary ?? null });
   }
-
-  const managedLeft = attached.filter((p) => !isBackstopPolicyArn(p.policyArn)).map((p) => p.policyArn);
-  const inlineLeft = inline.filter((n) => !BACKSTOP_INLINE.has(n));
+  const managedLeft = found.attached.filter((p) => !isBackstopPolicyArn(p.policyArn)).map((p) => p.policyArn);
+  let inlineLeft: string[];
+  try {
+    const names = await listInlineNames(ctx, role.roleName);
+    inlineLeft = [];
+    for (const name of names) {
+      if (
+        BACKSTOP_INLINE_POLICY_NAMES.includes(name) &&
+        isBackstopInline(name, await getInline(ctx, role.roleName, name), ctx.clock())
+      )
+        continue;
+      inlineLeft.push(name);
+    }
+  } catch (e) {
+    if (isNotFound(e)) return;
+    out.failures.push(toFailure(role.roleArn, 'ListRolePolicies', e));
+    return;
+  }
   if (managedLeft.length === 0 && inlineLeft.length === 0) return;
   if (role.readError) {
     out.failures.push(unreadFailure(role.roleArn, role.readError, 'policies not removed'));
@@ -517,9 +689,18 @@ async function verifyRole(
   if (inlineLeft.length > 0) drift({ inlinePolicies: [] }, { inlinePolicies: inlineLeft });
 }
 
-const verify: Surface<RoleSnapshot>['verify'] = async (ctx, mode, snap) =>
-  forEachRole(snap, emptyVerify, (role, out) => verifyRole(ctx, mode, role, out));
+const verify: Surface<RoleSnapshot>['verify'] = async (ctx, mode, snap) => {
+  const read = policyReader(ctx);
+  return forEachRole(snap, emptyVerify, (role, out) => verifyRole(ctx, mode, role, read, out));
+};
 
+/**
+ * Puts a role back as the snapshot holds it, in reverse order of the kill, under the restore
+ * execution role: (1) the dated session deny first, so that nothing issued before the kill ever
+ * works again; (2) the role's own inline policies, byte for byte, and managed policies; (3) the
+ * deny of the mode the agent returns to (none for `normal`); (4) the role's own boundary in
+ * place of the kill boundary; (5) the other Backstop denies go.
+ */
 async function restoreRole(
   ctx: SurfaceContext,
   toMode: Mode,
@@ -530,8 +711,11 @@ async function restoreRole(
   const backstopDenies = new Set(KILL_MODES.map((m) => modeDeny(ctx, m)));
   let attached: AttachedPolicy[];
   let inline: string[];
+  let boundary: string | undefined;
   try {
-    ({ attached, inline } = await listPolicies(ctx, role.roleName));
+    boundary = (await getRole(ctx, role.roleName)).PermissionsBoundary?.PermissionsBoundaryArn;
+    attached = await listAttached(ctx, role.roleName);
+    inline = await listInlineNames(ctx, role.roleName);
   } catch (e) {
     if (isNotFound(e)) {
       out.notRestorable.push({
@@ -543,88 +727,150 @@ async function restoreRole(
     }
     return;
   }
+  if (role.readError) {
+    out.notRestorable.push({
+      resource: role.roleArn,
+      reason: `its policies before the kill could not be read (${role.readError.message}): left cut`,
+    });
+    return;
+  }
   const attachedArns = new Set(attached.map((p) => p.policyArn));
+  const { roleName } = parseRoleArn(role.roleArn);
+  const put = async (policyName: string, document: string, before: string | null) => {
+    await ctx.clients.iam.send(
+      new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: document }),
+    );
+    out.changes.push(
+      change(role.roleArn, 'PutRolePolicy', before === null ? null : { policyName, document: before }, {
+        policyName,
+        document,
+      }),
+    );
+  };
 
-  const attach = async (policyArn: string) => {
-    await attachPolicy(ctx, out, role, policyArn);
-    attachedArns.add(policyArn);
-  };
-  const detach = async (policyArn: string) => {
-    await detachPolicy(ctx, out, role, policyArn, { policyArn });
-    attachedArns.delete(policyArn);
-  };
-  const ensureInlineDeny = async () => {
-    if (inline.includes(INLINE_DENY_POLICY)) return true;
-    if (await putInline(ctx, out, role, INLINE_DENY_POLICY, INLINE_DENY_DOCUMENT, null)) {
-      inline.push(INLINE_DENY_POLICY);
-      return true;
-    }
-    return false;
-  };
-  /** Frees managed-policy slots held by Backstop denies, keeping the role cut with the inline deny meanwhile. */
-  const freeSlots = async () => {
-    const removable = [...attachedArns].filter((a) => backstopDenies.has(a) && a !== keep);
-    if (removable.length === 0 || !(await ensureInlineDeny())) return false;
-    for (const policyArn of removable) await detach(policyArn);
-    return true;
-  };
-  /** Attaches a policy, freeing slots first when the role is at its limit; false (recorded) when it cannot. */
-  const attachMakingRoom = async (policyArn: string) => {
+  // 1. Sessions issued before the kill stay dead, whatever is given back.
+  const sessionDeny = JSON.stringify(revokeSessionsDocument(ctx.killStartedAt));
+  let current: string | null = null;
+  if (inline.includes(REVOKE_SESSIONS_POLICY))
+    current = await getInline(ctx, roleName, REVOKE_SESSIONS_POLICY);
+  const currentCutoff = current ? revokedBefore(current) : undefined;
+  const keepsLaterCutoff =
+    current !== null &&
+    isBackstopInline(REVOKE_SESSIONS_POLICY, current, ctx.clock()) &&
+    (currentCutoff?.getTime() ?? 0) >= ctx.killStartedAt.getTime();
+  if (!keepsLaterCutoff) {
     try {
-      try {
-        await attach(policyArn);
-      } catch (e) {
-        if (!isErrorNamed(e, 'LimitExceeded') || !(await freeSlots())) throw e;
-        await attach(policyArn);
+      await put(REVOKE_SESSIONS_POLICY, sessionDeny, current);
+    } catch (e) {
+      out.failures.push(toFailure(role.roleArn, `PutRolePolicy ${REVOKE_SESSIONS_POLICY}`, e));
+      out.notRestorable.push({
+        resource: role.roleArn,
+        reason: 'the session deny could not be written: nothing given back, so old sessions stay dead',
+      });
+      return;
+    }
+  }
+
+  // 2. The role's own inline policies, verbatim, then its managed policies.
+  for (const policy of role.inlinePolicies.filter(
+    (p) => !BACKSTOP_INLINE_POLICY_NAMES.includes(p.policyName),
+  )) {
+    try {
+      let before: string | null = null;
+      if (inline.includes(policy.policyName)) {
+        before = await getInline(ctx, roleName, policy.policyName);
+        if (before === policy.document) continue;
       }
+      await put(policy.policyName, policy.document, before);
+    } catch (e) {
+      out.failures.push(toFailure(role.roleArn, `PutRolePolicy ${policy.policyName}`, e));
+    }
+  }
+  const attach = async (policyArn: string): Promise<boolean> => {
+    if (attachedArns.has(policyArn)) return true;
+    try {
+      await attachPolicy(ctx, out, role.roleArn, policyArn);
+      attachedArns.add(policyArn);
       return true;
     } catch (e) {
       out.failures.push(toFailure(role.roleArn, `AttachRolePolicy ${policyArn}`, e));
       return false;
     }
   };
-
-  // 1. The role's own managed policies, as the snapshot recorded them.
-  for (const policy of role.attachedPolicies.filter((p) => !isBackstopPolicyArn(p.policyArn))) {
-    if (!attachedArns.has(policy.policyArn)) await attachMakingRoom(policy.policyArn);
-  }
-
-  // 2. Its inline policies, verbatim.
-  for (const policy of role.inlinePolicies.filter((p) => !BACKSTOP_INLINE.has(p.policyName))) {
-    let current: string | null = null;
-    if (inline.includes(policy.policyName)) {
+  const detachBackstopDenies = async (except: string | undefined) => {
+    for (const policyArn of [...attachedArns].filter((a) => backstopDenies.has(a) && a !== except)) {
       try {
-        current = await getInline(ctx, role.roleName, policy.policyName);
+        await detachPolicy(ctx, out, role.roleArn, {
+          policyArn,
+          policyName: parsePolicyArn(policyArn).policyName,
+        });
+        attachedArns.delete(policyArn);
       } catch (e) {
-        out.failures.push(toFailure(role.roleArn, `PutRolePolicy ${policy.policyName}`, e));
-        continue;
+        out.failures.push(toFailure(role.roleArn, `DetachRolePolicy ${policyArn}`, e));
       }
-      if (current === policy.document) continue;
     }
-    await putInline(ctx, out, role, policy.policyName, policy.document, current);
-  }
+  };
+  // Backstop denies of stricter modes go first when the role needs their slots for its own policies.
+  const own = role.attachedPolicies.filter(
+    (p) => !isBackstopPolicyArn(p.policyArn) && !attachedArns.has(p.policyArn),
+  );
+  if (own.length > 0 && keep !== undefined) await attach(keep);
+  if (own.length > 0) await detachBackstopDenies(keep);
+  for (const policy of own) await attach(policy.policyArn);
 
-  // 3. The deny of the mode the agent returns to (none for `normal`), then the other Backstop denies go.
-  let keepAttached = keep === undefined || attachedArns.has(keep);
-  if (keep !== undefined && !keepAttached) keepAttached = await attachMakingRoom(keep);
-  for (const policyArn of [...attachedArns].filter((a) => backstopDenies.has(a) && a !== keep)) {
-    try {
-      await detach(policyArn);
-    } catch (e) {
-      out.failures.push(toFailure(role.roleArn, `DetachRolePolicy ${policyArn}`, e));
-    }
-  }
-  // The inline deny-all goes only once the mode's own deny holds; the session revocation stays for good.
-  if (inline.includes(INLINE_DENY_POLICY)) {
-    if (!keepAttached) {
+  // 3. The deny of the mode the agent returns to.
+  const keepHolds = keep === undefined || (await attach(keep));
+
+  // 4. The role's own boundary in place of the kill boundary, only once the mode's deny holds.
+  if (boundary === killBoundary(ctx)) {
+    if (!keepHolds) {
       out.notRestorable.push({
         resource: role.roleArn,
-        reason: `${INLINE_DENY_POLICY} kept: the ${toMode} deny ${keep} could not be attached in its place`,
+        reason: `kill boundary kept: the ${toMode} deny ${keep} could not be attached in its place`,
       });
+    } else if (!role.permissionsBoundaryArn) {
+      // The role had none before the kill: the kill boundary goes, and nothing takes its place.
+      try {
+        await ctx.clients.iam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: roleName }));
+        out.changes.push(
+          change(
+            role.roleArn,
+            'DeleteRolePermissionsBoundary',
+            { permissionsBoundaryArn: boundary },
+            {
+              permissionsBoundaryArn: null,
+            },
+          ),
+        );
+      } catch (e) {
+        out.failures.push(toFailure(role.roleArn, 'DeleteRolePermissionsBoundary', e));
+      }
     } else {
-      await deleteInline(ctx, out, role, INLINE_DENY_POLICY);
+      try {
+        await ctx.clients.iam.send(
+          new PutRolePermissionsBoundaryCommand({
+            RoleName: roleName,
+            PermissionsBoundary: role.permissionsBoundaryArn,
+          }),
+        );
+        out.changes.push(
+          change(
+            role.roleArn,
+            'PutRolePermissionsBoundary',
+            { permissionsBoundaryArn: boundary },
+            {
+              permissionsBoundaryArn: role.permissionsBoundaryArn,
+            },
+          ),
+        );
+      } catch (e) {
+        out.failures.push(toFailure(role.roleArn, 'PutRolePermissionsBoundary', e));
+      }
     }
   }
+
+  // 5. The other Backstop denies.
+  if (keepHolds) await detachBackstopDenies(keep);
 }
 
 const restore: Surface<RoleSnapshot>['restore'] = async (ctx, toMode, snap) =>
@@ -633,7 +879,9 @@ const restore: Surface<RoleSnapshot>['restore'] = async (ctx, toMode, snap) =>
 export const iamRoles: Surface<RoleSnapshot> = {
   name: 'iam',
   appliesTo: () => true,
+  known: (ctx) => [...ctx.agent.roleArns],
   discover,
+  cut,
   snapshot,
   contain,
   verify,

@@ -43,10 +43,27 @@ export interface Failure {
   readonly message: string;
 }
 
+/**
+ * Something the agent (or anyone) planted that claims to be Backstop's, recorded verbatim: a
+ * Backstop-named policy whose document is not what Backstop would write, a Backstop policy whose
+ * content was changed. Never trusted: the cut is judged by what IAM would decide.
+ */
+export interface Evidence {
+  readonly resource: string;
+  readonly kind: 'planted-policy' | 'tampered-policy';
+  readonly policy: string;
+  /** The document found, exactly as IAM returned it (decoded). */
+  readonly document: string;
+  /** What Backstop would have written under that name (undefined where Backstop writes nothing). */
+  readonly expected?: unknown;
+  readonly note: string;
+}
+
 export interface ContainResult {
   readonly changes: Change[];
   readonly skipped: Skipped[];
   readonly failures: Failure[];
+  readonly evidence: Evidence[];
 }
 
 /** A resource whose read-back does not match what the mode requires. */
@@ -85,7 +102,7 @@ export interface ResourceSnapshot<S = unknown> {
 /**
  * One authority surface. Every module in lambda/surfaces exports one of these and is listed in
  * lambda/surfaces/index.ts. Rules all surfaces follow:
- * - `discover` and `snapshot` only read.
+ * - `discover` and `snapshot` only read; `cut` adds a deny and nothing else.
  * - `contain` acts only on resources in the snapshot it is given, is idempotent (a second call
  *   re-cuts what drifted and changes nothing else), catches per-resource errors into `failures`
  *   and carries on with the next resource.
@@ -96,10 +113,26 @@ export interface Surface<S = unknown> {
   readonly name: SurfaceName;
   /** Whether this surface is cut in the given mode (IAM is cut in every mode; the rest in full_stop). */
   appliesTo(mode: KillMode): boolean;
+  /**
+   * Resources known without a single call (declared ARNs), so that `cut` can start before
+   * discovery has finished. @default - none
+   */
+  known?(ctx: SurfaceContext): string[];
   /** Identifiers of the agent's resources on this surface (tags, declared ARNs, and what derives from them). */
   discover(ctx: SurfaceContext): Promise<string[]>;
-  /** The current state of each discovered resource, read verbatim. */
-  snapshot(ctx: SurfaceContext, ids: readonly string[]): Promise<ResourceSnapshot<S>[]>;
+  /**
+   * The authority cut: the first write a kill makes on each resource, before any snapshot. Only a
+   * write that destroys nothing belongs here (attaching a deny); where it must replace something
+   * (a permissions boundary) it reads the old value first and records it in its change's
+   * `before`, which `snapshot` then keeps as the pre-kill state. Idempotent. @default - the
+   * surface has no cut that can go before its snapshot
+   */
+  cut?(ctx: SurfaceContext, mode: KillMode, ids: readonly string[]): Promise<ContainResult>;
+  /**
+   * The current state of each discovered resource, read verbatim. `cut` is what this kill's cut
+   * changed already: its `before` values are the pre-kill state of what it replaced.
+   */
+  snapshot(ctx: SurfaceContext, ids: readonly string[], cut?: ContainResult): Promise<ResourceSnapshot<S>[]>;
   contain(
     ctx: SurfaceContext,
     mode: KillMode,

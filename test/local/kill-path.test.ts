@@ -3,7 +3,7 @@
  * handlers, the embedded simulator as the AWS accounts. Each scenario asserts where every surface
  * ends, what the audit log holds, and the final status.
  */
-import { fullStopPolicyName, iamPolicyArn, REVOKE_SESSIONS_POLICY } from '../../lambda/shared/naming';
+import { fullStopPolicyName, iamPolicyArn, killBoundaryArn } from '../../lambda/shared/naming';
 import { StateStore } from '../../lambda/shared/state-store';
 import type { KillRequest } from '../../lambda/shared/types';
 import { createDrillWorld, type DrillWorld, readAndVerifyIncident } from '../../lib/local/drill/run';
@@ -11,6 +11,7 @@ import { DRILL_AGENT, DRILL_WORKLOAD } from '../../lib/local/drill/scenario';
 
 const { accountId: W, region: R } = DRILL_WORKLOAD;
 const FULL_STOP = iamPolicyArn('aws', W, fullStopPolicyName(R));
+const KILL_BOUNDARY = killBoundaryArn('aws', W, R);
 const RUNTIME_ROLE = 'support-bot-runtime';
 
 let counter = 0;
@@ -34,6 +35,7 @@ async function surfaceState(world: DrillWorld) {
     runtimeRole: {
       attached: [...(role(RUNTIME_ROLE)?.attachedPolicyArns ?? [])].sort(),
       inline: Object.keys(role(RUNTIME_ROLE)?.inlinePolicies ?? {}).sort(),
+      boundary: role(RUNTIME_ROLE)?.boundaryArn,
     },
     toolsRole: [...(role('support-bot-tools-exec')?.attachedPolicyArns ?? [])].sort(),
     concurrency: world.inventory.functions.map((f) => sim.lambda.reservedConcurrency(W, R, f)),
@@ -79,7 +81,7 @@ describe('kill path on the embedded simulator', () => {
       ['network', 'VERIFIED'],
     ]);
     expect(await surfaceState(world)).toEqual({
-      runtimeRole: { attached: [FULL_STOP], inline: [REVOKE_SESSIONS_POLICY] },
+      runtimeRole: { attached: [FULL_STOP], inline: [], boundary: KILL_BOUNDARY },
       toolsRole: [FULL_STOP],
       concurrency: [0, 0, 0],
       mappings: ['Disabled', 'Disabled'],

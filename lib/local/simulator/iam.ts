@@ -5,15 +5,21 @@
  *
  * The simulator models trust (checked by STS AssumeRole), not authorization: identity policies,
  * boundaries and deny policies attached to a role are stored and listed but never evaluated for
- * other calls. Tests that need a call refused use `Simulator.denyAction`.
+ * other calls. Tests that need a call refused use `Simulator.denyAction`, or an authorizer
+ * (`Simulator.authorize`) that decides each call as IAM would. Managed policies keep their
+ * versions (CreatePolicyVersion); the default one is what GetPolicy names.
  */
 import type {
   AttachRolePolicyCommandInput,
   AttachRolePolicyCommandOutput,
   CreatePolicyCommandInput,
   CreatePolicyCommandOutput,
+  CreatePolicyVersionCommandInput,
+  CreatePolicyVersionCommandOutput,
   CreateRoleCommandInput,
   CreateRoleCommandOutput,
+  DeleteRolePermissionsBoundaryCommandInput,
+  DeleteRolePermissionsBoundaryCommandOutput,
   DeleteRolePolicyCommandInput,
   DeleteRolePolicyCommandOutput,
   DetachRolePolicyCommandInput,
@@ -35,6 +41,8 @@ import type {
   ListRoleTagsCommandInput,
   ListRoleTagsCommandOutput,
   Policy,
+  PutRolePermissionsBoundaryCommandInput,
+  PutRolePermissionsBoundaryCommandOutput,
   PutRolePolicyCommandInput,
   PutRolePolicyCommandOutput,
   Role,
@@ -81,11 +89,15 @@ interface PolicyRecord {
   readonly Arn: string;
   readonly Path: string;
   readonly Description?: string;
-  readonly document: string;
+  /** The document of the default version. */
+  document: string;
   readonly CreateDate: Date;
   readonly tags: Map<string, string>;
   attachments: number;
   boundaryUsage: number;
+  /** Every version, oldest first (IAM keeps at most five). */
+  versions: { id: string; document: string; createDate: Date }[];
+  defaultVersionId: string;
 }
 
 interface Account {
@@ -96,6 +108,7 @@ interface Account {
 const NAME = /^[\w+=,.@-]{1,64}$/;
 const PATH = /^\/(?:[\x21-\x7E]*\/)?$/;
 const INLINE_POLICY_LIMIT = 10_240;
+const POLICY_VERSION_LIMIT = 5;
 const MANAGED_POLICY_LIMIT = 6_144;
 
 /** A few AWS managed policies that exist in every account, for seeding agent roles. */
@@ -206,7 +219,10 @@ export class IamService {
       tags: new Map(),
       attachments: 0,
       boundaryUsage: 0,
+      versions: [],
+      defaultVersionId: 'v1',
     };
+    record.versions.push({ id: 'v1', document: record.document, createDate: record.CreateDate });
     this.awsManaged.set(arn, record);
     return record;
   }
@@ -261,7 +277,7 @@ export class IamService {
       PolicyId: p.PolicyId,
       Arn: p.Arn,
       Path: p.Path,
-      DefaultVersionId: 'v1',
+      DefaultVersionId: p.defaultVersionId,
       AttachmentCount: p.attachments,
       PermissionsBoundaryUsageCount: p.boundaryUsage,
       IsAttachable: true,
@@ -568,6 +584,8 @@ export class IamService {
       tags,
       attachments: 0,
       boundaryUsage: 0,
+      versions: [{ id: 'v1', document: doc, createDate: ctx.now }],
+      defaultVersionId: 'v1',
     };
     account.policies.set(arn, record);
     const out = this.policyOutput(record);
@@ -589,7 +607,8 @@ export class IamService {
     const versionId = required(input.VersionId, 'versionId');
     const policy = this.policy(arn, ctx);
     if (!policy) throw new SimError('NoSuchEntityException', `Policy ${arn} was not found.`, 404);
-    if (versionId !== 'v1') {
+    const version = policy.versions.find((v) => v.id === versionId);
+    if (!version) {
       throw new SimError(
         'NoSuchEntityException',
         `Policy ${arn} version ${versionId} does not exist or is not attachable.`,
@@ -598,12 +617,92 @@ export class IamService {
     }
     return {
       PolicyVersion: {
-        Document: encodeDocument(policy.document),
-        VersionId: 'v1',
-        IsDefaultVersion: true,
-        CreateDate: new Date(policy.CreateDate),
+        Document: encodeDocument(version.document),
+        VersionId: version.id,
+        IsDefaultVersion: version.id === policy.defaultVersionId,
+        CreateDate: new Date(version.createDate),
       },
     };
+  }
+
+  CreatePolicyVersion(
+    input: CreatePolicyVersionCommandInput,
+    ctx: CallContext,
+  ): Out<CreatePolicyVersionCommandOutput> {
+    const arn = required(input.PolicyArn, 'policyArn');
+    const doc = required(input.PolicyDocument, 'policyDocument');
+    const policy = this.policy(arn, ctx);
+    if (!policy || parseArn(arn)?.account === 'aws') {
+      throw new SimError('NoSuchEntityException', `Policy ${arn} was not found.`, 404);
+    }
+    try {
+      parsePolicy(doc, 'identity');
+    } catch (e) {
+      throw malformed(e);
+    }
+    if (policy.versions.length >= POLICY_VERSION_LIMIT) {
+      throw new SimError(
+        'LimitExceededException',
+        `A managed policy can have up to ${POLICY_VERSION_LIMIT} versions. Before you create a new version, you must delete an existing version.`,
+        409,
+      );
+    }
+    const next = Math.max(...policy.versions.map((v) => Number(v.id.slice(1)))) + 1;
+    const version = { id: `v${next}`, document: doc, createDate: ctx.now };
+    policy.versions.push(version);
+    if (input.SetAsDefault) {
+      policy.defaultVersionId = version.id;
+      policy.document = doc;
+    }
+    return {
+      PolicyVersion: {
+        VersionId: version.id,
+        IsDefaultVersion: input.SetAsDefault === true,
+        CreateDate: new Date(version.createDate),
+      },
+    };
+  }
+
+  PutRolePermissionsBoundary(
+    input: PutRolePermissionsBoundaryCommandInput,
+    ctx: CallContext,
+  ): Out<PutRolePermissionsBoundaryCommandOutput> {
+    const role = this.role(ctx, input.RoleName);
+    const arn = required(input.PermissionsBoundary, 'permissionsBoundary');
+    const boundary = this.policy(arn, ctx);
+    if (!boundary) {
+      throw new SimError(
+        'NoSuchEntityException',
+        `Scope ARN: ${arn} does not exist or is not attachable.`,
+        404,
+      );
+    }
+    if (role.boundaryArn === arn) return {};
+    if (role.boundaryArn) {
+      const previous = this.policy(role.boundaryArn, ctx);
+      if (previous) previous.boundaryUsage -= 1;
+    }
+    role.boundaryArn = arn;
+    boundary.boundaryUsage += 1;
+    return {};
+  }
+
+  DeleteRolePermissionsBoundary(
+    input: DeleteRolePermissionsBoundaryCommandInput,
+    ctx: CallContext,
+  ): Out<DeleteRolePermissionsBoundaryCommandOutput> {
+    const role = this.role(ctx, input.RoleName);
+    if (!role.boundaryArn) {
+      throw new SimError(
+        'NoSuchEntityException',
+        `The role with name ${role.RoleName} does not have a permissions boundary.`,
+        404,
+      );
+    }
+    const previous = this.policy(role.boundaryArn, ctx);
+    if (previous) previous.boundaryUsage -= 1;
+    role.boundaryArn = undefined;
+    return {};
   }
 
   // ---- used by other models and by tests ----

@@ -13,6 +13,7 @@ import {
   draftOnlyPolicyName,
   fullStopPolicyName,
   IAM_PATH,
+  killBoundaryName,
   ISOLATION_TAG,
   iamPolicyArn,
   iamRoleArn,
@@ -20,6 +21,7 @@ import {
   readOnlyPolicyName,
   restoreExecutionRoleName,
 } from '../../../lambda/shared/naming';
+import { denyDocument, killBoundaryDocument } from '../../../lambda/shared/policy-documents';
 import type { Simulator } from './simulator';
 import { checkAccountId } from './world';
 
@@ -58,6 +60,8 @@ export interface SeededWorkload {
   readonly killRoleArn: string;
   readonly restoreRoleArn: string;
   readonly boundaryArn: string;
+  /** The permissions boundary a full_stop kill sets on agent roles. */
+  readonly killBoundaryArn: string;
   readonly denyPolicyArns: {
     readonly fullStop: string;
     readonly readOnly: string;
@@ -73,7 +77,8 @@ export interface SeededWorkload {
 /** The workload stack's forwarding rule (lib/constructs/alarm-forwarder.ts). */
 const ALARM_FORWARDER_RULE_NAME = 'backstop-alarm-forwarder';
 
-const READ_ACTIONS = ['*:Describe*', '*:Get*', '*:List*', '*:BatchGet*', '*:Head*'];
+/** The high-risk actions of a seeded agent that names none. */
+const DEFAULT_SEED_HIGH_RISK = ['iam:*', 'sts:AssumeRole'];
 
 /**
  * The execution role trust of lib/constructs/execution-role-policies.ts: the control plane account
@@ -136,43 +141,39 @@ export async function seedBackstopWorkload(
     });
     return out.Policy!.Arn!;
   };
+  const agentInput = (agent: SeedAgent) => ({
+    highRiskActions: agent.highRiskActions ?? DEFAULT_SEED_HIGH_RISK,
+    draftResources: agent.draftResources ?? [],
+  });
+  const doc = (d: object) => JSON.stringify(d);
+  const none = { highRiskActions: DEFAULT_SEED_HIGH_RISK, draftResources: [] };
   const fullStop = await createPolicy(
     fullStopPolicyName(region),
     'Backstop full_stop: denies every action',
-    policy([{ Sid: 'BackstopFullStop', Effect: 'Deny', Action: '*', Resource: '*' }]),
+    doc(denyDocument('full_stop', none)),
   );
   const readOnly = await createPolicy(
     readOnlyPolicyName(region),
     'Backstop read_only: denies every action except reads',
-    policy([{ Sid: 'BackstopReadOnly', Effect: 'Deny', NotAction: READ_ACTIONS, Resource: '*' }]),
+    doc(denyDocument('read_only', none)),
+  );
+  const killBoundary = await createPolicy(
+    killBoundaryName(region),
+    'Backstop kill boundary: the permissions boundary of a killed role, denies every action',
+    doc(killBoundaryDocument()),
   );
   const draftOnly: Record<string, string> = {};
   const approvalGated: Record<string, string> = {};
   for (const agent of options.agents) {
-    const drafts = agent.draftResources ?? [];
     draftOnly[agent.agentId] = await createPolicy(
       draftOnlyPolicyName(agent.agentId, region),
       `Backstop draft_only for ${agent.agentId}: denies writes except on its draft resources`,
-      policy([
-        {
-          Sid: 'BackstopDraftOnly',
-          Effect: 'Deny',
-          NotAction: READ_ACTIONS,
-          ...(drafts.length > 0 ? { NotResource: drafts } : { Resource: '*' }),
-        },
-      ]),
+      doc(denyDocument('draft_only', agentInput(agent))),
     );
     approvalGated[agent.agentId] = await createPolicy(
       approvalGatedPolicyName(agent.agentId, region),
       `Backstop approval_gated for ${agent.agentId}: denies its high-risk actions`,
-      policy([
-        {
-          Sid: 'BackstopApprovalGated',
-          Effect: 'Deny',
-          Action: agent.highRiskActions ?? ['iam:*', 'sts:AssumeRole'],
-          Resource: '*',
-        },
-      ]),
+      doc(denyDocument('approval_gated', agentInput(agent))),
     );
   }
   const boundaryArn = await createPolicy(
@@ -309,6 +310,7 @@ export async function seedBackstopWorkload(
     killRoleArn: kill.Role!.Arn!,
     restoreRoleArn: restore.Role!.Arn!,
     boundaryArn,
+    killBoundaryArn: killBoundary,
     alarmForwarderRuleArn,
     denyPolicyArns: { fullStop, readOnly, draftOnly, approvalGated },
     isolationGroups,

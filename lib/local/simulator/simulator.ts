@@ -107,6 +107,18 @@ export interface CallRecord {
 }
 
 /** A call to refuse with the service's AccessDenied error. Patterns accept `*` and `?`. */
+/** One call, as an authorizer sees it (after the caller is known). */
+export interface AuthorizedCall {
+  readonly service: ServiceName;
+  readonly action: string;
+  readonly caller: Principal;
+  readonly region: string;
+  readonly input: unknown;
+}
+
+/** true allows the call; false, or a resource name to put in the message, refuses it. */
+export type Authorizer = (call: AuthorizedCall) => Promise<true | false | string>;
+
 export interface DenyRule {
   readonly accountId: string;
   readonly service: ServiceName;
@@ -225,6 +237,7 @@ export class Simulator implements SimCore, Services {
   private readonly issuedFor = new Map<string, SimCredentials>();
   private readonly organizations = new Map<string, string>();
   private readonly denies = new Set<DenyRule>();
+  private authorizer: Authorizer | undefined;
   private readonly faults: { rule: FaultRule; remaining: number }[] = [];
   private readonly listeners = new Set<(call: CallRecord) => void>();
   private seq = 0;
@@ -434,6 +447,19 @@ export class Simulator implements SimCore, Services {
 
   // ---- test hooks ----
 
+  /**
+   * Decides every call as IAM would, after trust: `authorizer` gets the call and answers whether
+   * it is allowed (a refusal is the service's AccessDenied error). The simulator has no model of
+   * identity policies itself; tests plug one in (the red-team suite evaluates the synthesized
+   * policies with an IAM policy simulator library). Returns a function that removes it.
+   */
+  authorize(authorizer: Authorizer): () => void {
+    this.authorizer = authorizer;
+    return () => {
+      if (this.authorizer === authorizer) this.authorizer = undefined;
+    };
+  }
+
   /** Refuses matching calls with the service's AccessDenied error until the returned function is called. */
   denyAction(rule: DenyRule): () => void {
     checkAccountId(rule.accountId);
@@ -572,6 +598,17 @@ export class Simulator implements SimCore, Services {
       if (fault) throw fault;
       const denied = this.deniedBy(service, action, caller, request.input);
       if (denied) throw denied;
+      if (this.authorizer) {
+        const verdict = await this.authorizer({
+          service,
+          action,
+          caller,
+          region: request.region,
+          input: request.input ?? {},
+        });
+        if (verdict !== true)
+          throw accessDeniedError(service, caller.arn, action, verdict === false ? '' : verdict);
+      }
       const handler = this.handler(service, action);
       const ctx: CallContext = {
         service,

@@ -1,7 +1,10 @@
 import {
   AttachRolePolicyCommand,
+  DeleteRolePermissionsBoundaryCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
   GetRoleCommand,
   type GetRoleCommandOutput,
   GetRolePolicyCommand,
@@ -12,17 +15,29 @@ import {
   type ListRolePoliciesCommandOutput,
   ListRolesCommand,
   ListRoleTagsCommand,
+  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
-import { denyPolicyArn, INLINE_DENY_POLICY, REVOKE_SESSIONS_POLICY } from '../../../lambda/shared/naming';
+import {
+  agentBoundaryArn,
+  denyPolicyArn,
+  INLINE_DENY_POLICY,
+  killBoundaryArn,
+  REVOKE_SESSIONS_POLICY,
+} from '../../../lambda/shared/naming';
+import {
+  denyDocument,
+  killBoundaryDocument,
+  revokeSessionsDocument,
+} from '../../../lambda/shared/policy-documents';
+import type { KillMode } from '../../../lambda/shared/types';
 import {
   decodePolicyDocument,
-  INLINE_DENY_DOCUMENT,
   iamRoles,
+  isBackstopInline,
   type RoleSnapshot,
   revokedBefore,
-  revokeSessionsDocument,
 } from '../../../lambda/surfaces/iam-roles';
 import type { ResourceSnapshot } from '../../../lambda/surfaces/types';
 import { awsError, loadFixture } from '../../helpers/fixtures';
@@ -36,6 +51,9 @@ const deny = (mode: 'full_stop' | 'read_only' | 'draft_only' | 'approval_gated')
   denyPolicyArn('aws', ACCOUNT, 'us-east-1', 'billing-agent', mode);
 const FULL_STOP = deny('full_stop');
 const READ_ONLY = deny('read_only');
+const KILL_BOUNDARY = killBoundaryArn('aws', ACCOUNT, 'us-east-1');
+const AGENT_BOUNDARY = agentBoundaryArn('aws', ACCOUNT, 'us-east-1');
+const AGENT_INPUT = { highRiskActions: ['iam:PassRole', 's3:DeleteObject'], draftResources: [] };
 
 // The role's policies come from the recordings; GetRolePolicy has no recording, so its document is
 // typed here, with the whitespace a person would leave in it (it must survive byte for byte).
@@ -65,6 +83,14 @@ interface FakeRole {
 class FakeIam {
   readonly roles = new Map<string, FakeRole>();
   limit = 10;
+  /** Managed policy documents (default version) by ARN: Backstop's, as the workload stack deploys them. */
+  readonly policies = new Map<string, string>([
+    ...(['full_stop', 'read_only', 'draft_only', 'approval_gated'] as const).map((m): [string, string] => [
+      deny(m),
+      JSON.stringify(denyDocument(m, AGENT_INPUT)),
+    ]),
+    [KILL_BOUNDARY, JSON.stringify(killBoundaryDocument())],
+  ]);
 
   add(role: Partial<FakeRole> & { name: string }): FakeRole {
     const full: FakeRole = { path: '/', attached: [], inline: new Map(), tags: {}, ...role };
@@ -139,6 +165,28 @@ class FakeIam {
       r.attached = r.attached.filter((p) => p.PolicyArn !== PolicyArn);
       return loadFixture('test_force_delete_role/iam.DetachRolePolicy_1.json');
     });
+    iam.on(GetPolicyCommand).callsFake(({ PolicyArn }) => {
+      if (!this.policies.has(PolicyArn))
+        throw awsError('NoSuchEntityException', `Policy ${PolicyArn} was not found.`, 404);
+      return { Policy: { Arn: PolicyArn, DefaultVersionId: 'v3' } };
+    });
+    iam.on(GetPolicyVersionCommand).callsFake(({ PolicyArn, VersionId }) => {
+      const document = this.policies.get(PolicyArn);
+      if (document === undefined || VersionId !== 'v3')
+        throw awsError('NoSuchEntityException', `Policy ${PolicyArn} version ${VersionId} not found.`, 404);
+      return { PolicyVersion: { Document: encodeURIComponent(document), VersionId, IsDefaultVersion: true } };
+    });
+    iam.on(PutRolePermissionsBoundaryCommand).callsFake(({ RoleName, PermissionsBoundary }) => {
+      const r = this.role(RoleName);
+      if (!this.policies.has(PermissionsBoundary) && PermissionsBoundary !== AGENT_BOUNDARY)
+        throw awsError('NoSuchEntityException', `Scope ARN: ${PermissionsBoundary} does not exist.`, 404);
+      r.boundary = PermissionsBoundary;
+      return {};
+    });
+    iam.on(DeleteRolePermissionsBoundaryCommand).callsFake(({ RoleName }) => {
+      this.role(RoleName).boundary = undefined;
+      return {};
+    });
     iam.on(PutRolePolicyCommand).callsFake(({ RoleName, PolicyName, PolicyDocument }) => {
       this.role(RoleName).inline.set(PolicyName, PolicyDocument);
       return {};
@@ -178,32 +226,6 @@ const writes = () => sentCommands(iam).filter(([name]) => /^(Attach|Detach|Put|D
 async function snapshotOf(ctx = context({ agent: agent({ roleArns: [ROLE_ARN] }) })) {
   return iamRoles.snapshot(ctx, [ROLE_ARN]);
 }
-
-describe('policy documents', () => {
-  it('decodes a URL-encoded document to its exact JSON text and leaves plain JSON alone', () => {
-    expect(decodePolicyDocument(encodeURIComponent(INLINE_DOCUMENT))).toBe(INLINE_DOCUMENT);
-    expect(decodePolicyDocument(INLINE_DOCUMENT)).toBe(INLINE_DOCUMENT);
-    // the recorded GetRole trust policy is encoded the same way
-    const role = loadFixture<GetRoleCommandOutput>('test_iam_role_delete/iam.GetRole_1.json').Role!;
-    expect(JSON.parse(decodePolicyDocument(role.AssumeRolePolicyDocument!)).Statement[0].Action).toBe(
-      'sts:AssumeRole',
-    );
-  });
-
-  it('revokes sessions issued before the kill and reads the cut-off back', () => {
-    const document = revokeSessionsDocument(KILL_STARTED_AT);
-    expect(JSON.parse(document).Statement[0]).toEqual({
-      Sid: 'BackstopRevokeOlderSessions',
-      Effect: 'Deny',
-      Action: '*',
-      Resource: '*',
-      Condition: { DateLessThan: { 'aws:TokenIssueTime': '2025-07-24T12:00:00.000Z' } },
-    });
-    expect(revokedBefore(document)).toEqual(KILL_STARTED_AT);
-    expect(revokedBefore(INLINE_DENY_DOCUMENT)).toBeUndefined();
-    expect(revokedBefore('not json')).toBeUndefined();
-  });
-});
 
 describe('discover', () => {
   it('finds declared roles and roles tagged for the agent across ListRoles pages, never scanning service-linked or Backstop roles', async () => {
@@ -312,444 +334,442 @@ describe('snapshot', () => {
   });
 });
 
-describe('contain', () => {
-  it('full_stop: attaches the deny first, then revokes sessions, then detaches and deletes every other policy, recorded verbatim', async () => {
-    fake.wire();
-    const role = seedTestRole();
-    const snap = await snapshotOf();
-    iam.resetHistory();
+/** What the kill-surface handler does: cut, snapshot (knowing what the cut replaced), contain. */
+async function kill(
+  mode: KillMode,
+  ctx = context({ agent: agent({ roleArns: [ROLE_ARN], ...AGENT_INPUT }) }),
+) {
+  const cut = await iamRoles.cut!(ctx, mode, [ROLE_ARN]);
+  const snap = await iamRoles.snapshot(ctx, [ROLE_ARN], cut);
+  const rest = await iamRoles.contain(ctx, mode, snap);
+  return { cut, snap, rest, ctx };
+}
 
-    const result = await iamRoles.contain(context(), 'full_stop', snap);
+const planted = (doc: object) => JSON.stringify({ Version: '2012-10-17', Statement: [doc] });
+const ALLOW_ALL = planted({ Effect: 'Allow', Action: '*', Resource: '*' });
 
-    expect(result.failures).toEqual([]);
-    expect(writes().map(([name, input]) => [name, input.PolicyArn ?? input.PolicyName])).toEqual([
-      ['AttachRolePolicy', FULL_STOP],
-      ['PutRolePolicy', REVOKE_SESSIONS_POLICY],
-      ['DetachRolePolicy', 'arn:aws:iam::aws:policy/AlexaForBusinessFullAccess'],
-      ['DetachRolePolicy', 'arn:aws:iam::aws:policy/AdministratorAccess'],
-      ['DeleteRolePolicy', 'test_policy'],
-    ]);
-    expect(role.attached.map((p) => p.PolicyArn)).toEqual([FULL_STOP]);
-    expect([...role.inline.keys()]).toEqual([REVOKE_SESSIONS_POLICY]);
-    expect(revokedBefore(role.inline.get(REVOKE_SESSIONS_POLICY)!)).toEqual(KILL_STARTED_AT);
-    expect(result.changes).toContainEqual({
-      resource: ROLE_ARN,
-      action: 'DeleteRolePolicy',
-      before: { policyName: 'test_policy', document: INLINE_DOCUMENT },
-      after: null,
-    });
-    expect(result.changes).toContainEqual({
-      resource: ROLE_ARN,
-      action: 'DetachRolePolicy',
-      before: { policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess', policyName: 'AdministratorAccess' },
-      after: null,
-    });
+describe('policy documents', () => {
+  it('decodes a URL-encoded document to its exact JSON text and leaves plain JSON alone', () => {
+    expect(decodePolicyDocument(encodeURIComponent(INLINE_DOCUMENT))).toBe(INLINE_DOCUMENT);
+    expect(decodePolicyDocument(INLINE_DOCUMENT)).toBe(INLINE_DOCUMENT);
+    // the recorded GetRole trust policy is encoded the same way
+    const role = loadFixture<GetRoleCommandOutput>('test_iam_role_delete/iam.GetRole_1.json').Role!;
+    expect(JSON.parse(decodePolicyDocument(role.AssumeRolePolicyDocument!)).Statement[0].Action).toBe(
+      'sts:AssumeRole',
+    );
   });
 
-  it('read_only: only attaches the read_only deny and takes nothing away', async () => {
+  it('tells the session deny a restore writes from a planted one under the same name', () => {
+    const now = new Date(KILL_STARTED_AT.getTime() + 60_000);
+    const real = JSON.stringify(revokeSessionsDocument(KILL_STARTED_AT));
+    expect(revokedBefore(real)).toEqual(KILL_STARTED_AT);
+    expect(isBackstopInline(REVOKE_SESSIONS_POLICY, real, now)).toBe(true);
+    // An Allow with a far-future cut-off is not a session deny, whatever its name.
+    const farFuture = planted({
+      Sid: 'BackstopRevokeOlderSessions',
+      Effect: 'Allow',
+      Action: '*',
+      Resource: '*',
+      Condition: { DateLessThan: { 'aws:TokenIssueTime': '2999-01-01T00:00:00Z' } },
+    });
+    expect(isBackstopInline(REVOKE_SESSIONS_POLICY, farFuture, now)).toBe(false);
+    // A real-looking deny dated in the future is planted too (it would hide sessions issued later).
+    const future = JSON.stringify(revokeSessionsDocument(new Date('2999-01-01T00:00:00Z')));
+    expect(isBackstopInline(REVOKE_SESSIONS_POLICY, future, now)).toBe(false);
+    expect(isBackstopInline(INLINE_DENY_POLICY, real, now)).toBe(false);
+    expect(revokedBefore('not json')).toBeUndefined();
+  });
+});
+
+describe('cut and contain', () => {
+  it('full_stop: the first write is the deny, then the kill boundary, then every policy goes, recorded verbatim', async () => {
     fake.wire();
     const role = seedTestRole();
-    const snap = await snapshotOf();
-    iam.resetHistory();
+    role.boundary = AGENT_BOUNDARY;
 
-    const result = await iamRoles.contain(context(), 'read_only', snap);
+    const { cut, snap, rest } = await kill('full_stop');
+
+    const sent = sentCommands(iam).map(([name, input]) => [
+      name,
+      input.PolicyArn ?? input.PermissionsBoundary ?? input.PolicyName ?? '',
+    ]);
+    // Authority first: nothing is read before the deny is attached.
+    expect(sent[0]).toEqual(['AttachRolePolicy', FULL_STOP]);
+    expect(sent.slice(1, 3)).toEqual([
+      ['GetRole', ''],
+      ['PutRolePermissionsBoundary', KILL_BOUNDARY],
+    ]);
+    expect(cut.changes.map((c) => c.action)).toEqual(['AttachRolePolicy', 'PutRolePermissionsBoundary']);
+    expect(cut.changes[1]?.before).toEqual({ permissionsBoundaryArn: AGENT_BOUNDARY });
+    // The snapshot holds the role as it was before the kill: its own boundary, no Backstop deny.
+    expect(snap[0]?.state.permissionsBoundaryArn).toBe(AGENT_BOUNDARY);
+    expect(snap[0]?.state.attachedPolicies.map((p) => p.policyArn)).toEqual(
+      recordedAttached.map((p) => p.PolicyArn),
+    );
+    expect(rest.changes).toEqual([
+      ...recordedAttached.map((p) => ({
+        resource: ROLE_ARN,
+        action: 'DetachRolePolicy',
+        before: { policyArn: p.PolicyArn, policyName: p.PolicyName },
+        after: null,
+      })),
+      {
+        resource: ROLE_ARN,
+        action: 'DeleteRolePolicy',
+        before: { policyName: recordedInlineName, document: INLINE_DOCUMENT },
+        after: null,
+      },
+    ]);
+    expect(role.attached.map((p) => p.PolicyArn)).toEqual([FULL_STOP]);
+    expect(role.inline.size).toBe(0);
+    expect(role.boundary).toBe(KILL_BOUNDARY);
+    // The kill role never writes a policy document.
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0);
+    expect(rest.failures).toEqual([]);
+  });
+
+  it('read_only: attaches the read_only deny, judges it by its content, and takes nothing away', async () => {
+    fake.wire();
+    const role = seedTestRole();
+
+    const { cut, rest } = await kill('read_only');
 
     expect(writes()).toEqual([['AttachRolePolicy', { RoleName: 'test_role', PolicyArn: READ_ONLY }]]);
-    expect(result.changes).toEqual([
-      { resource: ROLE_ARN, action: 'AttachRolePolicy', before: null, after: { policyArn: READ_ONLY } },
+    expect(cut.changes).toHaveLength(1);
+    expect(rest).toEqual({ changes: [], skipped: [], failures: [], evidence: [] });
+    expect(iam.commandCalls(GetPolicyVersionCommand).map((c) => c.args[0].input.PolicyArn)).toEqual([
+      READ_ONLY,
     ]);
-    expect(role.attached).toHaveLength(3);
-    expect(role.inline.has(recordedInlineName)).toBe(true);
+    expect(role.inline.get(recordedInlineName)).toBe(INLINE_DOCUMENT);
+    expect(role.boundary).toBeUndefined();
   });
 
-  it('a role at its managed-policy limit is cut at once by an inline deny-all, then gets the managed deny once its policies are detached', async () => {
+  it('a role at its managed-policy quota is cut by the kill boundary at once, stricter than the mode, and says so', async () => {
     fake.wire();
-    const policies = Array.from({ length: 10 }, (_, i) => ({
-      PolicyArn: `arn:aws:iam::${ACCOUNT}:policy/billing-${i}`,
-      PolicyName: `billing-${i}`,
-    }));
-    const role = fake.add({ name: 'test_role', attached: policies.map((p) => ({ ...p })) });
-    const snap = await snapshotOf();
-    iam.resetHistory();
-
-    const result = await iamRoles.contain(context(), 'full_stop', snap);
-
-    const order = writes().map(([name, input]) => `${name} ${input.PolicyArn ?? input.PolicyName}`);
-    expect(order[0]).toBe(`AttachRolePolicy ${FULL_STOP}`);
-    expect(order[1]).toBe(`PutRolePolicy ${INLINE_DENY_POLICY}`);
-    expect(order.indexOf(`PutRolePolicy ${INLINE_DENY_POLICY}`)).toBeLessThan(
-      order.findIndex((o) => o.startsWith('Detach')),
-    );
-    expect(order.at(-1)).toBe(`AttachRolePolicy ${FULL_STOP}`);
-    expect(result.failures).toEqual([]);
-    expect(role.attached.map((p) => p.PolicyArn)).toEqual([FULL_STOP]);
-    expect(role.inline.get(INLINE_DENY_POLICY)).toBe(INLINE_DENY_DOCUMENT);
-    expect(role.inline.has(REVOKE_SESSIONS_POLICY)).toBe(true);
-  });
-
-  it('a role at its limit in read_only keeps the inline deny-all and says so', async () => {
-    fake.wire();
-    fake.limit = 3;
     const role = seedTestRole();
-    role.attached.push({ PolicyArn: `arn:aws:iam::${ACCOUNT}:policy/third`, PolicyName: 'third' });
-    const snap = await snapshotOf();
+    fake.limit = role.attached.length;
+    role.boundary = AGENT_BOUNDARY;
 
-    const result = await iamRoles.contain(context(), 'read_only', snap);
+    const { cut, snap } = await kill('read_only');
 
-    expect(role.inline.get(INLINE_DENY_POLICY)).toBe(INLINE_DENY_DOCUMENT);
-    expect(role.attached).toHaveLength(3);
-    expect(result.skipped).toEqual([
+    expect(writes().map(([name]) => name)).toEqual(['AttachRolePolicy', 'PutRolePermissionsBoundary']);
+    expect(role.boundary).toBe(KILL_BOUNDARY);
+    expect(cut.skipped).toEqual([
       {
         resource: ROLE_ARN,
         reason: expect.stringMatching(
-          /not attached \(the role is at its managed-policy limit\).*stricter than read_only/,
+          /managed-policy quota: the kill boundary \(deny all\) cuts the role instead, stricter than read_only/,
         ),
       },
     ]);
-    expect(result.failures).toEqual([]);
+    expect(snap[0]?.state.permissionsBoundaryArn).toBe(AGENT_BOUNDARY);
+    expect(iam.commandCalls(DetachRolePolicyCommand)).toHaveLength(0);
   });
 
-  it('a missing deny policy is a failure, and the role is still cut by the inline deny-all', async () => {
+  it('a missing deny policy does not leave the role uncut: the kill boundary takes its place', async () => {
     fake.wire();
     const role = seedTestRole();
-    const snap = await snapshotOf();
+    fake.policies.delete(READ_ONLY);
     iam
       .on(AttachRolePolicyCommand)
       .rejects(
         awsError('NoSuchEntityException', `Policy ${READ_ONLY} does not exist or is not attachable.`, 404),
       );
 
-    const result = await iamRoles.contain(context(), 'read_only', snap);
+    const { cut } = await kill('read_only');
 
-    expect(result.failures).toEqual([
-      {
-        resource: ROLE_ARN,
-        action: 'AttachRolePolicy',
-        error: 'NoSuchEntityException',
-        message: expect.stringContaining(READ_ONLY),
-      },
-    ]);
-    expect(role.inline.get(INLINE_DENY_POLICY)).toBe(INLINE_DENY_DOCUMENT);
+    expect(role.boundary).toBe(KILL_BOUNDARY);
+    expect(cut.changes.map((c) => c.action)).toEqual(['PutRolePermissionsBoundary']);
   });
 
-  it('treats a role or policy that is already gone as done, not as a failure', async () => {
+  it('a deny policy whose content is not what Backstop deployed is recorded as evidence and the role gets the kill boundary', async () => {
     fake.wire();
     const role = seedTestRole();
-    const snap = await snapshotOf();
-    // the agent's own cleanup races the kill: AdministratorAccess is detached between list and detach
-    iam
-      .on(DetachRolePolicyCommand, { PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' })
-      .callsFake(() => {
-        throw awsError(
-          'NoSuchEntityException',
-          'Policy arn:aws:iam::aws:policy/AdministratorAccess was not found.',
-          404,
-        );
-      });
-    const gone = await iamRoles.contain(context(), 'full_stop', [
-      ...snap,
-      { id: WORKER_ARN, state: { ...snap[0].state, roleName: 'billing-worker', roleArn: WORKER_ARN } },
-    ]);
+    fake.policies.set(READ_ONLY, ALLOW_ALL);
 
+    const { rest } = await kill('read_only');
+
+    expect(rest.evidence).toEqual([
+      expect.objectContaining({ kind: 'tampered-policy', policy: READ_ONLY, document: ALLOW_ALL }),
+    ]);
+    expect(role.boundary).toBe(KILL_BOUNDARY);
+  });
+
+  it('Backstop-named inline policies the agent planted are evidence, never trusted: kept in read_only, deleted in full_stop', async () => {
+    const farFuture = planted({
+      Effect: 'Allow',
+      Action: '*',
+      Resource: '*',
+      Condition: { DateLessThan: { 'aws:TokenIssueTime': '2999-01-01T00:00:00Z' } },
+    });
+    for (const mode of ['read_only', 'full_stop'] as const) {
+      iam.reset();
+      fake = new FakeIam();
+      fake.wire();
+      const role = seedTestRole();
+      role.inline.set(INLINE_DENY_POLICY, ALLOW_ALL);
+      role.inline.set(REVOKE_SESSIONS_POLICY, farFuture);
+
+      const { rest } = await kill(mode);
+
+      expect(rest.evidence.map((e) => [e.kind, e.policy, e.document])).toEqual([
+        ['planted-policy', INLINE_DENY_POLICY, ALLOW_ALL],
+        ['planted-policy', REVOKE_SESSIONS_POLICY, farFuture],
+      ]);
+      if (mode === 'read_only') {
+        expect(role.inline.has(INLINE_DENY_POLICY)).toBe(true);
+      } else {
+        expect(role.inline.size).toBe(0);
+        expect(rest.changes).toContainEqual({
+          resource: ROLE_ARN,
+          action: 'DeleteRolePolicy',
+          before: { policyName: INLINE_DENY_POLICY, document: ALLOW_ALL },
+          after: null,
+        });
+      }
+    }
+  });
+
+  it('keeps the session deny a restore left (genuine content), and treats an already-gone role as done', async () => {
+    fake.wire();
+    const role = seedTestRole();
+    role.boundary = AGENT_BOUNDARY;
+    const earlier = JSON.stringify(revokeSessionsDocument(new Date('2025-01-01T00:00:00Z')));
+    role.inline.set(REVOKE_SESSIONS_POLICY, earlier);
+
+    const { rest } = await kill('full_stop');
+
+    expect(rest.evidence).toEqual([]);
+    expect(role.inline.get(REVOKE_SESSIONS_POLICY)).toBe(earlier);
+
+    const ctx = context({ agent: agent({ roleArns: [WORKER_ARN] }) });
+    const gone = await iamRoles.cut!(ctx, 'full_stop', [WORKER_ARN]);
     expect(gone.failures).toEqual([]);
     expect(gone.skipped).toEqual([{ resource: WORKER_ARN, reason: 'the role no longer exists' }]);
-    expect(
-      gone.changes
-        .filter((c) => c.action === 'DetachRolePolicy')
-        .map((c) => (c.before as { policyArn: string }).policyArn),
-    ).toEqual(['arn:aws:iam::aws:policy/AlexaForBusinessFullAccess']);
-    expect(role.attached.map((p) => p.PolicyArn)).toContain(FULL_STOP);
   });
 
   it('an AccessDenied on one role is recorded and the other roles are still cut', async () => {
     fake.wire();
-    seedTestRole();
-    const worker = fake.add({
-      name: 'billing-worker',
-      path: '/agents/',
-      attached: [{ ...recordedAttached[1] }],
-    });
-    const snap = await iamRoles.snapshot(context(), [ROLE_ARN, WORKER_ARN]);
+    const test = seedTestRole();
+    const worker = fake.add({ name: 'billing-worker', path: '/agents/' });
     iam
       .on(AttachRolePolicyCommand, { RoleName: 'test_role' })
+      .rejects(awsError('AccessDenied', 'User is not authorized to perform: iam:AttachRolePolicy', 403));
+    iam
+      .on(PutRolePermissionsBoundaryCommand, { RoleName: 'test_role' })
       .rejects(
-        awsError(
-          'AccessDenied',
-          `User is not authorized to perform: iam:AttachRolePolicy on resource: role test_role`,
-          403,
-        ),
+        awsError('AccessDenied', 'User is not authorized to perform: iam:PutRolePermissionsBoundary', 403),
       );
+    const ctx = context({ agent: agent({ roleArns: [ROLE_ARN, WORKER_ARN], ...AGENT_INPUT }) });
 
-    const result = await iamRoles.contain(context(), 'full_stop', snap);
+    const cut = await iamRoles.cut!(ctx, 'read_only', [ROLE_ARN, WORKER_ARN]);
 
-    expect(result.failures).toContainEqual({
-      resource: ROLE_ARN,
-      action: 'AttachRolePolicy',
-      error: 'AccessDenied',
-      message: expect.stringContaining('iam:AttachRolePolicy'),
-    });
-    expect(worker.attached.map((p) => p.PolicyArn)).toEqual([FULL_STOP]);
-    expect(worker.inline.has(REVOKE_SESSIONS_POLICY)).toBe(true);
+    expect(cut.failures.map((f) => [f.resource, f.action, f.error])).toEqual([
+      [ROLE_ARN, 'AttachRolePolicy', 'AccessDenied'],
+      [ROLE_ARN, 'PutRolePermissionsBoundary', 'AccessDenied'],
+    ]);
+    expect(worker.attached.map((p) => p.PolicyArn)).toEqual([READ_ONLY]);
+    expect(test.attached.map((p) => p.PolicyArn)).not.toContain(READ_ONLY);
   });
 
-  it('a second contain changes nothing that is already cut', async () => {
+  it('a second kill writes nothing that is already in place but the (idempotent) deny', async () => {
     fake.wire();
     seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
+    await kill('full_stop');
     iam.resetHistory();
 
-    const again = await iamRoles.contain(context(), 'full_stop', snap);
+    await kill('full_stop');
 
-    expect(again).toEqual({ changes: [], skipped: [], failures: [] });
-    expect(writes()).toEqual([]);
+    expect(writes().map(([name]) => name)).toEqual(['AttachRolePolicy']);
   });
 
-  it('a later kill moves the session cut-off forward, never back', async () => {
+  it('does not dismantle a role whose policies could not be recorded, but still cuts it', async () => {
     fake.wire();
     const role = seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
-    const later = new Date('2025-07-25T08:00:00.000Z');
+    iam
+      .on(ListRolePoliciesCommand, { RoleName: 'test_role' })
+      .rejects(awsError('AccessDenied', 'User is not authorized to perform: iam:ListRolePolicies', 403));
 
-    const second = await iamRoles.contain(context({ killStartedAt: later }), 'full_stop', snap);
-    const earlier = await iamRoles.contain(
-      context({ killStartedAt: new Date('2025-07-01T00:00:00Z') }),
-      'full_stop',
-      snap,
-    );
+    const { rest } = await kill('full_stop');
 
-    expect(second.changes).toEqual([
-      {
-        resource: ROLE_ARN,
-        action: 'PutRolePolicy',
-        before: { policyName: REVOKE_SESSIONS_POLICY, document: revokeSessionsDocument(KILL_STARTED_AT) },
-        after: { policyName: REVOKE_SESSIONS_POLICY, document: revokeSessionsDocument(later) },
-      },
-    ]);
-    expect(earlier.changes).toEqual([]);
-    expect(revokedBefore(role.inline.get(REVOKE_SESSIONS_POLICY)!)).toEqual(later);
-  });
-
-  it('does not dismantle a role whose policies could not be recorded, but still denies and revokes it', async () => {
-    fake.wire();
-    const role = seedTestRole();
-    const unreadable: ResourceSnapshot<RoleSnapshot> = {
-      id: ROLE_ARN,
-      state: {
-        roleName: 'test_role',
-        roleArn: ROLE_ARN,
-        path: '/',
-        attachedPolicies: [],
-        inlinePolicies: [],
-        tags: {},
-        readError: { error: 'AccessDenied', message: 'not authorized' },
-      },
-    };
-
-    const result = await iamRoles.contain(context(), 'full_stop', [unreadable]);
-
-    expect(role.attached.map((p) => p.PolicyArn)).toEqual([
-      ...recordedAttached.map((p) => p.PolicyArn),
-      FULL_STOP,
-    ]);
-    expect(role.inline.has(REVOKE_SESSIONS_POLICY)).toBe(true);
-    expect(role.inline.has(recordedInlineName)).toBe(true);
-    expect(result.failures).toEqual([
-      {
-        resource: ROLE_ARN,
-        action: 'Snapshot',
-        error: 'AccessDenied',
-        message: expect.stringMatching(/^policies not removed/),
-      },
+    expect(role.attached.map((p) => p.PolicyArn)).toContain(FULL_STOP);
+    expect(role.boundary).toBe(KILL_BOUNDARY);
+    expect(iam.commandCalls(DetachRolePolicyCommand)).toHaveLength(0);
+    expect(rest.failures).toEqual([
+      expect.objectContaining({ resource: ROLE_ARN, action: 'Snapshot', error: 'AccessDenied' }),
     ]);
   });
 });
 
 describe('verify', () => {
-  it('passes once the role is cut', async () => {
-    fake.wire();
-    seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
+  const verifyRole = async (mode: KillMode, snap: ResourceSnapshot<RoleSnapshot>[]) =>
+    iamRoles.verify(context({ agent: agent({ roleArns: [ROLE_ARN], ...AGENT_INPUT }) }), mode, snap);
 
-    expect(await iamRoles.verify(context(), 'full_stop', snap)).toEqual({
-      pending: [],
-      drifted: [],
-      failures: [],
-    });
+  it('passes once the role is cut, for every mode', async () => {
+    for (const mode of ['full_stop', 'read_only', 'draft_only', 'approval_gated'] as const) {
+      iam.reset();
+      fake = new FakeIam();
+      fake.wire();
+      seedTestRole();
+      const { snap } = await kill(mode);
+      expect(await verifyRole(mode, snap)).toEqual({ pending: [], drifted: [], failures: [] });
+    }
   });
 
-  it('reports drift when the agent re-attaches a policy, adds an inline one and removes the deny', async () => {
+  it('judges by content: a planted Allow * under a Backstop name does not count, the deny in force does', async () => {
     fake.wire();
     const role = seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
-    role.attached = [
-      { PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess', PolicyName: 'AdministratorAccess' },
-    ];
-    role.inline.set('sneaky', '{"Statement":[]}');
+    role.inline.set(INLINE_DENY_POLICY, ALLOW_ALL);
+    const { snap } = await kill('read_only');
+    expect(await verifyRole('read_only', snap)).toEqual({ pending: [], drifted: [], failures: [] });
 
-    const result = await iamRoles.verify(context(), 'full_stop', snap);
-
+    // Take the deny away and leave only the planted one: the role can act again, and verify says so.
+    role.attached = role.attached.filter((p) => p.PolicyArn !== READ_ONLY);
+    const result = await verifyRole('read_only', snap);
     expect(result.drifted).toEqual([
-      {
+      expect.objectContaining({
         resource: ROLE_ARN,
-        expected: { attached: FULL_STOP },
-        actual: { attached: ['arn:aws:iam::aws:policy/AdministratorAccess'] },
-      },
-      {
-        resource: ROLE_ARN,
-        expected: { managedPolicies: [] },
-        actual: { managedPolicies: ['arn:aws:iam::aws:policy/AdministratorAccess'] },
-      },
-      { resource: ROLE_ARN, expected: { inlinePolicies: [] }, actual: { inlinePolicies: ['sneaky'] } },
+        actual: expect.objectContaining({ canStillAct: expect.stringContaining('read_only') }),
+      }),
     ]);
   });
 
-  it('a re-cut after drift puts the role back to cut, recording the re-attached policy verbatim', async () => {
+  it('a deny whose default version was replaced is not a cut; the re-cut puts the kill boundary on', async () => {
     fake.wire();
     const role = seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
+    const { snap, ctx } = await kill('read_only');
+    fake.policies.set(READ_ONLY, ALLOW_ALL);
+
+    expect((await verifyRole('read_only', snap)).drifted).toHaveLength(1);
+    await iamRoles.cut!(ctx, 'read_only', [ROLE_ARN]);
+    await iamRoles.contain(ctx, 'read_only', snap);
+    expect(role.boundary).toBe(KILL_BOUNDARY);
+    expect(await verifyRole('read_only', snap)).toEqual({ pending: [], drifted: [], failures: [] });
+  });
+
+  it('full_stop: reports a boundary taken off, a policy put back and a planted session policy as drift', async () => {
+    fake.wire();
+    const role = seedTestRole();
+    const { snap } = await kill('full_stop');
+    role.boundary = AGENT_BOUNDARY;
     role.attached.push({
       PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess',
       PolicyName: 'AdministratorAccess',
     });
+    role.inline.set(
+      REVOKE_SESSIONS_POLICY,
+      planted({
+        Effect: 'Allow',
+        Action: '*',
+        Resource: '*',
+        Condition: { DateLessThan: { 'aws:TokenIssueTime': '2999-01-01T00:00:00Z' } },
+      }),
+    );
 
-    const recut = await iamRoles.contain(context(), 'full_stop', snap);
+    const result = await verifyRole('full_stop', snap);
 
-    expect(recut.changes).toEqual([
-      {
-        resource: ROLE_ARN,
-        action: 'DetachRolePolicy',
-        before: {
-          policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess',
-          policyName: 'AdministratorAccess',
-        },
-        after: null,
-      },
-    ]);
-    expect((await iamRoles.verify(context(), 'full_stop', snap)).drifted).toEqual([]);
-  });
-
-  it('reports a tampered session cut-off as drift', async () => {
-    fake.wire();
-    const role = seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
-    role.inline.set(REVOKE_SESSIONS_POLICY, revokeSessionsDocument(new Date('2000-01-01T00:00:00Z')));
-
-    const result = await iamRoles.verify(context(), 'full_stop', snap);
-
-    expect(result.drifted).toEqual([
-      {
-        resource: ROLE_ARN,
-        expected: { [REVOKE_SESSIONS_POLICY]: { tokenIssuedBefore: KILL_STARTED_AT.toISOString() } },
-        actual: { [REVOKE_SESSIONS_POLICY]: { tokenIssuedBefore: '2000-01-01T00:00:00.000Z' } },
-      },
+    expect(result.drifted.map((d) => d.expected)).toEqual([
+      { permissionsBoundary: KILL_BOUNDARY },
+      { managedPolicies: [] },
+      { inlinePolicies: [] },
     ]);
   });
 
-  it('in read_only only the deny matters, and a deleted role counts as cut', async () => {
+  it('a role that no longer exists has no authority left', async () => {
     fake.wire();
     seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'read_only', snap);
-    const gone = {
-      id: WORKER_ARN,
-      state: { ...snap[0].state, roleName: 'billing-worker', roleArn: WORKER_ARN },
-    };
-
-    expect(await iamRoles.verify(context(), 'read_only', [...snap, gone])).toEqual({
-      pending: [],
-      drifted: [],
-      failures: [],
-    });
+    const { snap } = await kill('read_only');
+    fake.roles.clear();
+    expect(await verifyRole('read_only', snap)).toEqual({ pending: [], drifted: [], failures: [] });
   });
 });
 
 describe('restore', () => {
-  it('puts back exactly the snapshot, removes the Backstop denies and keeps the session revocation', async () => {
+  const restoreCtx = () => context({ agent: agent({ roleArns: [ROLE_ARN], ...AGENT_INPUT }) });
+
+  it('puts back exactly the snapshot in reverse order, leaving a deny on sessions issued before the kill', async () => {
     fake.wire();
     const role = seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
+    role.boundary = AGENT_BOUNDARY;
+    const before = { attached: role.attached.map((p) => p.PolicyArn), inline: new Map(role.inline) };
+    const { snap } = await kill('full_stop');
     iam.resetHistory();
 
-    const result = await iamRoles.restore(context(), 'normal', snap);
+    const result = await iamRoles.restore(restoreCtx(), 'normal', snap);
 
     expect(result.failures).toEqual([]);
-    const attachInputs = iam.commandCalls(AttachRolePolicyCommand).map((c) => c.args[0].input.PolicyArn);
-    expect(attachInputs).toEqual(snap[0].state.attachedPolicies.map((p) => p.policyArn));
-    const puts = iam.commandCalls(PutRolePolicyCommand).map((c) => c.args[0].input);
-    expect(puts).toEqual([
-      {
-        RoleName: 'test_role',
-        PolicyName: 'test_policy',
-        PolicyDocument: snap[0].state.inlinePolicies[0].document,
-      },
-    ]);
-    expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input.PolicyArn)).toEqual([
-      FULL_STOP,
-    ]);
-    expect(role.attached).toEqual(recordedAttached);
-    expect(role.inline.get('test_policy')).toBe(INLINE_DOCUMENT);
-    expect([...role.inline.keys()].sort()).toEqual([REVOKE_SESSIONS_POLICY, 'test_policy'].sort());
-  });
-
-  it('to a kill mode: attaches that mode deny in place of the full_stop deny', async () => {
-    fake.wire();
-    const role = seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
-
-    await iamRoles.restore(context(), 'read_only', snap);
-
-    expect(role.attached.map((p) => p.PolicyArn).sort()).toEqual(
-      [...recordedAttached.map((p) => p.PolicyArn), READ_ONLY].sort(),
+    const order = writes().map(
+      ([name, input]) =>
+        `${name} ${String(input.PolicyName ?? input.PolicyArn ?? input.PermissionsBoundary ?? '')}`,
     );
+    expect(order[0]).toBe(`PutRolePolicy ${REVOKE_SESSIONS_POLICY}`);
+    expect(order.indexOf(`PutRolePermissionsBoundary ${AGENT_BOUNDARY}`)).toBeGreaterThan(
+      order.indexOf(`PutRolePolicy ${recordedInlineName}`),
+    );
+    // The boundary comes back last: it is the step that gives authority back.
+    expect(order.at(-1)).toBe(`PutRolePermissionsBoundary ${AGENT_BOUNDARY}`);
+    expect(order).toContain(`DetachRolePolicy ${FULL_STOP}`);
+    expect(role.attached.map((p) => p.PolicyArn)).toEqual(before.attached);
+    expect(role.inline.get(recordedInlineName)).toBe(INLINE_DOCUMENT); // byte for byte
+    expect(revokedBefore(role.inline.get(REVOKE_SESSIONS_POLICY)!)).toEqual(KILL_STARTED_AT);
+    expect(role.boundary).toBe(AGENT_BOUNDARY);
   });
 
-  it('a role that was at its limit gets every policy back, the deny making room under an inline deny-all', async () => {
+  it('to a kill mode: that mode deny goes on before the kill boundary comes off', async () => {
     fake.wire();
-    const policies = Array.from({ length: 10 }, (_, i) => ({
-      PolicyArn: `arn:aws:iam::${ACCOUNT}:policy/p${i}`,
-      PolicyName: `p${i}`,
-    }));
-    const role = fake.add({ name: 'test_role', attached: policies.map((p) => ({ ...p })) });
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
-    iam.resetHistory();
+    const role = seedTestRole();
+    role.boundary = AGENT_BOUNDARY;
+    const { snap } = await kill('full_stop');
 
-    const result = await iamRoles.restore(context(), 'normal', snap);
+    await iamRoles.restore(restoreCtx(), 'read_only', snap);
 
-    expect(result.failures).toEqual([]);
-    expect(role.attached.map((p) => p.PolicyArn).sort()).toEqual(policies.map((p) => p.PolicyArn).sort());
-    expect([...role.inline.keys()]).toEqual([REVOKE_SESSIONS_POLICY]);
-    // the inline deny-all is in place before the full_stop deny makes room, and goes last
-    const order = writes().map(([name, input]) => `${name} ${input.PolicyArn ?? input.PolicyName}`);
-    expect(order.indexOf(`DetachRolePolicy ${FULL_STOP}`)).toBeGreaterThan(-1);
-    expect(order.at(-1)).toBe(`DeleteRolePolicy ${INLINE_DENY_POLICY}`);
+    expect(role.attached.map((p) => p.PolicyArn)).toContain(READ_ONLY);
+    expect(role.attached.map((p) => p.PolicyArn)).not.toContain(FULL_STOP);
+    expect(role.boundary).toBe(AGENT_BOUNDARY);
+  });
+
+  it('a role that had no boundary before the kill has none after the restore', async () => {
+    fake.wire();
+    const role = seedTestRole();
+    const { snap } = await kill('full_stop');
+
+    await iamRoles.restore(restoreCtx(), 'normal', snap);
+
+    expect(role.boundary).toBeUndefined();
+    expect(iam.commandCalls(DeleteRolePermissionsBoundaryCommand)).toHaveLength(1);
+  });
+
+  it('keeps the kill boundary when the mode it returns to cannot be put in place', async () => {
+    fake.wire();
+    const role = seedTestRole();
+    role.boundary = AGENT_BOUNDARY;
+    fake.limit = role.attached.length;
+    const { snap } = await kill('full_stop');
+    fake.limit = role.attached.length; // the agent's own policies fill every slot again
+
+    const result = await iamRoles.restore(restoreCtx(), 'read_only', snap);
+
+    expect(role.boundary).toBe(KILL_BOUNDARY);
+    expect(result.notRestorable).toEqual([
+      { resource: ROLE_ARN, reason: expect.stringMatching(/kill boundary kept: the read_only deny/) },
+    ]);
   });
 
   it('is idempotent and reports a role that no longer exists as not restorable', async () => {
     fake.wire();
     seedTestRole();
-    const snap = await snapshotOf();
-    await iamRoles.contain(context(), 'full_stop', snap);
-    await iamRoles.restore(context(), 'normal', snap);
+    const { snap } = await kill('full_stop');
+    await iamRoles.restore(restoreCtx(), 'normal', snap);
     iam.resetHistory();
-    const gone = {
-      id: WORKER_ARN,
-      state: { ...snap[0].state, roleName: 'billing-worker', roleArn: WORKER_ARN },
-    };
 
-    const again = await iamRoles.restore(context(), 'normal', [...snap, gone]);
-
+    const again = await iamRoles.restore(restoreCtx(), 'normal', snap);
     expect(writes()).toEqual([]);
-    expect(again.notRestorable).toEqual([
-      { resource: WORKER_ARN, reason: 'the role no longer exists: nothing to put back' },
+    expect(again.changes).toEqual([]);
+
+    fake.roles.clear();
+    const gone = await iamRoles.restore(restoreCtx(), 'normal', snap);
+    expect(gone.notRestorable).toEqual([
+      { resource: ROLE_ARN, reason: 'the role no longer exists: nothing to put back' },
     ]);
   });
 });
