@@ -22,18 +22,29 @@ export interface AgentBoundaryProps {
    * @default - none
    */
   readonly triggerAlarmArns?: readonly string[];
+  /**
+   * Ids of this region's isolation security groups: agents may not put a function into them.
+   * @default - no VPC declared in this region
+   */
+  readonly isolationGroupIds?: readonly string[];
 }
 
 /**
  * `BackstopAgentBoundary-<region>`: the permissions boundary every agent role carries. It caps
  * what an agent's own policies can grant (an `Allow *` in a boundary grants nothing by itself)
- * and takes out everything that would let an agent fight its kill switch: changing the
- * execution roles or anything on Backstop's path, detaching a Backstop deny policy, attaching a
- * Backstop policy (the boundary's own `Allow *`, the execution roles' powers), moving boundaries, touching `backstop:*` tags, the isolation
- * security groups, the alarm forwarding rule, or the alarms that trigger a kill.
+ * and takes out everything an agent that prepares for its kill could use against it:
+ * - Backstop itself: its roles, policies, boundaries, `backstop:*` tags, isolation groups, the
+ *   alarm forwarding rule and the alarms that trigger a kill.
+ * - A way out: creating a role or user without this boundary and the agent's tag, access keys and
+ *   other long-lived credentials, passing or assuming any role but the agent's own (same
+ *   `backstop:agent` tag as the caller; an untagged caller may pass or assume none), changing any
+ *   role's trust policy, creating functions or state machines that do not carry its tag.
+ * - Its own cut: writing, deleting, attaching or detaching policies of agent roles (its own
+ *   included), Backstop-named policies, moving its own network interfaces or functions between
+ *   groups, and switching work back on (event source mappings, rules, schedules, concurrency).
  *
- * Agents that may create roles or functions can still create authority outside Backstop's
- * reach: don't give agents `iam:CreateRole` or `iam:PassRole`.
+ * Each door is proved closed with the IAM policy simulator in test/security/agent-boundary.test.ts.
+ * What an organization SCP should add on top is in docs and BackstopGuardrailPolicy.
  */
 export class AgentBoundary extends Construct {
   readonly policy: iam.ManagedPolicy;
@@ -41,6 +52,11 @@ export class AgentBoundary extends Construct {
   constructor(scope: Construct, id: string, props: AgentBoundaryProps) {
     super(scope, id);
     const s = props.agentScope;
+    const anyRegion = (service: string, resource: string) =>
+      `arn:${s.partition}:${service}:*:${s.accountId}:${resource}`;
+    const agentTag = `aws:PrincipalTag/${AGENT_TAG}`;
+    const sameAgent = { StringNotEquals: { [`aws:ResourceTag/${AGENT_TAG}`]: `\${${agentTag}}` } };
+    const boundedRoles = { ArnEquals: { 'iam:PermissionsBoundary': [...s.boundaryArns, s.killBoundaryArn] } };
     const builder = new PolicyBuilder()
       .allow({
         sid: 'CapAtWhatIdentityPoliciesGrant',
@@ -56,36 +72,124 @@ export class AgentBoundary extends Construct {
         actions: [...ROLE_MUTATIONS, 'sts:AssumeRole'],
         resources: [s.backstopRoles],
       })
-      .deny({ sid: 'DenyBackstopPolicies', actions: POLICY_MUTATIONS, resources: [s.backstopPolicies] })
       .deny({
-        sid: 'DenyDetachingBackstopPolicies',
-        actions: ['iam:DetachGroupPolicy', 'iam:DetachRolePolicy', 'iam:DetachUserPolicy'],
-        conditions: { ArnLike: { 'iam:PolicyARN': s.backstopPolicies } },
+        sid: 'DenyBackstopNamedPolicies',
+        actions: POLICY_MUTATIONS,
+        resources: [s.backstopPolicies, s.iamArn('policy/*backstop*'), s.iamArn('policy/*Backstop*')],
       })
       .deny({
-        // The boundary's Allow * would grant everything as a permissions policy, and the execution
-        // roles' policies would hand an agent the kill switch's own powers.
-        sid: 'DenyAttachingBackstopPolicies',
-        actions: ['iam:AttachGroupPolicy', 'iam:AttachRolePolicy', 'iam:AttachUserPolicy'],
+        // Attaching: the boundary's Allow * or an execution role's powers would become the agent's.
+        sid: 'DenyAttachingOrDetachingBackstopPolicies',
+        actions: ['iam:Attach*Policy', 'iam:Detach*Policy'],
         conditions: { ArnLike: { 'iam:PolicyARN': s.backstopPolicies } },
       })
       .deny({ sid: 'DenyPermissionsBoundaryChanges', actions: BOUNDARY_MUTATIONS })
+      .deny({
+        sid: 'DenyPolicyChangesOnAgentRoles',
+        actions: [
+          'iam:AttachRolePolicy',
+          'iam:DeleteRolePolicy',
+          'iam:DetachRolePolicy',
+          'iam:PutRolePolicy',
+        ],
+        conditions: boundedRoles,
+      })
+      .deny({
+        sid: 'DenyPolicyChangesOnTaggedRoles',
+        actions: [
+          'iam:AttachRolePolicy',
+          'iam:DeleteRolePolicy',
+          'iam:DetachRolePolicy',
+          'iam:PutRolePolicy',
+        ],
+        resources: [s.iamArn('role/*')],
+        conditions: { Null: { [`aws:ResourceTag/${AGENT_TAG}`]: 'false' } },
+      })
+      .deny({
+        // A missing key counts as "not equal": a role or user without the boundary is refused.
+        sid: 'DenyIdentitiesWithoutTheBoundary',
+        actions: ['iam:CreateRole', 'iam:CreateUser'],
+        conditions: { ArnNotEquals: { 'iam:PermissionsBoundary': s.boundaryArns } },
+      })
+      .deny({
+        sid: 'DenyCredentialsAndTrustChanges',
+        actions: [
+          'iam:CreateAccessKey',
+          'iam:CreateLoginProfile',
+          'iam:CreateServiceSpecificCredential',
+          'iam:UpdateAccessKey',
+          'iam:UpdateAssumeRolePolicy',
+          'iam:UpdateLoginProfile',
+          'iam:UploadSSHPublicKey',
+          'iam:UploadSigningCertificate',
+          'sts:GetFederationToken',
+        ],
+      })
+      .deny({
+        sid: 'DenyOtherAgentsRoles',
+        actions: ['iam:PassRole', 'sts:AssumeRole'],
+        conditions: sameAgent,
+      })
+      .deny({
+        sid: 'DenyRolesToUntaggedCallers',
+        actions: ['iam:PassRole', 'sts:AssumeRole'],
+        conditions: { Null: { [agentTag]: 'true' } },
+      })
+      .deny({
+        sid: 'DenyUntaggedCompute',
+        actions: ['iam:CreateRole', 'lambda:CreateFunction', 'states:CreateStateMachine'],
+        conditions: { StringNotEquals: { [`aws:RequestTag/${AGENT_TAG}`]: `\${${agentTag}}` } },
+      })
+      .deny({
+        sid: 'DenySwitchingWorkBackOn',
+        actions: [
+          'events:EnableRule',
+          'events:PutRule',
+          'events:PutTargets',
+          'lambda:CreateEventSourceMapping',
+          'lambda:DeleteFunctionConcurrency',
+          'lambda:PutFunctionConcurrency',
+          'lambda:UpdateEventSourceMapping',
+          'scheduler:CreateSchedule',
+          'scheduler:UpdateSchedule',
+        ],
+      })
+      .deny({
+        sid: 'DenyMovingAgentNetwork',
+        actions: ['ec2:ModifyNetworkInterfaceAttribute', 'lambda:UpdateFunctionConfiguration'],
+        resources: [anyRegion('ec2', 'network-interface/*'), anyRegion('lambda', 'function:*')],
+        conditions: { Null: { [`aws:ResourceTag/${AGENT_TAG}`]: 'false' } },
+      })
       .deny({
         sid: 'DenyBackstopTags',
         actions: ['*'],
         conditions: { 'ForAnyValue:StringLike': { 'aws:TagKeys': 'backstop:*' } },
       })
       .deny({
-        sid: 'DenyIsolationGroupChanges',
-        actions: SECURITY_GROUP_MUTATIONS,
-        resources: [`arn:${s.partition}:ec2:*:${s.accountId}:security-group/*`],
+        sid: 'DenyIsolationGroups',
+        actions: [
+          ...SECURITY_GROUP_MUTATIONS,
+          'ec2:CreateNetworkInterface',
+          'ec2:ModifyNetworkInterfaceAttribute',
+          'ec2:RunInstances',
+        ],
+        resources: [anyRegion('ec2', 'security-group/*')],
         conditions: { Null: { [`aws:ResourceTag/${ISOLATION_TAG}`]: 'false' } },
       })
       .deny({
         sid: 'DenyAlarmForwardingChanges',
         actions: [...RULE_MUTATIONS, 'events:TagResource', 'events:UntagResource'],
-        resources: [`arn:${s.partition}:events:*:${s.accountId}:rule/${props.backstopRulePrefix}*`],
+        resources: [anyRegion('events', `rule/${props.backstopRulePrefix}*`)],
       });
+    if (props.isolationGroupIds && props.isolationGroupIds.length > 0) {
+      builder.deny({
+        sid: 'DenyFunctionsInIsolationGroups',
+        actions: ['lambda:CreateFunction', 'lambda:UpdateFunctionConfiguration'],
+        conditions: {
+          'ForAnyValue:StringEquals': { 'lambda:SecurityGroupIds': [...props.isolationGroupIds] },
+        },
+      });
+    }
     if (props.triggerAlarmArns && props.triggerAlarmArns.length > 0) {
       builder.deny({
         sid: 'DenyTriggerAlarmChanges',

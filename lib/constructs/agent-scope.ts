@@ -1,4 +1,10 @@
-import { AGENT_TAG, agentBoundaryName, IAM_PATH, iamPolicyArn } from '../../lambda/shared/naming';
+import {
+  AGENT_TAG,
+  agentBoundaryName,
+  IAM_PATH,
+  iamPolicyArn,
+  killBoundaryName,
+} from '../../lambda/shared/naming';
 import type { AgentConfig } from '../config/schema';
 import { ARN } from '../config/schema';
 import type { Conditions } from './policy-builder';
@@ -89,6 +95,11 @@ export class AgentScope {
   /** Pattern of every policy on Backstop's path (deny policies, boundaries). */
   get backstopPolicies(): string {
     return this.iamArn(`policy${IAM_PATH}*`);
+  }
+
+  /** The kill boundary of this region: set on agent roles by a kill, the only boundary the kill role may set. */
+  get killBoundaryArn(): string {
+    return iamPolicyArn(this.partition, this.accountId, killBoundaryName(this.region));
   }
 
   /** The agent boundary of every region of this account: roles bounded by any of them are agent roles. */

@@ -223,15 +223,24 @@ function allowDiscoveryReads(builder: PolicyBuilder, s: AgentScope): void {
 
 /**
  * Explicit denies that hold whatever else the role is granted: never act on Backstop's roles
- * (the execution roles themselves, the forwarder role) or policies, never move a permissions
- * boundary or create a role, never pass a role except to Scheduler, never write `backstop:*`
- * tags, never touch the alarm forwarding rule.
+ * (the execution roles themselves, the forwarder role) or policies, never create a role, user or
+ * access key, never move a user's boundary (each role guards role boundaries itself), never pass
+ * a role except to Scheduler, never write `backstop:*` tags, never touch the alarm forwarding rule.
  */
 function denyBackstopChanges(builder: PolicyBuilder, s: AgentScope, backstopRulePrefix: string): void {
   builder
     .deny({ sid: 'NeverChangeBackstopRoles', actions: ROLE_MUTATIONS, resources: [s.backstopRoles] })
     .deny({ sid: 'NeverChangeBackstopPolicies', actions: POLICY_MUTATIONS, resources: [s.backstopPolicies] })
-    .deny({ sid: 'NeverChangeBoundariesOrCreateRoles', actions: [...BOUNDARY_MUTATIONS, 'iam:CreateRole'] })
+    .deny({
+      // Role boundaries are each role's own guard (the kill role sets only the kill boundary).
+      sid: 'NeverChangeUserBoundariesOrCreateIdentities',
+      actions: [
+        ...BOUNDARY_MUTATIONS.filter((a) => a.includes('User')),
+        'iam:CreateAccessKey',
+        'iam:CreateRole',
+        'iam:CreateUser',
+      ],
+    })
     .deny({
       sid: 'NeverPassRolesExceptToScheduler',
       actions: ['iam:PassRole'],

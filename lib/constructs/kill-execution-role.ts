@@ -22,22 +22,27 @@ export interface KillExecutionRoleProps extends ExecutionRoleCommonProps {
 }
 
 /**
- * `backstop-kill-<region>`: the role the kill path assumes in a workload account. It can cut and
- * never grant:
- * - IAM: attach only this region's Backstop deny policies (`iam:PolicyARN`), detach policies and
- *   delete inline policies, and put an inline policy (the session-revoking deny) only into roles
- *   that carry the agent boundary (`iam:PermissionsBoundary`), all on agent roles only; it may
- *   never detach a Backstop deny policy, so a kill never loosens.
- * - Compute and events: reserved concurrency, event source mappings, disabling rules (never
- *   enabling them), updating schedules, stopping executions, moving network interfaces and VPC
- *   functions into the isolation groups.
+ * `backstop-kill-<region>`: the role the kill path assumes in a workload account. Every action it
+ * is allowed takes authority away; none can add it (design principle 8). The security tests
+ * enumerate its allowed actions on the synthesized template and prove each with the IAM policy
+ * simulator.
  *
- * Residual risks, because IAM cannot see inside these requests: `lambda:UpdateEventSourceMapping`
- * and `scheduler:UpdateSchedule` can also enable what they can disable, and `UpdateSchedule` passes
- * the schedule's role (limited to agent roles, to Scheduler only); `lambda:UpdateFunctionConfiguration`
- * must set the isolation groups but could change other settings of an agent function in the same
- * call; `events:DisableRule` and `states:StopExecution` reach any rule and execution of the region
- * (rules found by target and executions carry no tags), which can stop work but grants nothing.
+ * - IAM, proven by IAM conditions: it attaches only this region's Backstop deny policies
+ *   (`iam:PolicyARN`; each holds Deny statements only), sets only the kill boundary as a permissions
+ *   boundary (`iam:PermissionsBoundary`; it denies everything), and detaches or deletes a role's
+ *   policies only once the role carries the kill boundary (`iam:PermissionsBoundary` on the role),
+ *   when nothing removed can give the role any authority. It writes no policy document: no
+ *   `iam:PutRolePolicy`, no policy versions, no trust changes.
+ * - Disabling, proven by the API: `events:DisableRule` and `states:StopExecution` can only stop.
+ * - Network, proven by IAM conditions: interfaces move only into this stack's isolation groups;
+ *   VPC functions only to isolation groups, with no layer change and no role change (`iam:PassRole`
+ *   to Lambda is denied).
+ * - Values IAM cannot pin (the API has no condition key for them): the concurrency value of
+ *   `lambda:PutFunctionConcurrency`, the `Enabled` flag of `lambda:UpdateEventSourceMapping`, the
+ *   body of `scheduler:UpdateSchedule` (which passes the schedule's own agent role, to Scheduler
+ *   only) and the non-network settings of `lambda:UpdateFunctionConfiguration`. These reach agent
+ *   resources only, can re-enable work but not grant IAM authority (every agent role is cut by the
+ *   IAM statements above, first), and the kill path sends only the cutting value.
  */
 export class KillExecutionRole extends Construct {
   readonly role: iam.Role;
@@ -46,19 +51,27 @@ export class KillExecutionRole extends Construct {
     super(scope, id);
     const s = props.agentScope;
     const attachable = props.denyPolicies.attachableArnPatterns;
+    const killBoundary = { ArnEquals: { 'iam:PermissionsBoundary': s.killBoundaryArn } };
     const builder = new PolicyBuilder();
 
     // IAM: cut agent roles.
     allowOnTargets(builder, 'AttachBackstopDenyPolicies', s.roles(), ['iam:AttachRolePolicy'], {
       ArnLike: { 'iam:PolicyARN': [...attachable] },
     });
-    allowOnTargets(builder, 'DetachAgentPolicies', s.roles(), ['iam:DetachRolePolicy'], {
-      ArnNotLike: { 'iam:PolicyARN': s.backstopPolicies },
-    });
-    allowOnTargets(builder, 'DeleteAgentInlinePolicies', s.roles(), ['iam:DeleteRolePolicy']);
-    allowOnTargets(builder, 'PutDenyIntoBoundedAgentRoles', s.roles(), ['iam:PutRolePolicy'], {
-      ArnEquals: { 'iam:PermissionsBoundary': s.boundaryArns },
-    });
+    allowOnTargets(
+      builder,
+      'SetTheKillBoundary',
+      s.roles(),
+      ['iam:PutRolePermissionsBoundary'],
+      killBoundary,
+    );
+    allowOnTargets(
+      builder,
+      'DismantleRolesUnderTheKillBoundary',
+      s.roles(),
+      ['iam:DeleteRolePolicy', 'iam:DetachRolePolicy'],
+      killBoundary,
+    );
 
     // Compute, event sources, schedules, executions.
     allowOnTargets(builder, 'ZeroConcurrency', s.functions(), ['lambda:PutFunctionConcurrency']);
@@ -99,7 +112,7 @@ export class KillExecutionRole extends Construct {
       });
       allowOnTargets(builder, 'IsolateVpcFunctions', s.functions(), ['lambda:UpdateFunctionConfiguration'], {
         'ForAllValues:StringEquals': { 'lambda:SecurityGroupIds': groups.securityGroupIds },
-        Null: { 'lambda:SecurityGroupIds': 'false' },
+        Null: { 'lambda:SecurityGroupIds': 'false', 'lambda:Layer': 'true' },
       });
     }
 
@@ -119,8 +132,39 @@ export class KillExecutionRole extends Construct {
           actions: ['iam:DetachRolePolicy'],
           conditions: { ArnLike: { 'iam:PolicyARN': s.backstopPolicies } },
         },
-        { sid: 'NeverPutAuthorityBack', actions: ['events:EnableRule', 'lambda:DeleteFunctionConcurrency'] },
+        {
+          sid: 'SetNoBoundaryButTheKillBoundary',
+          actions: ['iam:PutRolePermissionsBoundary'],
+          conditions: { ArnNotEquals: { 'iam:PermissionsBoundary': s.killBoundaryArn } },
+        },
+        {
+          // A missing key (a role with no boundary) counts as "not equal": denied too.
+          sid: 'DismantleOnlyRolesUnderTheKillBoundary',
+          actions: ['iam:DeleteRolePolicy', 'iam:DetachRolePolicy'],
+          conditions: { ArnNotEquals: { 'iam:PermissionsBoundary': s.killBoundaryArn } },
+        },
+        { sid: 'NeverPutAuthorityBack', actions: KILL_NEVER_ACTIONS },
       ],
     });
   }
 }
+
+/**
+ * Calls that give authority or work back, or write policy content, denied to the kill role
+ * explicitly (none is allowed anyway: the deny keeps it so if an allow is ever added by mistake).
+ */
+export const KILL_NEVER_ACTIONS = [
+  'events:EnableRule',
+  'events:PutRule',
+  'events:PutTargets',
+  'iam:CreatePolicyVersion',
+  'iam:DeleteRolePermissionsBoundary',
+  'iam:PutRolePolicy',
+  'iam:SetDefaultPolicyVersion',
+  'iam:UpdateAssumeRolePolicy',
+  'lambda:AddPermission',
+  'lambda:CreateEventSourceMapping',
+  'lambda:DeleteFunctionConcurrency',
+  'lambda:UpdateFunctionCode',
+  'scheduler:CreateSchedule',
+] as const;

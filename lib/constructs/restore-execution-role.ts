@@ -35,7 +35,8 @@ export class RestoreExecutionRole extends Construct {
   constructor(scope: Construct, id: string, props: RestoreExecutionRoleProps) {
     super(scope, id);
     const s = props.agentScope;
-    const bounded = { ArnEquals: { 'iam:PermissionsBoundary': s.boundaryArns } };
+    // A killed role carries the kill boundary until the restore puts its own boundary back.
+    const bounded = { ArnEquals: { 'iam:PermissionsBoundary': [...s.boundaryArns, s.killBoundaryArn] } };
     const builder = new PolicyBuilder();
 
     allowOnTargets(builder, 'ReattachAgentPolicies', s.roles(), ['iam:AttachRolePolicy'], bounded);
@@ -44,6 +45,12 @@ export class RestoreExecutionRole extends Construct {
       'iam:DeleteRolePolicy',
       'iam:DetachRolePolicy',
     ]);
+    allowOnTargets(builder, 'PutTheAgentBoundaryBack', s.roles(), ['iam:PutRolePermissionsBoundary'], {
+      ArnEquals: { 'iam:PermissionsBoundary': s.boundaryArns },
+    });
+    allowOnTargets(builder, 'LiftTheKillBoundary', s.roles(), ['iam:DeleteRolePermissionsBoundary'], {
+      ArnEquals: { 'iam:PermissionsBoundary': s.killBoundaryArn },
+    });
 
     allowOnTargets(builder, 'RestoreConcurrency', s.functions(), [
       'lambda:DeleteFunctionConcurrency',
@@ -96,6 +103,16 @@ export class RestoreExecutionRole extends Construct {
           conditions: {
             ArnEquals: { 'iam:PolicyARN': `arn:${s.partition}:iam::aws:policy/AdministratorAccess` },
           },
+        },
+        {
+          sid: 'SetNoBoundaryButTheAgentBoundary',
+          actions: ['iam:PutRolePermissionsBoundary'],
+          conditions: { ArnNotEquals: { 'iam:PermissionsBoundary': s.boundaryArns } },
+        },
+        {
+          sid: 'RemoveNoBoundaryButTheKillBoundary',
+          actions: ['iam:DeleteRolePermissionsBoundary'],
+          conditions: { ArnNotEquals: { 'iam:PermissionsBoundary': s.killBoundaryArn } },
         },
         {
           sid: 'NeverAttachOtherBackstopPolicies',

@@ -88,15 +88,16 @@ export class WorkloadAccountStack extends Stack {
           (alarm) => `arn:${partition}:cloudwatch:${agent.region}:${accountId}:alarm:${alarm.alarmName}`,
         ),
       );
+    if (declared.vpcIds.length > 0) {
+      this.isolationGroups = new IsolationSecurityGroups(this, 'Isolation', { vpcIds: declared.vpcIds });
+    }
     this.agentBoundary = new AgentBoundary(this, 'AgentBoundary', {
       agentScope: this.agentScope,
       backstopRulePrefix: BACKSTOP_RULE_PREFIX,
       triggerAlarmArns,
+      isolationGroupIds: this.isolationGroups?.securityGroupIds,
     }).policy;
 
-    if (declared.vpcIds.length > 0) {
-      this.isolationGroups = new IsolationSecurityGroups(this, 'Isolation', { vpcIds: declared.vpcIds });
-    }
 
     this.killExecutionRole = new KillExecutionRole(this, 'Kill', {
       agentScope: this.agentScope,
@@ -139,6 +140,10 @@ export class WorkloadAccountStack extends Stack {
 
     new CfnOutput(this, 'KillExecutionRoleArn', { value: this.killExecutionRole.roleArn });
     new CfnOutput(this, 'RestoreExecutionRoleArn', { value: this.restoreExecutionRole.roleArn });
+    new CfnOutput(this, 'KillBoundaryArn', {
+      value: this.denyPolicies.killBoundary.managedPolicyArn,
+      description: 'Permissions boundary a kill sets on agent roles (denies everything)',
+    });
     new CfnOutput(this, 'AgentBoundaryArn', {
       value: this.agentBoundary.managedPolicyArn,
       description: 'Permissions boundary to set on every agent role',

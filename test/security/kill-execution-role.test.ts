@@ -14,6 +14,7 @@ import {
   draftOnlyPolicyName,
   fullStopPolicyName,
   iamPolicyArn,
+  killBoundaryArn,
   killExecutionRoleName,
   readOnlyPolicyName,
   restoreExecutionRoleName,
@@ -46,6 +47,8 @@ const OWN_ROLE = killRole.arn;
 const RESTORE_ROLE = `arn:aws:iam::${ACCOUNT}:role/backstop/${restoreExecutionRoleName(REGION)}`;
 const TAGGED = { [`aws:ResourceTag/${AGENT_TAG}`]: 'support-bot' };
 const BOUNDED = { 'iam:PermissionsBoundary': BOUNDARY };
+/** A role the kill has cut: it carries the kill boundary. */
+const KILLED = { 'iam:PermissionsBoundary': killBoundaryArn('aws', ACCOUNT, REGION) };
 
 function asKillRole(
   layer: keyof typeof layers,
@@ -79,29 +82,51 @@ describe('the kill execution role cuts', () => {
     ).resolves.toBe('Allowed');
   });
 
-  it('can detach managed policies and delete inline policies of a tagged agent role', async () => {
+  it('can detach managed policies and delete inline policies only of an agent role under the kill boundary', async () => {
     const policy = { 'iam:PolicyARN': `arn:aws:iam::${ACCOUNT}:policy/agent-s3-access` };
-    await expect(
-      asKillRole('as deployed', 'iam:DetachRolePolicy', TAGGED_ROLE, { ...TAGGED, ...policy }),
-    ).resolves.toBe('Allowed');
-    await expect(asKillRole('as deployed', 'iam:DeleteRolePolicy', TAGGED_ROLE, TAGGED)).resolves.toBe(
-      'Allowed',
-    );
+    for (const layer of ['as deployed', 'allows alone'] as const) {
+      await expect(
+        asKillRole(layer, 'iam:DetachRolePolicy', TAGGED_ROLE, { ...TAGGED, ...policy, ...KILLED }),
+      ).resolves.toBe('Allowed');
+      await expect(
+        asKillRole(layer, 'iam:DeleteRolePolicy', TAGGED_ROLE, { ...TAGGED, ...KILLED }),
+      ).resolves.toBe('Allowed');
+      // The same role before the kill boundary is on, or with no boundary at all: refused.
+      for (const boundary of [BOUNDED, {}]) {
+        await expect(
+          asKillRole(layer, 'iam:DetachRolePolicy', TAGGED_ROLE, { ...TAGGED, ...policy, ...boundary }),
+        ).resolves.not.toBe('Allowed');
+        await expect(
+          asKillRole(layer, 'iam:DeleteRolePolicy', TAGGED_ROLE, { ...TAGGED, ...boundary }),
+        ).resolves.not.toBe('Allowed');
+      }
+    }
   });
 
-  it('can put the session-revoking inline deny only into agent roles that carry the agent boundary', async () => {
+  it('can set the kill boundary on an agent role, and no other boundary', async () => {
     await expect(
-      asKillRole('as deployed', 'iam:PutRolePolicy', TAGGED_ROLE, { ...TAGGED, ...BOUNDED }),
+      asKillRole('as deployed', 'iam:PutRolePermissionsBoundary', TAGGED_ROLE, { ...TAGGED, ...KILLED }),
     ).resolves.toBe('Allowed');
-    await expect(asKillRole('as deployed', 'iam:PutRolePolicy', TAGGED_ROLE, TAGGED)).resolves.not.toBe(
-      'Allowed',
-    );
-    await expect(
-      asKillRole('as deployed', 'iam:PutRolePolicy', TAGGED_ROLE, {
-        ...TAGGED,
-        'iam:PermissionsBoundary': policyArn('SomeOtherBoundary'),
-      }),
-    ).resolves.not.toBe('Allowed');
+    for (const layer of Object.keys(layers) as (keyof typeof layers)[]) {
+      for (const other of [BOUNDARY, ADMIN, policyArn('SomeOtherBoundary')]) {
+        await expect(
+          asKillRole(layer, 'iam:PutRolePermissionsBoundary', TAGGED_ROLE, {
+            ...TAGGED,
+            'iam:PermissionsBoundary': other,
+          }),
+        ).resolves.not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('cannot write any policy document into any role', async () => {
+    for (const layer of Object.keys(layers) as (keyof typeof layers)[]) {
+      for (const context of [BOUNDED, KILLED, {}]) {
+        await expect(
+          asKillRole(layer, 'iam:PutRolePolicy', TAGGED_ROLE, { ...TAGGED, ...context }),
+        ).resolves.not.toBe('Allowed');
+      }
+    }
   });
 
   it('can disable an agent rule on any bus, zero a tagged function and stop an execution', async () => {
@@ -202,8 +227,8 @@ describe('the kill execution role never grants', () => {
         for (const [action, context] of [
           ['iam:AttachRolePolicy', { 'iam:PolicyARN': FULL_STOP }],
           ['iam:DetachRolePolicy', { 'iam:PolicyARN': policyArn(`${killExecutionRoleName(REGION)}-1`) }],
-          ['iam:PutRolePolicy', BOUNDED],
-          ['iam:DeleteRolePolicy', {}],
+          ['iam:PutRolePolicy', KILLED],
+          ['iam:DeleteRolePolicy', KILLED],
           ['iam:UpdateAssumeRolePolicy', {}],
         ] as const) {
           await expect(asKillRole(layer, action, role, { ...TAGGED, ...context })).resolves.toBe(
@@ -219,17 +244,22 @@ describe('the kill execution role never grants', () => {
       }
     });
 
-    it(`cannot change any role's permissions boundary or create a role (${layer})`, async () => {
+    it(`cannot remove any role's boundary, set one on itself, or create a role, user or key (${layer})`, async () => {
       for (const role of [TAGGED_ROLE, DECLARED_ROLE, OWN_ROLE]) {
-        for (const action of ['iam:PutRolePermissionsBoundary', 'iam:DeleteRolePermissionsBoundary']) {
-          await expect(asKillRole(layer, action, role, { ...TAGGED, ...BOUNDED })).resolves.toBe(
-            'ExplicitlyDenied',
-          );
-        }
+        await expect(
+          asKillRole(layer, 'iam:DeleteRolePermissionsBoundary', role, { ...TAGGED, ...KILLED }),
+        ).resolves.toBe('ExplicitlyDenied');
       }
-      await expect(asKillRole(layer, 'iam:CreateRole', `arn:aws:iam::${ACCOUNT}:role/escape`)).resolves.toBe(
-        'ExplicitlyDenied',
-      );
+      await expect(
+        asKillRole(layer, 'iam:PutRolePermissionsBoundary', OWN_ROLE, { ...TAGGED, ...KILLED }),
+      ).resolves.toBe('ExplicitlyDenied');
+      for (const [action, resource] of [
+        ['iam:CreateRole', `arn:aws:iam::${ACCOUNT}:role/escape`],
+        ['iam:CreateUser', `arn:aws:iam::${ACCOUNT}:user/escape`],
+        ['iam:CreateAccessKey', `arn:aws:iam::${ACCOUNT}:user/escape`],
+      ] as const) {
+        await expect(asKillRole(layer, action, resource)).resolves.toBe('ExplicitlyDenied');
+      }
     });
 
     it(`cannot touch the alarm forwarding rule (${layer})`, async () => {

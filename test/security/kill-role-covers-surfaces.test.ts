@@ -16,8 +16,8 @@ import {
   AGENT_TAG,
   agentBoundaryName,
   denyPolicyArn,
-  INLINE_DENY_POLICY,
   iamPolicyArn,
+  killBoundaryArn,
   killExecutionRoleName,
   REVOKE_SESSIONS_POLICY,
   restoreExecutionRoleName,
@@ -78,6 +78,10 @@ const ROLE_CONTEXT: Context = {
   ...TAGGED,
   'iam:PermissionsBoundary': iamPolicyArn(PARTITION, ACCOUNT, agentBoundaryName(REGION)),
 };
+const AGENT_BOUNDARY = iamPolicyArn(PARTITION, ACCOUNT, agentBoundaryName(REGION));
+const KILL_BOUNDARY = killBoundaryArn(PARTITION, ACCOUNT, REGION);
+/** A role the kill has cut: it carries the kill boundary. */
+const UNDER_KILL_BOUNDARY: Context = { 'iam:PermissionsBoundary': KILL_BOUNDARY };
 const AGENT_MANAGED_POLICIES = [
   `arn:${PARTITION}:iam::${ACCOUNT}:policy/agent-s3-access`,
   `arn:${PARTITION}:iam::aws:policy/AmazonS3ReadOnlyAccess`,
@@ -169,8 +173,8 @@ const CALLS: readonly Call[] = [
   {
     source: 'iam-roles.ts',
     command: 'GetRoleCommand',
-    phases: ['snapshot'],
-    what: 'read an agent role',
+    phases: ['contain', 'snapshot', 'verify', 'restore'],
+    what: 'read an agent role (its boundary before the kill boundary replaces it)',
     needs: [onRole('iam:GetRole')],
   },
   {
@@ -196,6 +200,23 @@ const CALLS: readonly Call[] = [
   },
   {
     source: 'iam-roles.ts',
+    command: 'GetPolicyCommand',
+    phases: ['contain', 'verify'],
+    what: "find the default version of Backstop's deny policies and the kill boundary",
+    needs: [...DENY_POLICIES, KILL_BOUNDARY].map((resource) => ({ action: 'iam:GetPolicy', resource })),
+  },
+  {
+    source: 'iam-roles.ts',
+    command: 'GetPolicyVersionCommand',
+    phases: ['contain', 'verify'],
+    what: 'read the document in force of a Backstop deny policy or boundary, to judge it by its content',
+    needs: [...DENY_POLICIES, KILL_BOUNDARY].map((resource) => ({
+      action: 'iam:GetPolicyVersion',
+      resource,
+    })),
+  },
+  {
+    source: 'iam-roles.ts',
     command: 'AttachRolePolicyCommand',
     phases: ['contain'],
     what: "attach the mode's deny policy (every mode) to an agent role",
@@ -203,27 +224,35 @@ const CALLS: readonly Call[] = [
   },
   {
     source: 'iam-roles.ts',
-    command: 'PutRolePolicyCommand',
+    command: 'PutRolePermissionsBoundaryCommand',
     phases: ['contain'],
-    // IAM authorizes PutRolePolicy on the role; the policy name is not in the request context.
-    what: `put ${REVOKE_SESSIONS_POLICY} and ${INLINE_DENY_POLICY} into a bounded agent role`,
-    needs: [onRole('iam:PutRolePolicy')],
+    what: 'set the kill boundary on an agent role',
+    needs: [onRole('iam:PutRolePermissionsBoundary', { 'iam:PermissionsBoundary': KILL_BOUNDARY })],
   },
   {
     source: 'iam-roles.ts',
     command: 'DetachRolePolicyCommand',
     phases: ['contain'],
-    what: "detach the agent's own managed policies (customer and AWS managed)",
+    what: "detach the agent's own managed policies from a role under the kill boundary",
     needs: AGENT_MANAGED_POLICIES.map((policy) =>
-      onRole('iam:DetachRolePolicy', { 'iam:PolicyARN': policy }),
+      onRole('iam:DetachRolePolicy', { 'iam:PolicyARN': policy, ...UNDER_KILL_BOUNDARY }),
     ),
   },
   {
     source: 'iam-roles.ts',
     command: 'DeleteRolePolicyCommand',
     phases: ['contain'],
-    what: "delete the agent's own inline policies",
-    needs: [onRole('iam:DeleteRolePolicy')],
+    what: "delete the agent's own inline policies from a role under the kill boundary",
+    needs: [onRole('iam:DeleteRolePolicy', UNDER_KILL_BOUNDARY)],
+  },
+  {
+    source: 'iam-roles.ts',
+    command: 'PutRolePolicyCommand',
+    phases: ['restore'],
+    // IAM authorizes PutRolePolicy on the role; the policy name is not in the request context.
+    what: `put ${REVOKE_SESSIONS_POLICY} and the agent's inline policies back into a role under the kill boundary`,
+    needs: [onRole('iam:PutRolePolicy', UNDER_KILL_BOUNDARY)],
+    grantsBack: true,
   },
   {
     source: 'iam-roles.ts',
@@ -231,7 +260,7 @@ const CALLS: readonly Call[] = [
     phases: ['restore'],
     what: "re-attach the agent's own managed policies",
     needs: AGENT_MANAGED_POLICIES.map((policy) =>
-      onRole('iam:AttachRolePolicy', { 'iam:PolicyARN': policy }),
+      onRole('iam:AttachRolePolicy', { 'iam:PolicyARN': policy, ...UNDER_KILL_BOUNDARY }),
     ),
     grantsBack: true,
   },
@@ -240,7 +269,9 @@ const CALLS: readonly Call[] = [
     command: 'AttachRolePolicyCommand',
     phases: ['restore'],
     what: "attach the deny policy of the mode restored to (a lower kill mode's)",
-    needs: DENY_POLICIES.map((policy) => onRole('iam:AttachRolePolicy', { 'iam:PolicyARN': policy })),
+    needs: DENY_POLICIES.map((policy) =>
+      onRole('iam:AttachRolePolicy', { 'iam:PolicyARN': policy, ...UNDER_KILL_BOUNDARY }),
+    ),
   },
   {
     source: 'iam-roles.ts',
@@ -252,17 +283,19 @@ const CALLS: readonly Call[] = [
   },
   {
     source: 'iam-roles.ts',
-    command: 'PutRolePolicyCommand',
+    command: 'PutRolePermissionsBoundaryCommand',
     phases: ['restore'],
-    what: `put back the agent's inline policies (and ${INLINE_DENY_POLICY} while slots are freed)`,
-    needs: [onRole('iam:PutRolePolicy')],
+    what: 'put the agent boundary back in place of the kill boundary',
+    needs: [onRole('iam:PutRolePermissionsBoundary', { 'iam:PermissionsBoundary': AGENT_BOUNDARY })],
+    grantsBack: true,
   },
   {
     source: 'iam-roles.ts',
-    command: 'DeleteRolePolicyCommand',
+    command: 'DeleteRolePermissionsBoundaryCommand',
     phases: ['restore'],
-    what: `delete ${INLINE_DENY_POLICY} once the mode's deny holds`,
-    needs: [onRole('iam:DeleteRolePolicy')],
+    what: 'lift the kill boundary from a role that had no boundary before the kill',
+    needs: [onRole('iam:DeleteRolePermissionsBoundary', UNDER_KILL_BOUNDARY)],
+    grantsBack: true,
   },
 
   // lambda-concurrency.ts

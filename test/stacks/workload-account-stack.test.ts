@@ -13,6 +13,7 @@ import {
   restoreExecutionRoleName,
 } from '../../lambda/shared/naming';
 import { DEFAULT_HIGH_RISK_ACTIONS } from '../../lib/config';
+import { HOLD_THE_CUT_ACTIONS } from '../../lambda/shared/policy-documents';
 import { READ_ONLY_ACTIONS } from '../../lib/constructs/actions';
 import { ALARM_FORWARDER_RULE_NAME } from '../../lib/constructs/alarm-forwarder';
 import { CLOSED_GROUP_EGRESS } from '../../lib/constructs/isolation-security-groups';
@@ -236,14 +237,22 @@ describe('WorkloadAccountStack', () => {
         {
           Sid: 'BackstopApprovalGated',
           Effect: 'Deny',
-          Action: ['iam:PassRole', 's3:DeleteObject', 'ses:SendEmail'],
+          // The agent's own list, and what would let it undo the cut.
+          Action: [
+            ...new Set(['iam:PassRole', 's3:DeleteObject', 'ses:SendEmail', ...HOLD_THE_CUT_ACTIONS]),
+          ].sort(),
           Resource: '*',
         },
       ]);
       expect(
         managedPolicy(euWestTemplate, approvalGatedPolicyName('etl-agent', 'eu-west-1')).PolicyDocument
           .Statement,
-      ).toEqual([expect.objectContaining({ Effect: 'Deny', Action: [...DEFAULT_HIGH_RISK_ACTIONS] })]);
+      ).toEqual([
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: expect.arrayContaining([...DEFAULT_HIGH_RISK_ACTIONS]),
+        }),
+      ]);
     });
 
     it('exist per agent only in the agent’s own account and region', () => {
@@ -267,9 +276,9 @@ describe('WorkloadAccountStack', () => {
           Resource: `arn:aws:iam::${ACCOUNT}:role/backstop/*`,
         }),
         expect.objectContaining({
-          Sid: 'DenyBackstopPolicies',
+          Sid: 'DenyBackstopNamedPolicies',
           Effect: 'Deny',
-          Resource: `arn:aws:iam::${ACCOUNT}:policy/backstop/*`,
+          Resource: expect.arrayContaining([`arn:aws:iam::${ACCOUNT}:policy/backstop/*`]),
         }),
         expect.objectContaining({
           Sid: 'DenyBackstopTags',
@@ -278,7 +287,7 @@ describe('WorkloadAccountStack', () => {
           Condition: { 'ForAnyValue:StringLike': { 'aws:TagKeys': 'backstop:*' } },
         }),
         expect.objectContaining({
-          Sid: 'DenyIsolationGroupChanges',
+          Sid: 'DenyIsolationGroups',
           Condition: { Null: { [`aws:ResourceTag/${ISOLATION_TAG}`]: 'false' } },
         }),
         expect.objectContaining({

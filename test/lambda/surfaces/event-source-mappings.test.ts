@@ -194,6 +194,7 @@ it('a second contain does not touch mappings already Disabling or Disabled', asy
   expect(await eventSourceMappings.contain(context(), 'full_stop', snap)).toEqual({
     changes: [],
     skipped: [],
+    evidence: [],
     failures: [],
   });
   expect(lambda.commandCalls(UpdateEventSourceMappingCommand)).toHaveLength(0);

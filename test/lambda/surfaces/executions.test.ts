@@ -135,6 +135,7 @@ it('stops each running execution with Backstop.Killed and a cause naming the inc
       },
     ],
     skipped: [],
+    evidence: [],
     failures: [],
   });
 });

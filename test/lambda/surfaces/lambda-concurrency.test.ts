@@ -136,6 +136,7 @@ it('a second contain sends no write', async () => {
   expect(await lambdaConcurrency.contain(context(), 'full_stop', snap)).toEqual({
     changes: [],
     skipped: [],
+    evidence: [],
     failures: [],
   });
   expect(lambda.commandCalls(PutFunctionConcurrencyCommand)).toHaveLength(0);

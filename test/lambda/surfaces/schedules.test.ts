@@ -228,6 +228,7 @@ it('a second contain leaves disabled schedules alone', async () => {
   expect(await schedules.contain(ctx(), 'full_stop', snap)).toEqual({
     changes: [],
     skipped: [],
+    evidence: [],
     failures: [],
   });
   expect(scheduler.commandCalls(UpdateScheduleCommand)).toHaveLength(0);

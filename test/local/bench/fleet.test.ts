@@ -3,7 +3,7 @@
  * simulated deployment where a kill of several agents in several accounts ends CONTAINED with
  * every surface of every agent cut. Timing is never asserted here: `npm run bench` prints it.
  */
-import { fullStopPolicyName, iamPolicyArn, REVOKE_SESSIONS_POLICY } from '../../../lambda/shared/naming';
+import { fullStopPolicyName, iamPolicyArn, killBoundaryArn } from '../../../lambda/shared/naming';
 import { parseConfig } from '../../../lib/config';
 import { fleetConfig, fleetLayout } from '../../../lib/local/bench/fleet';
 import { requestOrder } from '../../../lib/local/bench/measure';
@@ -66,6 +66,7 @@ describe('benchmark fleet', () => {
       return {
         attached: [...(role?.attachedPolicyArns ?? [])],
         inline: Object.keys(role?.inlinePolicies ?? {}),
+        boundary: role?.boundaryArn,
         concurrency: agent.functionNames.map((f) =>
           sim.lambda.reservedConcurrency(agent.accountId, 'us-east-1', f),
         ),
@@ -82,7 +83,8 @@ describe('benchmark fleet', () => {
     expect(state).toEqual(
       world.inventory.map((agent) => ({
         attached: [iamPolicyArn('aws', agent.accountId, fullStopPolicyName('us-east-1'))],
-        inline: [REVOKE_SESSIONS_POLICY],
+        inline: [],
+        boundary: killBoundaryArn('aws', agent.accountId, 'us-east-1'),
         concurrency: [0, 0],
         mappings: ['Disabled'],
         rules: ['DISABLED'],

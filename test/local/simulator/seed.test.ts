@@ -1,3 +1,4 @@
+import { denyDocument, killBoundaryDocument } from '../../../lambda/shared/policy-documents';
 import { Simulator, seedBackstopControlPlane, seedBackstopWorkload } from '../../../lib/local/simulator';
 import { CP, REGION, WL } from './helpers';
 
@@ -21,9 +22,11 @@ describe('seeding a deployed Backstop', () => {
       `arn:aws:iam::${CP}:role/backstop/backstop-kill-worker`,
     );
     expect(Object.keys(wl.denyPolicyArns.approvalGated)).toEqual(['bot-a', 'bot-b']);
-    expect(
-      JSON.parse(sim.iam.policyDocument(wl.denyPolicyArns.approvalGated['bot-a'])!).Statement[0].Action,
-    ).toEqual(['s3:DeleteObject']);
+    // Exactly the document the workload stack deploys (one builder for both).
+    expect(JSON.parse(sim.iam.policyDocument(wl.denyPolicyArns.approvalGated['bot-a'])!)).toEqual(
+      denyDocument('approval_gated', { highRiskActions: ['s3:DeleteObject'], draftResources: [] }),
+    );
+    expect(JSON.parse(sim.iam.policyDocument(wl.killBoundaryArn)!)).toEqual(killBoundaryDocument());
     expect(Object.keys(wl.isolationGroups)).toEqual(['vpc-0a1b2c3d4e5f60718', 'vpc-0123456789abcdef0']);
     expect(sim.events.ruleState(WL, REGION, 'backstop-alarm-forwarder')).toBe('ENABLED');
   });
