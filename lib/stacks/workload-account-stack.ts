@@ -98,7 +98,6 @@ export class WorkloadAccountStack extends Stack {
       isolationGroupIds: this.isolationGroups?.securityGroupIds,
     }).policy;
 
-
     this.killExecutionRole = new KillExecutionRole(this, 'Kill', {
       agentScope: this.agentScope,
       denyPolicies: this.denyPolicies,
