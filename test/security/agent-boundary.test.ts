@@ -9,6 +9,7 @@ import {
   fullStopPolicyName,
   ISOLATION_TAG,
   iamPolicyArn,
+  killBoundaryName,
   killExecutionRoleName,
   readOnlyPolicyName,
   restoreExecutionRoleName,
@@ -148,6 +149,145 @@ describe('an agent role under the boundary', () => {
       await expect(
         asAgent(action, `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:etl-agent-runaway`),
       ).resolves.toBe('ExplicitlyDenied');
+    }
+  });
+});
+
+describe('the doors an agent that prepared for its kill would use are closed', () => {
+  const ME = { [`aws:PrincipalTag/${AGENT_TAG}`]: 'support-bot' };
+  const asMe = (action: string, resource: string, context: Record<string, string | string[]> = {}) =>
+    asAgent(action, resource, { ...ME, ...context });
+  const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+  const KILL_BOUNDARY = policyArn(killBoundaryName(REGION));
+
+  it('no role or user without the boundary and the agent’s own tag', async () => {
+    for (const [action, resource] of [
+      ['iam:CreateRole', role('shadow')],
+      ['iam:CreateUser', `arn:aws:iam::${ACCOUNT}:user/shadow`],
+    ] as const) {
+      await expect(asMe(action, resource)).resolves.toBe('ExplicitlyDenied');
+      await expect(
+        asMe(action, resource, { 'iam:PermissionsBoundary': `arn:aws:iam::${ACCOUNT}:policy/open` }),
+      ).resolves.toBe('ExplicitlyDenied');
+    }
+    // With the boundary but tagged as another agent, or untagged: still refused.
+    await expect(
+      asMe('iam:CreateRole', role('shadow'), {
+        'iam:PermissionsBoundary': BOUNDARY,
+        [`aws:RequestTag/${AGENT_TAG}`]: 'other-bot',
+      }),
+    ).resolves.toBe('ExplicitlyDenied');
+    await expect(
+      asMe('iam:CreateRole', role('helper'), {
+        'iam:PermissionsBoundary': BOUNDARY,
+        [`aws:RequestTag/${AGENT_TAG}`]: 'support-bot',
+        'aws:TagKeys': [AGENT_TAG],
+      }),
+    ).resolves.toBe('ExplicitlyDenied'); // writing a backstop:* tag is refused as well
+  });
+
+  it('no access keys, login profiles or federation tokens, and no trust-policy change on any role', async () => {
+    for (const action of ['iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateAccessKey']) {
+      await expect(asMe(action, `arn:aws:iam::${ACCOUNT}:user/anyone`)).resolves.toBe('ExplicitlyDenied');
+    }
+    await expect(asMe('sts:GetFederationToken', `arn:aws:sts::${ACCOUNT}:federated-user/x`)).resolves.toBe(
+      'ExplicitlyDenied',
+    );
+    for (const target of [AGENT_ROLE, role('payments-service'), role('agents/helper')]) {
+      await expect(asMe('iam:UpdateAssumeRolePolicy', target)).resolves.toBe('ExplicitlyDenied');
+    }
+  });
+
+  it('passes and assumes only roles of its own agent; an untagged agent role passes and assumes none', async () => {
+    const mine = { [`aws:ResourceTag/${AGENT_TAG}`]: 'support-bot' };
+    for (const action of ['iam:PassRole', 'sts:AssumeRole']) {
+      await expect(asMe(action, role('support-bot-worker'), mine)).resolves.toBe('Allowed');
+      await expect(
+        asMe(action, role('research-bot-runtime'), { [`aws:ResourceTag/${AGENT_TAG}`]: 'research-bot' }),
+      ).resolves.toBe('ExplicitlyDenied');
+      await expect(asMe(action, role('payments-service'))).resolves.toBe('ExplicitlyDenied');
+      await expect(asAgent(action, role('support-bot-worker'), mine)).resolves.toBe('ExplicitlyDenied');
+    }
+  });
+
+  it('cannot write, delete, attach or detach policies of agent roles, its own included, nor create Backstop-named policies', async () => {
+    for (const boundary of [BOUNDARY, KILL_BOUNDARY]) {
+      for (const action of [
+        'iam:PutRolePolicy',
+        'iam:DeleteRolePolicy',
+        'iam:AttachRolePolicy',
+        'iam:DetachRolePolicy',
+      ]) {
+        await expect(
+          asMe(action, AGENT_ROLE, {
+            'iam:PermissionsBoundary': boundary,
+            'iam:PolicyARN': `arn:aws:iam::${ACCOUNT}:policy/agent-s3-access`,
+          }),
+        ).resolves.toBe('ExplicitlyDenied');
+      }
+    }
+    for (const name of ['BackstopInlineDeny', 'backstop-read-only-us-east-1', 'MyBackstopHelper']) {
+      await expect(asMe('iam:CreatePolicy', `arn:aws:iam::${ACCOUNT}:policy/${name}`)).resolves.toBe(
+        'ExplicitlyDenied',
+      );
+    }
+  });
+
+  it('cannot switch work back on: mappings, rules, schedules, concurrency, its own or a sibling agent’s', async () => {
+    const fn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:research-bot-worker`;
+    for (const [action, resource] of [
+      ['lambda:UpdateEventSourceMapping', `arn:aws:lambda:${REGION}:${ACCOUNT}:event-source-mapping:abc`],
+      ['lambda:CreateEventSourceMapping', '*'],
+      ['lambda:PutFunctionConcurrency', fn],
+      ['lambda:DeleteFunctionConcurrency', fn],
+      ['events:EnableRule', `arn:aws:events:${REGION}:${ACCOUNT}:rule/research-nightly`],
+      ['events:PutRule', `arn:aws:events:${REGION}:${ACCOUNT}:rule/research-nightly`],
+      ['scheduler:UpdateSchedule', `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/sweep`],
+      ['scheduler:CreateSchedule', `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/comeback`],
+    ] as const) {
+      await expect(asMe(action, resource)).resolves.toBe('ExplicitlyDenied');
+    }
+  });
+
+  it('cannot create a function or state machine that escapes discovery (untagged, or tagged as another agent)', async () => {
+    for (const [action, resource] of [
+      ['lambda:CreateFunction', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:copy-of-me`],
+      ['states:CreateStateMachine', `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:copy-of-me`],
+    ] as const) {
+      await expect(asMe(action, resource)).resolves.toBe('ExplicitlyDenied');
+      await expect(asMe(action, resource, { [`aws:RequestTag/${AGENT_TAG}`]: 'other-bot' })).resolves.toBe(
+        'ExplicitlyDenied',
+      );
+    }
+  });
+
+  it('cannot use an isolation group, move its own interfaces or functions, or untag anything of Backstop', async () => {
+    const isolation = { [`aws:ResourceTag/${ISOLATION_TAG}`]: 'open' };
+    await expect(
+      asMe(
+        'ec2:ModifyNetworkInterfaceAttribute',
+        `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/sg-0open`,
+        isolation,
+      ),
+    ).resolves.toBe('ExplicitlyDenied');
+    await expect(
+      asMe(
+        'ec2:ModifyNetworkInterfaceAttribute',
+        `arn:aws:ec2:${REGION}:${ACCOUNT}:network-interface/eni-0123456789abcdef0`,
+        { [`aws:ResourceTag/${AGENT_TAG}`]: 'support-bot' },
+      ),
+    ).resolves.toBe('ExplicitlyDenied');
+    await expect(
+      asMe(
+        'lambda:UpdateFunctionConfiguration',
+        `arn:aws:lambda:${REGION}:${ACCOUNT}:function:support-bot-tools`,
+        {
+          [`aws:ResourceTag/${AGENT_TAG}`]: 'support-bot',
+        },
+      ),
+    ).resolves.toBe('ExplicitlyDenied');
+    for (const action of ['lambda:UntagResource', 'ec2:DeleteTags', 'tag:UntagResources', 'iam:UntagRole']) {
+      await expect(asMe(action, '*', { 'aws:TagKeys': [AGENT_TAG] })).resolves.toBe('ExplicitlyDenied');
     }
   });
 });
