@@ -5,7 +5,7 @@ import { mapLimit } from '../shared/concurrency';
 import { assumeKillRole, type HandlerDeps } from '../shared/deps';
 import { openChain, openStore } from '../shared/kill-io';
 import type { KillTarget, PrepareInput, PrepareOutput } from '../shared/kill-types';
-import { validateKillRequest } from '../shared/request';
+import { refusalIncidentId, validateKillRequest } from '../shared/request';
 import { type AgentTarget, modeRank } from '../shared/types';
 
 /** How long a kill's per-agent lock lives if the execution dies without releasing it. */
@@ -41,6 +41,39 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   const requestedAt = input.startTime || deps.clock().toISOString();
   const actor = { type: 'execution' as const, arn: input.executionId };
   const checked = validateKillRequest(input.request, deps.env.directory, input.executionName);
+  const store = openStore(deps);
+
+  // Incidents are immutable: an id belongs to the first execution that claims it. Another
+  // execution asking for it is refused before it writes anything there (its refusal goes to an
+  // incident of its own); a retry of the same execution carries on.
+  const wanted = checked.ok ? checked.kill.incidentId : checked.incidentId;
+  const claim = await store.claimIncident(wanted, input.executionId);
+  if (!claim.claimed) {
+    const incidentId = refusalIncidentId(input.executionId);
+    await store.claimIncident(incidentId, input.executionId);
+    const rejection = {
+      code: 'INCIDENT_EXISTS' as const,
+      message: `incident ${wanted} belongs to another kill (execution ${claim.holder}); an incident id names one kill: start a new kill without an incident id, or with a new one`,
+    };
+    const chain = openChain(deps, incidentId, 'prepare', actor);
+    void chain.write('KillRejected', {
+      detail: { ...rejection, requestedIncidentId: wanted, request: input.request },
+    });
+    await chain.flush();
+    deps.log.warn('kill rejected', { incidentId, ...rejection });
+    return {
+      incidentId,
+      executionId: input.executionId,
+      mode: null,
+      reason: null,
+      dryRun: false,
+      requestedAt,
+      status: 'REJECTED',
+      targets: [],
+      joined: [],
+      rejection,
+    };
+  }
 
   if (!checked.ok) {
     const chain = openChain(deps, checked.incidentId, 'prepare', actor);
@@ -68,7 +101,6 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   }
 
   const { kill } = checked;
-  const store = openStore(deps);
   const chain = openChain(deps, kill.incidentId, 'prepare', actor);
   void chain.write('KillRequested', {
     mode: kill.mode,

@@ -7,7 +7,8 @@ export const MAX_AGENTS_PER_KILL = 1000;
 const INCIDENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,54}$/;
 const ALLOWED_FIELDS = new Set(['agentId', 'agentIds', 'mode', 'reason', 'incidentId', 'dryRun']);
 
-export type RejectionCode = 'INVALID_REQUEST' | 'UNKNOWN_AGENT' | 'NO_KILL_ROLE' | 'WOULD_LOOSEN';
+export type RejectionCode =
+  'INVALID_REQUEST' | 'UNKNOWN_AGENT' | 'NO_KILL_ROLE' | 'WOULD_LOOSEN' | 'INCIDENT_EXISTS';
 
 export interface Rejection {
   readonly code: RejectionCode;
@@ -29,6 +30,14 @@ export interface ValidKill {
 export function incidentIdFor(executionName: string): string {
   if (INCIDENT_ID.test(executionName)) return executionName;
   return `kill-${createHash('sha256').update(executionName).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The incident a refused execution writes its refusal into when the id it asked for belongs to
+ * another execution: derived from the execution itself, so retries agree and no two collide.
+ */
+export function refusalIncidentId(executionId: string): string {
+  return `refused-${createHash('sha256').update(executionId).digest('hex').slice(0, 16)}`;
 }
 
 /**

@@ -274,6 +274,7 @@ type Key = { pk: string; sk: string };
 const MODE_SK = 'MODE';
 const LOCK_SK = 'LOCK';
 const INCIDENT_SK = 'INCIDENT';
+const CLAIM_SK = 'CLAIM';
 const MANIFEST_SK = 'MANIFEST';
 const LATEST_MANIFEST_KEY: Key = { pk: 'MANIFEST', sk: 'LATEST' };
 const PENDING_PREFIX = 'PENDING#';
@@ -701,6 +702,37 @@ export class StateStore implements PendingAuditSink {
   }
 
   // ---- Incidents -----------------------------------------------------------------------------
+
+  /**
+   * Makes `incidentId` this execution's, once and for good: a conditional write that only the first
+   * execution to ask wins. A retry of that same execution is told it holds the claim; any other is
+   * told who does, and must not write a single record into that incident.
+   */
+  async claimIncident(
+    incidentId: string,
+    executionId: string,
+  ): Promise<{ readonly claimed: boolean; readonly holder: string }> {
+    assertAuditId('Incident id', incidentId);
+    if (!executionId) throw new Error('claimIncident: executionId is required');
+    const key = { pk: incidentPk(incidentId), sk: CLAIM_SK };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...key, executionId, claimedAt: this.clock().toISOString() },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #executionId = :executionId',
+          ExpressionAttributeNames: { '#pk': 'pk', '#executionId': 'executionId' },
+          ExpressionAttributeValues: { ':executionId': executionId },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { claimed: true, holder: executionId };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const item = await this.failedItem(err, key);
+      return { claimed: false, holder: typeof item?.executionId === 'string' ? item.executionId : 'unknown' };
+    }
+  }
 
   /** Creates the incident once; a retry with the same id returns the stored one (`created: false`). */
   async putIncident(input: IncidentInput): Promise<{ created: boolean; incident: Incident }> {

@@ -46,10 +46,12 @@ export class ResolvedTemplate {
     readonly partition: string,
     readonly account: string,
     readonly region: string,
+    /** Physical names of resources whose ids a deployment (or the simulator) chose. @default - derived */
+    physicalNames?: Readonly<Record<string, Readonly<Record<string, string>>>>,
   ) {
     const json = template.toJSON() as CfnTemplate;
     this.resources = json.Resources ?? {};
-    this.context = createIntrinsicContext(json, { partition, accountId: account, region });
+    this.context = createIntrinsicContext(json, { partition, accountId: account, region, physicalNames });
   }
 
   /** Evaluates every intrinsic in `value` (`Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Select`, `Fn::Split`...). */
