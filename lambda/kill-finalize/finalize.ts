@@ -57,6 +57,7 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     status === 'CONTAINED'
       ? Math.max(0, finishedAt.getTime() - new Date(prepare.requestedAt).getTime())
       : null;
+  const timeToAuthorityCutMs = authorityCutMs(prepare, outcomes);
 
   // Branches the state machine had to catch (a Lambda that crashed or timed out) were not able to
   // write their own failure record: write it here.
@@ -116,6 +117,7 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     mode: prepare.mode,
     dryRun: prepare.dryRun,
     timeToContainMs,
+    timeToAuthorityCutMs,
     counts,
     agents: listed,
     joined: prepare.joined,
@@ -125,11 +127,31 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
   };
   await notify(deps, result);
   if (timeToContainMs !== null) await putMetric(deps, 'TimeToContain', timeToContainMs, 'Milliseconds');
+  if (timeToAuthorityCutMs !== null)
+    await putMetric(deps, 'TimeToAuthorityCut', timeToAuthorityCutMs, 'Milliseconds');
   if (!prepare.dryRun) {
     await putMetric(deps, 'KillsNotContained', status === 'PARTIAL' || status === 'FAILED' ? 1 : 0, 'Count');
   }
   await putMetric(deps, 'Kills', 1, 'Count', { Status: status });
   return result;
+}
+
+/**
+ * From the request to the moment the authority cut (the deny on every role, before any snapshot)
+ * was in force for every agent of the kill; null when some agent's cut is not on record.
+ */
+export function authorityCutMs(
+  prepare: FinalizeInput['prepare'],
+  outcomes: ReadonlyMap<string, AgentKillResult>,
+): number | null {
+  if (prepare.dryRun || prepare.targets.length === 0) return null;
+  let latest = 0;
+  for (const t of prepare.targets) {
+    const at = outcomes.get(t.agentId)?.contain.find((c) => c.authorityCutAt)?.authorityCutAt;
+    if (!at) return null;
+    latest = Math.max(latest, new Date(at).getTime());
+  }
+  return Math.max(0, latest - new Date(prepare.requestedAt).getTime());
 }
 
 /** Agents listed by name in a kill's result and notification; beyond it, the counts tell. */

@@ -47,7 +47,13 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   // execution asking for it is refused before it writes anything there (its refusal goes to an
   // incident of its own); a retry of the same execution carries on.
   const wanted = checked.ok ? checked.kill.incidentId : checked.incidentId;
-  const claim = await store.claimIncident(wanted, input.executionId);
+  // What only reads goes alongside the claim: the agents' current modes, and whether each
+  // account's kill role can be assumed at all. Nothing is written before the claim is won.
+  const [claim, modes, unreachable] = await Promise.all([
+    store.claimIncident(wanted, input.executionId),
+    checked.ok ? mapLimit(checked.kill.agents, PARALLEL, (agent) => store.getMode(agent.agentId)) : [],
+    checked.ok ? unreachableAgents(deps, checked.kill.agents, checked.kill.incidentId) : [],
+  ]);
   if (!claim.claimed) {
     const incidentId = refusalIncidentId(input.executionId);
     await store.claimIncident(incidentId, input.executionId);
@@ -114,7 +120,6 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
 
   // A kill never loosens: an agent already held at a stricter mode is refused as a whole request,
   // because the caller asked for something that would lower it.
-  const modes = await mapLimit(kill.agents, PARALLEL, (agent) => store.getMode(agent.agentId));
   const stricter = kill.agents.flatMap((agent, i) => {
     const current = modes[i];
     return current && modeRank(current.mode) > modeRank(kill.mode)
@@ -133,7 +138,6 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
 
   // Fail fast where the kill role cannot be assumed at all (stack not deployed, trust broken):
   // those agents cannot be cut from here and the person must know now, not after every branch fails.
-  const unreachable = await unreachableAgents(deps, kill.agents, kill.incidentId);
   for (const u of unreachable) {
     void chain.write('KillRejected', {
       agentId: u.agentId,

@@ -85,16 +85,22 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
     if (surface.cut && !input.dryRun) {
       const cutNow = surface.cut.bind(surface);
       const known = surface.known?.(ctx) ?? [];
-      const [early, discovered] = await Promise.all([cutNow(ctx, input.mode, known), surface.discover(ctx)]);
+      // The cut is in force on every resource when its last write lands: the declared ones',
+      // unless discovery found more.
+      let earlyAt = deps.clock();
+      const [early, discovered] = await Promise.all([
+        cutNow(ctx, input.mode, known).then((r) => {
+          earlyAt = deps.clock();
+          return r;
+        }),
+        surface.discover(ctx),
+      ]);
       const knownNames = new Set(known.map(resourceName));
-      const late = await cutNow(
-        ctx,
-        input.mode,
-        discovered.filter((id) => !knownNames.has(resourceName(id))),
-      );
+      const more = discovered.filter((id) => !knownNames.has(resourceName(id)));
+      const late = await cutNow(ctx, input.mode, more);
       cutResult = mergeContain(early, late);
       ids = discovered;
-      authorityCutAt = deps.clock().toISOString();
+      authorityCutAt = (more.length > 0 ? deps.clock() : earlyAt).toISOString();
       void chain.write('SurfaceDiscovered', { ...common, detail: { resources: ids } });
       void chain.write('AuthorityCut', {
         ...common,

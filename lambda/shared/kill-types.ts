@@ -121,6 +121,11 @@ export interface KillResult {
   readonly mode: KillMode | null;
   readonly dryRun: boolean;
   readonly timeToContainMs: number | null;
+  /**
+   * From the request until the authority cut was in force on every agent role of the kill (the
+   * first write, before snapshots and dismantling). null for a dry run or when it is not on record.
+   */
+  readonly timeToAuthorityCutMs: number | null;
   /** Agents by status. */
   readonly counts: Partial<Record<KillStatus, number>>;
   /**

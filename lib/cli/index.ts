@@ -111,6 +111,8 @@ function printResult(
     );
   }
   if (result.agents.length > 0) io.out(resultTable(result));
+  if (result.timeToAuthorityCutMs !== null)
+    io.out(`Time to authority cut: ${(result.timeToAuthorityCutMs / 1000).toFixed(2)} s`);
   if (result.timeToContainMs !== null)
     io.out(`Time to contain: ${(result.timeToContainMs / 1000).toFixed(2)} s`);
   if (result.manifestKey) io.out(`Signed manifest: ${result.manifestKey}`);

@@ -36,6 +36,7 @@ const contained: KillResult = {
   mode: 'full_stop',
   dryRun: false,
   timeToContainMs: 4200,
+  timeToAuthorityCutMs: 900,
   counts: { CONTAINED: 1 },
   agents: [
     {

@@ -144,6 +144,8 @@ export interface Request {
   readonly resourcePolicy?: PolicyDocument;
   /** @default - none */
   readonly boundary?: PolicyDocument;
+  /** Service control policies that apply to the account (one level of the organization). @default - none */
+  readonly scps?: readonly PolicyDocument[];
 }
 
 /** Evaluates one request. A simulation the library refuses (bad policy, bad key) fails the test. */
@@ -159,7 +161,17 @@ export async function evaluate(request: Request): Promise<EvaluationResult> {
         contextVariables: { 'aws:PrincipalArn': request.principal, ...(request.context ?? {}) },
       },
       identityPolicies: request.identity.map((p) => ({ name: p.name, policy: p.policy })),
-      serviceControlPolicies: [],
+      serviceControlPolicies: request.scps
+        ? [
+            {
+              orgIdentifier: 'r-root',
+              policies: [
+                { name: 'FullAWSAccess', policy: ALLOW_EVERYTHING.policy },
+                ...request.scps.map((policy, i) => ({ name: `scp-${i}`, policy })),
+              ],
+            },
+          ]
+        : [],
       resourceControlPolicies: [],
       resourcePolicy: request.resourcePolicy,
       permissionBoundaryPolicies: request.boundary

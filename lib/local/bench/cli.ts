@@ -7,6 +7,8 @@ import { type BenchReport, type BenchRow, benchRow, formatBenchReport } from './
 import type { RetryQuotaScope } from './world';
 
 /** The environment variable that carries a job to a benchmark child process. */
+const secs = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(2)} s`);
+
 export const BENCH_JOB_ENV = 'BACKSTOP_BENCH_JOB';
 
 export interface BenchIo {
@@ -186,7 +188,7 @@ export async function runBenchCli(argv: readonly string[], io: BenchIo): Promise
       rows.push(row);
       const m = row.measurement;
       io.err(
-        `[${elapsed()}] ${agents}: ${m.status ?? m.executionStatus}, time to contain ${m.timeToContainMs === null ? '-' : `${(m.timeToContainMs / 1000).toFixed(1)} s`}, wall ${(m.wallMs / 1000).toFixed(1)} s (setup ${(m.setupMs / 1000).toFixed(1)} s)`,
+        `[${elapsed()}] ${agents}: ${m.status ?? m.executionStatus}, authority cut ${secs(m.timeToAuthorityCutMs)}, time to contain ${secs(m.timeToContainMs)}, wall ${secs(m.wallMs)} (setup ${secs(m.setupMs)})`,
       );
     } catch (e) {
       failures.push(`${agents} agents: ${(e as Error).message}`);

@@ -70,6 +70,8 @@ export interface FleetKillMeasurement {
   readonly unverified: Readonly<Record<string, number>>;
   /** The KillResult's time to contain (Finalize's clock minus the execution's start). */
   readonly timeToContainMs: number | null;
+  /** The KillResult's time to authority cut: the deny in force on every agent role. */
+  readonly timeToAuthorityCutMs: number | null;
   /** Wall clock from StartExecution to the execution's end. */
   readonly wallMs: number;
   /** CPU time this process spent during the kill (engine, handlers, SDK, simulator). */
@@ -236,6 +238,7 @@ export async function runFleetKill(options: FleetKillOptions): Promise<FleetKill
     agentStatuses: result?.counts ?? countBy((result?.agents ?? []).map((a) => a.status)),
     unverified,
     timeToContainMs: result?.timeToContainMs ?? null,
+    timeToAuthorityCutMs: result?.timeToAuthorityCutMs ?? null,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
     setupMs,

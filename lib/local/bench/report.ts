@@ -157,6 +157,7 @@ export function formatBenchReport(report: BenchReport): string {
       'agents',
       'accounts',
       'status',
+      'cut s',
       'TTC s',
       'Map end s',
       'wall s',
@@ -174,6 +175,7 @@ export function formatBenchReport(report: BenchReport): string {
       'right',
       'right',
       'right',
+      'right',
       'left',
       'right',
       'right',
@@ -187,6 +189,7 @@ export function formatBenchReport(report: BenchReport): string {
       m.agents,
       m.accounts,
       m.status ?? m.executionStatus,
+      seconds(m.timeToAuthorityCutMs, 2),
       seconds(m.timeToContainMs, 2),
       seconds(m.phases.cutEndMs, 2),
       seconds(m.wallMs, 2),
@@ -198,7 +201,8 @@ export function formatBenchReport(report: BenchReport): string {
     ]);
   }
   out.push(
-    'Time to contain (TTC: the KillResult, Finalize started; Map end: every agent read back; * = no TTC, ratio from the Map end)',
+    'Time to authority cut (cut: the deny in force on every agent role, before any snapshot) and time to contain',
+    '(TTC: the KillResult, Finalize started; Map end: every agent read back; * = no TTC, ratio from the Map end)',
     main.toString(),
     '',
   );
