@@ -11,7 +11,7 @@
  * checked against.
  */
 import type { EvaluationResult } from '@cloud-copilot/iam-simulate';
-import { AGENT_TAG, killExecutionRoleName } from '../../lambda/shared/naming';
+import { AGENT_TAG, agentBoundaryName, killExecutionRoleName } from '../../lambda/shared/naming';
 import { parseConfig } from '../../lib/config';
 import { createDrillWorld, type DrillWorld, type DrillWorldOptions } from '../../lib/local/drill/run';
 import { DRILL_CONFIG, DRILL_WORKLOAD } from '../../lib/local/drill/scenario';
@@ -58,6 +58,12 @@ export async function createIamWorld(options: DrillWorldOptions = {}): Promise<I
   }
   const template = new ResolvedTemplate(raw, 'aws', W, R, physicalNames);
   const killRole = template.role(killExecutionRoleName(R));
+  // The agent boundary in force is the synthesized one, not the seed's shorter stand-in.
+  await api.iam.CreatePolicyVersion({
+    PolicyArn: world.workload.boundaryArn,
+    PolicyDocument: JSON.stringify(template.managedPolicy(agentBoundaryName(R))),
+    SetAsDefault: true,
+  });
   const refused: string[] = [];
 
   const roleContext = async (roleName: string): Promise<{ arn: string; context: Context }> => {

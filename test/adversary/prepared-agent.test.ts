@@ -164,16 +164,43 @@ describe('an agent that built itself a shadow role', () => {
       PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess',
     });
     const shadow = `arn:aws:iam::${W}:role/support-bot-shadow`;
-    await expect(world.authority(shadow, 'iam:CreateUser', '*')).resolves.toBe('Allowed');
+    await expect(world.authority(shadow, 's3:PutObject', 'arn:aws:s3:::x/y')).resolves.toBe('Allowed');
 
     const run = await kill(world);
 
     expect(run.result?.status).toBe('CONTAINED');
-    await expect(world.authority(shadow, 'iam:CreateUser', '*')).resolves.toBe('ExplicitlyDenied');
+    await expect(world.authority(shadow, 's3:PutObject', 'arn:aws:s3:::x/y')).resolves.toBe(
+      'ExplicitlyDenied',
+    );
     expect(world.simulator.iam.roleByArn(shadow)?.attachedPolicyArns).not.toContain(
       'arn:aws:iam::aws:policy/AdministratorAccess',
     );
-    // Making a shadow role that escapes discovery (untagged, or without the boundary) is refused by
-    // IAM: test/security/agent-boundary.test.ts, "no role or user without the boundary".
+  });
+
+  it('a shadow role or user that would escape discovery, or a key for one, is refused by IAM', async () => {
+    const world = await createIamWorld();
+    // The agent's role as it stands before any kill: its boundary and tag, its own policies widened
+    // to everything (the worst case).
+    const api = world.simulator.as(W, R);
+    await api.iam.AttachRolePolicy({
+      RoleName: 'support-bot-runtime',
+      PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess',
+    });
+    await expect(world.authority(RUNTIME_ROLE, 's3:PutObject', 'arn:aws:s3:::x/y')).resolves.toBe('Allowed');
+    for (const [action, resource, context] of [
+      ['iam:CreateRole', `arn:aws:iam::${W}:role/shadow`, {}],
+      ['iam:CreateUser', `arn:aws:iam::${W}:user/shadow`, {}],
+      [
+        'iam:CreateRole',
+        `arn:aws:iam::${W}:role/shadow`,
+        { 'iam:PermissionsBoundary': world.workload.boundaryArn },
+      ],
+      ['iam:CreateAccessKey', `arn:aws:iam::${W}:user/anyone`, {}],
+      ['iam:UpdateAssumeRolePolicy', `arn:aws:iam::${W}:role/payments-service`, {}],
+    ] as const) {
+      await expect(world.authority(RUNTIME_ROLE, action, resource, context)).resolves.toBe(
+        'ExplicitlyDenied',
+      );
+    }
   });
 });
