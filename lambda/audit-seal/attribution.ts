@@ -297,25 +297,25 @@ async function waitForOwnManifest(
   options: AttributionOptions,
 ): Promise<void> {
   const series = new DynamoManifestSeriesStore(deps.clients.controlPlane().dynamo, deps.env.tableName);
-  const deadline = deps.clock().getTime() + (options.waitForManifestMs ?? 600_000);
   const poll = options.pollMs ?? 10_000;
-  for (;;) {
+  const looks = Math.ceil((options.waitForManifestMs ?? 600_000) / poll);
+  for (let look = 0; ; look++) {
     const claims = await series.listSeries(incidentId);
     if (claims.some((c) => c.kind === kind && new Date(c.createdAt).getTime() >= startedAt.getTime() - 1000))
       return;
+    if (look >= looks) {
+      deps.log.warn('the execution did not seal its records in time; sealing the attribution anyway', {
+        executionArn,
+      });
+      return;
+    }
     try {
       const out = await deps.clients.controlPlane().sfn.send(new DescribeExecutionCommand({ executionArn }));
-      if (out.status && out.status !== 'RUNNING') {
-        // Finalize seals before the execution ends; look once more, then stop waiting.
-        const again = await series.listSeries(incidentId);
-        if (!again.some((c) => c.kind === kind))
-          deps.log.warn('execution ended without sealing', { executionArn });
-        return;
-      }
+      // Finalize seals before the execution ends: an ended execution has nothing more to seal.
+      if (out.status && out.status !== 'RUNNING') return;
     } catch (err) {
       deps.log.warn('execution status not readable', { executionArn, error: errorName(err) });
     }
-    if (deps.clock().getTime() + poll > deadline) return;
     await deps.sleep(poll);
   }
 }

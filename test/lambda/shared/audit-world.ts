@@ -65,10 +65,12 @@ export interface AuditWorldOptions {
   readonly retentionDays?: number;
   /** Page size of every list (small, so pagination runs). @default 3 */
   readonly pageSize?: number;
+  /** Start of the simulator clock. @default T0 */
+  readonly start?: number;
 }
 
 export async function auditWorld(options: AuditWorldOptions = {}): Promise<AuditWorld> {
-  const clock = new ManualClock(T0);
+  const clock = new ManualClock(options.start ?? T0);
   const sim = new Simulator({ clock, checkOutputShapes: true, pageSize: options.pageSize ?? 3 });
   const cp = await seedBackstopControlPlane(sim, {
     accountId: CP,
