@@ -6,6 +6,7 @@ import { assumeKillRole, type HandlerDeps } from '../shared/deps';
 import { openChain, openStore } from '../shared/kill-io';
 import type { KillTarget, PrepareInput, PrepareOutput } from '../shared/kill-types';
 import { refusalIncidentId, validateKillRequest } from '../shared/request';
+import { cancelRestores } from '../restore-shared/cancel';
 import { type AgentTarget, modeRank } from '../shared/types';
 
 /** How long a kill's per-agent lock lives if the execution dies without releasing it. */
@@ -205,6 +206,16 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
     targets.push({ agentId: agent.agentId, accountId: agent.accountId, region: agent.region });
   });
 
+  // A kill wins over a restore: cancel any pending or running restore of these agents before the
+  // flag goes up (lambda/restore-shared/cancel.ts).
+  if (!kill.dryRun) {
+    await cancelRestores(
+      deps,
+      chain,
+      targets.map((t) => t.agentId),
+      kill.incidentId,
+    );
+  }
   if (!kill.dryRun) await setFlags(store, chain, kill.mode, kill.incidentId, kill.reason, targets, deps);
 
   await store.putIncident({

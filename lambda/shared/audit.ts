@@ -72,6 +72,22 @@ export const AUDIT_RECORD_TYPES = [
   'ApprovalRecorded',
   'ResourceRestored',
   'RestoreCompleted',
+  /** An approval or rejection that was not counted, and why (detail: code, message, caller). */
+  'ApprovalRefused',
+  /** A restore request refused before anything changed (detail: code, message). */
+  'RestoreRefused',
+  /** One approver rejected the restore: it ends, nothing changed. */
+  'RestoreRejected',
+  /** No quorum before the approval timeout: it ends, nothing changed. */
+  'RestoreTimedOut',
+  /** A kill of the agent cancelled the restore (the kill wins). */
+  'RestoreCancelled',
+  /** What a restore could not put back (detail: resource and reason). */
+  'ResourceNotRestored',
+  /** The restore ended with something not back (detail: what, per surface). */
+  'RestorePartial',
+  /** The restore path failed before it could finish (detail: the error). */
+  'RestoreFailed',
 ] as const;
 export type AuditRecordType = (typeof AUDIT_RECORD_TYPES)[number];
 

@@ -696,10 +696,14 @@ const verify: Surface<RoleSnapshot>['verify'] = async (ctx, mode, snap) => {
 
 /**
  * Puts a role back as the snapshot holds it, in reverse order of the kill, under the restore
- * execution role: (1) the dated session deny first, so that nothing issued before the kill ever
- * works again; (2) the role's own inline policies, byte for byte, and managed policies; (3) the
- * deny of the mode the agent returns to (none for `normal`); (4) the role's own boundary in
- * place of the kill boundary; (5) the other Backstop denies go.
+ * execution role. Every write but the last happens while the role carries the kill boundary (it
+ * denies everything, so nothing written can act yet): (0) the kill boundary goes on first where
+ * the kill did not put it (a lower mode's kill) and the role needs any change; (1) the dated session
+ * deny, so that nothing issued before the kill ever works again; (2) the role's own inline policies,
+ * byte for byte, and managed policies; (3) the deny of the mode the agent returns to (none for
+ * `normal`); (4) the other Backstop denies go. (5) Last, the one write that gives authority back:
+ * the role's own boundary in place of the kill boundary (or none, when it had none). The restore
+ * role's IAM conditions hold it to exactly this shape (restore-execution-role.ts).
  */
 async function restoreRole(
   ctx: SurfaceContext,
@@ -736,6 +740,64 @@ async function restoreRole(
   }
   const attachedArns = new Set(attached.map((p) => p.policyArn));
   const { roleName } = parseRoleArn(role.roleArn);
+  const killBoundaryArnOf = killBoundary(ctx);
+
+  // What the role needs, read before anything is written.
+  const sessionDeny = JSON.stringify(revokeSessionsDocument(ctx.killStartedAt));
+  let current: string | null = null;
+  if (inline.includes(REVOKE_SESSIONS_POLICY))
+    current = await getInline(ctx, roleName, REVOKE_SESSIONS_POLICY);
+  const currentCutoff = current ? revokedBefore(current) : undefined;
+  const keepsLaterCutoff =
+    current !== null &&
+    isBackstopInline(REVOKE_SESSIONS_POLICY, current, ctx.clock()) &&
+    (currentCutoff?.getTime() ?? 0) >= ctx.killStartedAt.getTime();
+  const ownInline: { policy: InlinePolicy; before: string | null }[] = [];
+  for (const policy of role.inlinePolicies.filter(
+    (p) => !BACKSTOP_INLINE_POLICY_NAMES.includes(p.policyName),
+  )) {
+    const before = inline.includes(policy.policyName)
+      ? await getInline(ctx, roleName, policy.policyName)
+      : null;
+    if (before !== policy.document) ownInline.push({ policy, before });
+  }
+  const own = role.attachedPolicies.filter(
+    (p) => !isBackstopPolicyArn(p.policyArn) && !attachedArns.has(p.policyArn),
+  );
+  const staleDenies = [...attachedArns].filter((a) => backstopDenies.has(a) && a !== keep);
+  const needsWrites =
+    !keepsLaterCutoff ||
+    ownInline.length > 0 ||
+    own.length > 0 ||
+    (keep !== undefined && !attachedArns.has(keep)) ||
+    staleDenies.length > 0;
+  if (!needsWrites && boundary === role.permissionsBoundaryArn) return;
+
+  // 0. Under the kill boundary while anything is written.
+  if (needsWrites && boundary !== killBoundaryArnOf) {
+    try {
+      await ctx.clients.iam.send(
+        new PutRolePermissionsBoundaryCommand({ RoleName: roleName, PermissionsBoundary: killBoundaryArnOf }),
+      );
+      out.changes.push(
+        change(
+          role.roleArn,
+          'PutRolePermissionsBoundary',
+          { permissionsBoundaryArn: boundary ?? null },
+          { permissionsBoundaryArn: killBoundaryArnOf, why: 'restore: every write under the kill boundary' },
+        ),
+      );
+      boundary = killBoundaryArnOf;
+    } catch (e) {
+      out.failures.push(toFailure(role.roleArn, 'PutRolePermissionsBoundary', e));
+      out.notRestorable.push({
+        resource: role.roleArn,
+        reason: 'the kill boundary could not be put on while restoring: nothing given back',
+      });
+      return;
+    }
+  }
+
   const put = async (policyName: string, document: string, before: string | null) => {
     await ctx.clients.iam.send(
       new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: document }),
@@ -749,15 +811,6 @@ async function restoreRole(
   };
 
   // 1. Sessions issued before the kill stay dead, whatever is given back.
-  const sessionDeny = JSON.stringify(revokeSessionsDocument(ctx.killStartedAt));
-  let current: string | null = null;
-  if (inline.includes(REVOKE_SESSIONS_POLICY))
-    current = await getInline(ctx, roleName, REVOKE_SESSIONS_POLICY);
-  const currentCutoff = current ? revokedBefore(current) : undefined;
-  const keepsLaterCutoff =
-    current !== null &&
-    isBackstopInline(REVOKE_SESSIONS_POLICY, current, ctx.clock()) &&
-    (currentCutoff?.getTime() ?? 0) >= ctx.killStartedAt.getTime();
   if (!keepsLaterCutoff) {
     try {
       await put(REVOKE_SESSIONS_POLICY, sessionDeny, current);
@@ -772,15 +825,8 @@ async function restoreRole(
   }
 
   // 2. The role's own inline policies, verbatim, then its managed policies.
-  for (const policy of role.inlinePolicies.filter(
-    (p) => !BACKSTOP_INLINE_POLICY_NAMES.includes(p.policyName),
-  )) {
+  for (const { policy, before } of ownInline) {
     try {
-      let before: string | null = null;
-      if (inline.includes(policy.policyName)) {
-        before = await getInline(ctx, roleName, policy.policyName);
-        if (before === policy.document) continue;
-      }
       await put(policy.policyName, policy.document, before);
     } catch (e) {
       out.failures.push(toFailure(role.roleArn, `PutRolePolicy ${policy.policyName}`, e));
@@ -811,9 +857,6 @@ async function restoreRole(
     }
   };
   // Backstop denies of stricter modes go first when the role needs their slots for its own policies.
-  const own = role.attachedPolicies.filter(
-    (p) => !isBackstopPolicyArn(p.policyArn) && !attachedArns.has(p.policyArn),
-  );
   if (own.length > 0 && keep !== undefined) await attach(keep);
   if (own.length > 0) await detachBackstopDenies(keep);
   for (const policy of own) await attach(policy.policyArn);
@@ -821,8 +864,11 @@ async function restoreRole(
   // 3. The deny of the mode the agent returns to.
   const keepHolds = keep === undefined || (await attach(keep));
 
-  // 4. The role's own boundary in place of the kill boundary, only once the mode's deny holds.
-  if (boundary === killBoundary(ctx)) {
+  // 4. The other Backstop denies, still under the kill boundary.
+  if (keepHolds) await detachBackstopDenies(keep);
+
+  // 5. Last: the role's own boundary in place of the kill boundary, only once the mode's deny holds.
+  if (boundary === killBoundaryArnOf) {
     if (!keepHolds) {
       out.notRestorable.push({
         resource: role.roleArn,
@@ -837,9 +883,7 @@ async function restoreRole(
             role.roleArn,
             'DeleteRolePermissionsBoundary',
             { permissionsBoundaryArn: boundary },
-            {
-              permissionsBoundaryArn: null,
-            },
+            { permissionsBoundaryArn: null },
           ),
         );
       } catch (e) {
@@ -858,9 +902,7 @@ async function restoreRole(
             role.roleArn,
             'PutRolePermissionsBoundary',
             { permissionsBoundaryArn: boundary },
-            {
-              permissionsBoundaryArn: role.permissionsBoundaryArn,
-            },
+            { permissionsBoundaryArn: role.permissionsBoundaryArn },
           ),
         );
       } catch (e) {
@@ -868,9 +910,6 @@ async function restoreRole(
       }
     }
   }
-
-  // 5. The other Backstop denies.
-  if (keepHolds) await detachBackstopDenies(keep);
 }
 
 const restore: Surface<RoleSnapshot>['restore'] = async (ctx, toMode, snap) =>

@@ -26,6 +26,12 @@ export const DEFAULT_CLOUDTRAIL_EXISTING_TRAIL = false;
 export const DEFAULT_RESTORE_QUORUM = 2;
 
 /**
+ * Hours a restore waits for its approvals before it ends without changing anything (the
+ * `waitForTaskToken` timeout of the restore path).
+ */
+export const DEFAULT_RESTORE_APPROVAL_TIMEOUT_HOURS = 24;
+
+/**
  * Actions denied in `approval_gated` when an agent declares no `highRiskActions` of its own:
  * actions that grant or escalate authority, reach into other roles, or destroy data or keys.
  * An agent that declares its own list gets exactly its list instead.

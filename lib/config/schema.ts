@@ -6,6 +6,7 @@ import {
   DEFAULT_CLOUDTRAIL_EXISTING_TRAIL,
   DEFAULT_HIGH_RISK_ACTIONS,
   DEFAULT_PARTITION,
+  DEFAULT_RESTORE_APPROVAL_TIMEOUT_HOURS,
   DEFAULT_RESTORE_QUORUM,
 } from './defaults';
 
@@ -214,6 +215,13 @@ export const configSchema = z.strictObject({
           `must be at least 2 (restoring authority is a two-person decision), got ${String(issue.input)}`,
       })
       .default(DEFAULT_RESTORE_QUORUM),
+    /** Hours a restore waits for its approvals; then it ends and changes nothing. @default 24 */
+    approvalTimeoutHours: z
+      .number({ error: 'must be a number of hours' })
+      .int({ error: 'must be a whole number of hours' })
+      .min(1, { error: (issue) => `must be at least 1 hour, got ${String(issue.input)}` })
+      .max(720, { error: 'must be at most 720 hours (30 days)' })
+      .default(DEFAULT_RESTORE_APPROVAL_TIMEOUT_HOURS),
   }),
 });
 

@@ -15,6 +15,14 @@ export interface WorkerRoleProps {
    * there is no construct to pass).
    */
   readonly executionRoleArns: readonly string[];
+  /**
+   * ARNs of the only Lambda functions whose credentials may assume the execution roles
+   * (`lambda:SourceFunctionArn`, which Lambda puts in the credentials of a function's own
+   * calls). The restore worker names its apply function: any other function that runs as the role
+   * (one created with `iam:PassRole` on it, say) cannot reach a workload account.
+   * @default - any function running as the role
+   */
+  readonly assumeFromFunctionArns?: readonly string[];
 }
 
 /**
@@ -43,6 +51,9 @@ export class WorkerRole extends Construct {
         sid: 'AssumeExecutionRolesInWorkloadAccounts',
         actions: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
         resources: [...props.executionRoleArns],
+        ...(props.assumeFromFunctionArns && {
+          conditions: { ArnEquals: { 'lambda:SourceFunctionArn': [...props.assumeFromFunctionArns] } },
+        }),
       }),
     );
   }

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -22,7 +22,7 @@ import { AuditGlueTable } from '../constructs/audit-glue-table';
 import { AuditKeyAlarms } from '../constructs/audit-key-protection';
 import { AuditSealer, auditSealerRoleArn } from '../constructs/audit-sealer';
 import { BackstopEventBus } from '../constructs/backstop-event-bus';
-import { BreakGlassRole } from '../constructs/break-glass-role';
+import { BREAK_GLASS_ROLE_NAME, BreakGlassRole } from '../constructs/break-glass-role';
 import { KillPath } from '../constructs/kill-path';
 import { ManifestSigningKey } from '../constructs/manifest-signing-key';
 import { NotificationTopic } from '../constructs/notification-topic';
@@ -30,6 +30,8 @@ import { PublicKeyPublisher, publicKeyPublisherRoleArn } from '../constructs/pub
 import { RETAIN } from '../constructs/secure-defaults';
 import { StateTable } from '../constructs/state-table';
 import { WorkerRole } from '../constructs/worker-role';
+import { RestorePath } from '../constructs/restore-path';
+import { RESTORE_FUNCTION_NAMES, restoreFunctionArn } from '../../lambda/restore-shared/names';
 
 export interface ControlPlaneStackProps extends StackProps {
   /** The validated configuration (`loadConfig`). The stack's env is its control plane account and region. */
@@ -71,6 +73,8 @@ export class ControlPlaneStack extends Stack {
   readonly publicKeyPublisher: PublicKeyPublisher;
   /** Who started each kill and restore (CloudTrail), and the trail when none exists. */
   readonly actorAttribution: ActorAttribution;
+  /** The restore path: two approvers, exact restore, the restore endpoint (issue 9). */
+  readonly restorePath: RestorePath;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     const { config, ...stackProps } = props;
@@ -138,6 +142,10 @@ export class ControlPlaneStack extends Stack {
       roleName: CONTROL_PLANE.restoreWorkerRoleName,
       description: 'Backstop restore worker: assumes the restore execution roles, after approval',
       executionRoleArns: workloads.map((w) => restoreExecutionRoleArn(partition, w.accountId, w.region)),
+      // Only the restore path's apply function, after it has counted the approvals, reaches a workload.
+      assumeFromFunctionArns: [
+        restoreFunctionArn(partition, this.account, this.region, RESTORE_FUNCTION_NAMES.apply),
+      ],
     }).role;
 
     this.breakGlass = new BreakGlassRole(this, 'BreakGlass', { principals: config.breakGlass.principals });
@@ -219,5 +227,36 @@ export class ControlPlaneStack extends Stack {
       });
     }
     output('KillStateMachineArn', this.killPath.stateMachine.stateMachineArn, 'Kill path state machine');
+
+    this.restorePath = new RestorePath(this, 'RestorePath', {
+      directory: toDirectory(config),
+      auditBucket: this.auditBucket,
+      auditKey: this.auditKey,
+      signingKey: this.manifestSigningKey,
+      table: this.table,
+      topic: this.topic,
+      workerRole: this.restoreWorkerRole,
+      killWorkerRole: this.killWorkerRole,
+      sealer: this.auditSealer,
+      approvers: config.restore.approvers,
+      quorum: config.restore.quorum,
+      approvalTimeout: Duration.hours(config.restore.approvalTimeoutHours),
+      requesters: [
+        ...config.restore.approvers,
+        ...config.breakGlass.principals,
+        roleArn(BREAK_GLASS_ROLE_NAME),
+      ],
+      breakGlassRole: this.breakGlassRole,
+    });
+    output(
+      'RestoreStateMachineArn',
+      this.restorePath.stateMachine.stateMachineArn,
+      'Restore path state machine',
+    );
+    output(
+      'RestoreEndpointUrl',
+      this.restorePath.endpoint.url.url,
+      'Restore endpoint (function URL, AWS_IAM)',
+    );
   }
 }

@@ -407,7 +407,7 @@ describe('ControlPlaneStack', () => {
       ]);
     });
 
-    it('let the restore worker assume exactly the restore execution roles', () => {
+    it('let the restore worker assume exactly the restore execution roles, from the apply function only', () => {
       template.hasResourceProperties('AWS::IAM::Role', {
         RoleName: CONTROL_PLANE.restoreWorkerRoleName,
         Path: IAM_PATH,
@@ -418,6 +418,13 @@ describe('ControlPlaneStack', () => {
           Effect: 'Allow',
           Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
           Resource: workloads.map(([account, region]) => restoreExecutionRoleArn('aws', account, region)),
+          Condition: {
+            ArnEquals: {
+              'lambda:SourceFunctionArn': [
+                'arn:aws:lambda:us-east-1:111111111111:function:backstop-restore-apply',
+              ],
+            },
+          },
         },
       ]);
     });
@@ -491,6 +498,8 @@ describe('ControlPlaneStack', () => {
       RestoreWorkerRoleArn: stack.resolve(stack.restoreWorkerRole.roleArn),
       BreakGlassRoleArn: stack.resolve(stack.breakGlassRole.roleArn),
       KillStateMachineArn: stack.resolve(stack.killPath.stateMachine.stateMachineArn),
+      RestoreStateMachineArn: stack.resolve(stack.restorePath.stateMachine.stateMachineArn),
+      RestoreEndpointUrl: stack.resolve(stack.restorePath.endpoint.url.url),
       PublicSigningKeyObject: stack.resolve(
         `s3://${stack.auditBucket.bucketName}/${stack.publicKeyPublisher.objectKey}`,
       ),

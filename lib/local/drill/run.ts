@@ -40,6 +40,8 @@ export interface DrillReport {
   readonly records: { key: string; record: AuditRecord }[];
   readonly audit: AuditReport;
   readonly simulator: Simulator;
+  /** The simulated deployment the drill ran in (the restore step goes on in it). */
+  readonly world: DrillWorld;
 }
 
 /** A simulated Backstop deployment with the sample agent seeded, and a kill runner wired to it. */
@@ -131,6 +133,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     records,
     audit,
     simulator: world.simulator,
+    world,
   };
 }
 

@@ -46,6 +46,7 @@ export const DRILL_CONFIG: BackstopConfigInput = {
     approvers: [
       `arn:aws:iam::${DRILL_CONTROL_PLANE.accountId}:user/oncall-alice`,
       `arn:aws:iam::${DRILL_CONTROL_PLANE.accountId}:user/oncall-bob`,
+      `arn:aws:iam::${DRILL_CONTROL_PLANE.accountId}:user/oncall-carol`,
     ],
     quorum: 2,
   },
