@@ -330,16 +330,18 @@ function describeNotBack(surfaces: readonly SurfaceRestore[], flag: FlagOutcome)
  * agent holds its lock, and the flag is still the one the kill set. Answers why not, or undefined.
  */
 async function stillMine(deps: HandlerDeps, record: RestoreRecord): Promise<string | undefined> {
+  // The restore's own status is read last: a kill cancels it early in its prepare step, so a kill
+  // that came and went between two of these reads is still seen there.
   const restores = openRestoreStore(deps);
+  const kill = await restores.runningKill(record.agentId);
+  const flag = await openStore(deps).getMode(record.agentId);
   const now = await restores.get(record.restoreId);
   if (now?.status !== 'APPLYING') {
     return now?.cancelledBy
       ? `cancelled by the kill of incident ${now.cancelledBy}`
       : `the restore is ${now?.status ?? 'gone'}`;
   }
-  const kill = await restores.runningKill(record.agentId);
   if (kill) return `the kill of incident ${kill} is running`;
-  const flag = await openStore(deps).getMode(record.agentId);
   if (!flag || flag.incidentId !== record.incidentId || flag.mode !== record.fromMode) {
     return `the control flag is now ${flag?.mode ?? 'normal'} (incident ${flag?.incidentId ?? '-'})`;
   }

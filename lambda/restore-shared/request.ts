@@ -166,13 +166,21 @@ export async function requestRestore(
     throw new RestoreRefusedError(code, message);
   };
 
-  const input = validateRestoreInput(raw);
-  const incident = await state.getIncident(input.incidentId);
+  // A refusal is recorded in the incident the request names, whenever that incident exists.
+  const named = (raw as { incidentId?: unknown } | null)?.incidentId;
+  const incident = typeof named === 'string' && ID.test(named) ? await state.getIncident(named) : undefined;
+  if (incident) knownIncident = incident.incidentId;
+  let input: RestoreInput;
+  try {
+    input = validateRestoreInput(raw);
+  } catch (e) {
+    if (e instanceof RestoreRefusedError) return refuse(e.code, e.message);
+    throw e;
+  }
   const killed =
     incident !== undefined &&
     incident.agentIds.includes(input.agentId) &&
     !['REJECTED', 'PLANNED', 'JOINED'].includes(incident.status);
-  if (killed) knownIncident = input.incidentId;
 
   if (!configuredAs(caller.arn, settings.requesters)) {
     await refuse(
