@@ -26,7 +26,8 @@ import { getSurface } from '../surfaces';
 import type { RestoreResult as SurfaceRestoreResult, SurfaceContext } from '../surfaces/types';
 import { countApprovals } from '../approval-endpoint/decide';
 import { killInitiator } from '../restore-shared/initiator';
-import { assumeRestoreRole, openRestoreStore, restoreChain } from '../restore-shared/io';
+import { openRestoreStore, restoreChain } from '../restore-shared/io';
+import { assumeRestoreRole } from './assume';
 import type { RestoreSettings } from '../restore-shared/settings';
 import { checkSnapshots } from '../restore-shared/snapshot-check';
 import type {
@@ -36,6 +37,7 @@ import type {
   RestoreRecord,
   SurfaceRestore,
 } from '../restore-shared/types';
+import { lowerFlagForRestore } from './flag';
 import { readBack } from './readback';
 
 /** Entries of each list the execution carries (the audit log has every one). */
@@ -366,7 +368,7 @@ async function lowerFlag(
       note: `kept: ${stillCut.join(', ')} still cut (not in this restore)`,
     };
   }
-  const lowered = await openRestoreStore(deps).lowerFlagForRestore(record.agentId, record.restoreId, {
+  const lowered = await lowerFlagForRestore(deps, record.agentId, record.restoreId, {
     mode: record.toMode,
     incidentId: record.incidentId,
     reason: `restore ${record.restoreId}: ${record.reason}`.slice(0, 1024),

@@ -124,7 +124,7 @@ export async function run(
         record.restoreId,
         [...from],
         record.status === 'CANCELLED' ? 'CANCELLED' : status,
-        { finishedAt: deps.clock().toISOString(), ...(input.apply && { outcome: input.apply }) },
+        { finishedAt: deps.clock().toISOString(), message, ...(input.apply && { outcome: input.apply }) },
         ['taskToken'],
       );
     }

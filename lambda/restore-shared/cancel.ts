@@ -11,12 +11,13 @@
  *
  * Nothing here can fail a kill: an error is logged and the kill goes on.
  */
+import { SendTaskFailureCommand } from '@aws-sdk/client-sfn';
 import type { AuditChain } from '../shared/audit';
 import { errorMessage, errorName } from '../shared/aws-errors';
 import { mapLimit } from '../shared/concurrency';
 import type { HandlerDeps } from '../shared/deps';
-import { deliverDecision, openRestoreStore } from './io';
-import { LIVE_STATUSES } from './types';
+import { RestoreStore } from './store';
+import { LIVE_STATUSES, RESTORE_ERRORS } from './types';
 
 export async function cancelRestores(
   deps: HandlerDeps,
@@ -24,7 +25,7 @@ export async function cancelRestores(
   agentIds: readonly string[],
   incidentId: string,
 ): Promise<void> {
-  const restores = openRestoreStore(deps);
+  const restores = new RestoreStore(deps.clients.controlPlane().dynamo, deps.env.tableName, deps.clock);
   await mapLimit(agentIds, 25, async (agentId) => {
     try {
       const lock = await restores.getAgentLock(agentId);
@@ -44,8 +45,15 @@ export async function cancelRestores(
           note: 'a kill of the agent cancels its pending or running restore: the kill wins',
         },
       });
+      if (!record.taskToken) return; // not waiting yet: its wait fails at once, seeing CANCELLED
       try {
-        await deliverDecision(deps, record);
+        await deps.clients.controlPlane().sfn.send(
+          new SendTaskFailureCommand({
+            taskToken: record.taskToken,
+            error: RESTORE_ERRORS.cancelled,
+            cause: `cancelled by the kill of incident ${incidentId}: a kill wins over a restore`,
+          }),
+        );
       } catch (e) {
         // The restore path still stops: its next step reads CANCELLED (or its wait times out).
         deps.log.warn('the cancelled restore was not told directly', {

@@ -12,18 +12,15 @@
  * one conditional write. The task token stays in the table: nothing here returns it to a caller
  * outside the control plane (see {@link publicView}).
  */
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { assertAuditId } from '../shared/audit';
 import { STATE_TABLE_SCHEMA } from '../shared/state-store';
-import { type Mode, modeRank } from '../shared/types';
 import type { RestoreRecord, RestoreStatus } from './types';
 
 export interface AgentRestoreLock {
@@ -45,9 +42,8 @@ export function publicView(record: RestoreRecord): Omit<RestoreRecord, 'taskToke
 type Item = Record<string, unknown>;
 
 const RESTORE_SK = 'RESTORE';
-const restoreKey = (restoreId: string) => ({ pk: `RESTORE#${restoreId}`, sk: RESTORE_SK });
+export const restoreKey = (restoreId: string) => ({ pk: `RESTORE#${restoreId}`, sk: RESTORE_SK });
 const lockKey = (agentId: string) => ({ pk: `AGENT#${agentId}`, sk: RESTORE_SK });
-const modeKey = (agentId: string) => ({ pk: `AGENT#${agentId}`, sk: 'MODE' });
 const PENDING_KEY = { pk: 'RESTORES', sk: 'PENDING' };
 const TTL = STATE_TABLE_SCHEMA.ttlAttribute;
 
@@ -237,76 +233,6 @@ export class RestoreStore {
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       return { ok: false, record: await this.get(restoreId) };
-    }
-  }
-
-  /**
-   * Lowers the agent's control flag for a restore, in one transaction with the check that the
-   * restore is still APPLYING: a kill that cancelled it first (kill prepare cancels before it raises
-   * the flag) makes the whole write fail, so the flag is never lowered under a kill. The flag's own
-   * rule is `StateStore.lowerMode`'s: only the incident that set it, never upwards.
-   */
-  async lowerFlagForRestore(
-    agentId: string,
-    restoreId: string,
-    change: { mode: Mode; incidentId: string; reason: string },
-  ): Promise<{ lowered: true } | { lowered: false; why: 'restore-not-applying' | 'flag-changed' }> {
-    const rank = modeRank(change.mode);
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.table,
-                Key: restoreKey(restoreId),
-                ConditionExpression: '#status = :applying',
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':applying': 'APPLYING' },
-              },
-            },
-            {
-              Update: {
-                TableName: this.table,
-                Key: modeKey(agentId),
-                UpdateExpression:
-                  'SET #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #reason = :reason, #updatedAt = :at ADD #version :one',
-                ConditionExpression: '#incidentId = :incidentId AND #modeRank >= :rank',
-                ExpressionAttributeNames: {
-                  '#mode': 'mode',
-                  '#modeRank': 'modeRank',
-                  '#highRisk': 'highRiskToolsEnabled',
-                  '#incidentId': 'incidentId',
-                  '#reason': 'reason',
-                  '#updatedAt': 'updatedAt',
-                  '#version': 'version',
-                },
-                ExpressionAttributeValues: {
-                  ':mode': change.mode,
-                  ':rank': rank,
-                  ':highRisk': change.mode === 'normal',
-                  ':incidentId': change.incidentId,
-                  ':reason': change.reason,
-                  ':at': this.clock().toISOString(),
-                  ':one': 1,
-                },
-              },
-            },
-          ],
-        }),
-      );
-      return { lowered: true };
-    } catch (err) {
-      if (
-        !(err instanceof TransactionCanceledException) &&
-        (err as Error)?.name !== 'TransactionCanceledException'
-      )
-        throw err;
-      const restore = await this.get(restoreId);
-      return {
-        lowered: false,
-        why: restore?.status === 'APPLYING' ? 'flag-changed' : 'restore-not-applying',
-      };
     }
   }
 

@@ -102,6 +102,8 @@ export interface RestoreRecord {
   readonly finishedAt?: string;
   /** What the restore did, in short (the audit log has every change). */
   readonly outcome?: RestoreOutcome;
+  /** How it ended, in one sentence (set when it ends). */
+  readonly message?: string;
 }
 
 /** What a restore did to one surface, in short. */

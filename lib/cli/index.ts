@@ -8,10 +8,12 @@ import { StateStore } from '../../lambda/shared/state-store';
 import { isKillMode, KILL_MODES, type KillMode, type KillRequest } from '../../lambda/shared/types';
 import { type BackstopConfig, ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config';
 import { CONTROL_PLANE_STACK_NAME } from '../stacks/backstop-app';
+import { registerApprovalCommands } from './approve';
 import { registerAuditCommands } from './audit';
 import { runDeployedKill } from './deployed';
 import { OutputsError, readControlPlaneOutputs } from './outputs';
 import { progressFromEngine } from './progress';
+import { pendingRestores, registerRestoreCommands } from './restore';
 import {
   auditSummary,
   changesTable,
@@ -273,6 +275,8 @@ async function statusCommand(io: Io, agents: string[], opts: TargetOptions) {
     tableName: outputs.stateTableName,
   });
   const ids = agents.length > 0 ? agents : config.agents.map((a) => a.id);
+  const doc = clientsFor(io, config.controlPlane.region).controlPlane().dynamo;
+  const restores = await pendingRestores(doc, outputs.stateTableName, ids);
   const rows = [];
   for (const id of ids) {
     const mode = await store.getMode(id);
@@ -281,12 +285,16 @@ async function statusCommand(io: Io, agents: string[], opts: TargetOptions) {
       mode: mode?.mode ?? 'normal',
       incidentId: mode?.incidentId ?? null,
       updatedAt: mode?.updatedAt ?? null,
+      restore: restores.get(id) ?? null,
     });
   }
   if (opts.json) io.out(JSON.stringify(rows, null, 2));
   else
-    for (const r of rows)
+    for (const r of rows) {
       io.out(`${r.agentId.padEnd(24)} ${colourStatus(r.mode).padEnd(16)} ${r.incidentId ?? ''}`);
+      const p = r.restore;
+      if (p) io.out(`  restore ${p.restoreId} ${p.status} to ${p.toMode}, ${p.approvals} approval(s)`);
+    }
   return EXIT.ok;
 }
 
@@ -340,6 +348,8 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
   ).action((agents: string[], opts) => set(statusCommand(io, agents, opts)));
 
   registerAuditCommands(program, io, set);
+  registerRestoreCommands(program, io, set);
+  registerApprovalCommands(program, io, set);
 
   program
     .command('drill')

@@ -279,12 +279,15 @@ export class RestorePath extends Construct {
       resources: [this.stateMachineArn()],
       conditions: from(F.endpoint),
     });
-    add({
-      sid: 'DeliverDecisionsFromTheEndpointOnly',
-      actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-      resources: [this.stateMachineArn()],
-      conditions: from(F.endpoint),
-    });
+    add(
+      {
+        sid: 'DeliverDecisionsFromTheEndpointOnly',
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: ['*'],
+        conditions: from(F.endpoint),
+      },
+      'states:SendTaskSuccess and SendTaskFailure support no resource-level permissions (IAM accepts only *): the task token, kept in the state table, names the task. The lambda:SourceFunctionArn condition limits them to the restore endpoint.',
+    );
     add(
       {
         sid: 'ReadRestoreExecutions',
@@ -351,8 +354,13 @@ export class RestorePath extends Construct {
       new iam.PolicyStatement({
         sid: 'CancelWaitingRestores',
         actions: ['states:SendTaskFailure'],
-        resources: [this.stateMachineArn()],
+        resources: ['*'],
       }),
+    );
+    this.acknowledge(
+      defaultPolicyOf(props.killWorkerRole),
+      wildcardResourceFinding(this, '*'),
+      'states:SendTaskFailure supports no resource-level permissions (IAM accepts only *): the task token, read from the state table, names the task. Failing a task can only end a wait: kill prepare ends the wait of a restore it cancels.',
     );
   }
 

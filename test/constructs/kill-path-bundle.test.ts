@@ -23,10 +23,15 @@ describe('kill path bundles', () => {
       (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[ENV.handler],
     );
     expect(functions.map((f) => f.Properties.Environment?.Variables?.[ENV.handler]).sort()).toEqual([
+      'approval-endpoint',
       'kill-finalize',
       'kill-prepare',
       'kill-surface',
       'kill-verify',
+      'restore-apply',
+      'restore-await',
+      'restore-finalize',
+      'restore-prepare',
     ]);
     for (const f of functions) expect(f.Properties.Environment?.Variables).not.toHaveProperty(ENV.directory);
 

@@ -19,7 +19,12 @@ import {
   DRILL_PEOPLE,
   stsCaller,
 } from '../../lib/local/drill/restore';
-import { createDrillWorld, type DrillWorld, type DrillWorldOptions, readAndVerifyIncident } from '../../lib/local/drill/run';
+import {
+  createDrillWorld,
+  type DrillWorld,
+  type DrillWorldOptions,
+  readAndVerifyIncident,
+} from '../../lib/local/drill/run';
 import { DRILL_AGENT, DRILL_CONTROL_PLANE, DRILL_WORKLOAD } from '../../lib/local/drill/scenario';
 
 export const CP = DRILL_CONTROL_PLANE.accountId;
@@ -68,11 +73,18 @@ export function as(world: DrillWorld, principalArn: string): Promise<CallerIdent
 }
 
 export function stateStore(world: DrillWorld): StateStore {
-  return new StateStore({ doc: world.clients.controlPlane().dynamo, tableName: world.controlPlane.tableName });
+  return new StateStore({
+    doc: world.clients.controlPlane().dynamo,
+    tableName: world.controlPlane.tableName,
+  });
 }
 
 /** Waits until the restore is in `status` (it gets there on its own: the engine runs meanwhile). */
-export async function waitFor(runner: LocalRestoreRunner, restoreId: string, status: RestoreStatus): Promise<void> {
+export async function waitFor(
+  runner: LocalRestoreRunner,
+  restoreId: string,
+  status: RestoreStatus,
+): Promise<void> {
   const restores = openRestoreStore(runner.deps());
   for (let i = 0; i < 2000; i++) {
     if ((await restores.get(restoreId))?.status === status) return;

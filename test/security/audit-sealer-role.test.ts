@@ -4,9 +4,9 @@
  * the key and bucket policies as deployed, and the calls its modules hold but never make for it
  * (assuming a workload role, reading retention or public keys) are not.
  *
- * `CALLS` lists the SDK commands of every module lambda/kill-finalize/index.ts and
- * lambda/audit-seal/index.ts load through their relative imports; a guard reads that source, so a
- * new call without a row fails.
+ * `CALLS` lists the SDK commands of every module lambda/kill-finalize/index.ts,
+ * lambda/restore-finalize/index.ts and lambda/audit-seal/index.ts load through their relative
+ * imports; a guard reads that source, so a new call without a row fails.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -223,6 +223,30 @@ const CALLS: readonly Call[] = [
       })),
     ],
   },
+  ...Object.entries({
+    GetCommand: 'dynamodb:GetItem',
+    PutCommand: 'dynamodb:PutItem',
+    UpdateCommand: 'dynamodb:UpdateItem',
+    DeleteCommand: 'dynamodb:DeleteItem',
+  }).map(([command, action]) => ({
+    source: 'restore-shared/store.ts',
+    command,
+    what: "the restore's record, its end, the agent's restore lock and the RestoresPending count",
+    needs: [onTable(action), ...TABLE_KEY],
+  })),
+  {
+    source: 'restore-finalize/finalize.ts',
+    command: 'PublishCommand',
+    what: 'notify how the restore ended on the encrypted topic',
+    needs: [
+      { action: 'sns:Publish', resource: TOPIC },
+      ...['kms:GenerateDataKey', 'kms:Decrypt'].map((action) => ({
+        action,
+        resource: DATA_KEY,
+        context: via('sns'),
+      })),
+    ],
+  },
   {
     source: 'audit-seal/attribution.ts',
     command: 'DescribeExecutionCommand',
@@ -282,16 +306,20 @@ function modulesOf(entries: readonly string[]): string[] {
 }
 
 describe('the audit sealer role (Finalize and the sealer function)', () => {
-  it('runs Finalize and the sealer function, and nothing else', () => {
+  it("runs the kill's and the restore's Finalize and the sealer function, and nothing else", () => {
     const functions = template.find('AWS::Lambda::Function', (p) =>
       JSON.stringify(p.Role).includes('AuditSealerRole'),
     );
-    expect(functions).toHaveLength(2);
+    expect(functions.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'AuditSealerFunction',
+      'KillPathkillfinalize',
+      'RestorePathfinalize',
+    ]);
   });
 
   it('has a row for every SDK command its handlers’ modules hold', () => {
     const sent: string[] = [];
-    for (const module of modulesOf(['kill-finalize', 'audit-seal'])) {
+    for (const module of modulesOf(['kill-finalize', 'audit-seal', 'restore-finalize'])) {
       if (module.startsWith('surfaces/')) continue;
       const source = readFileSync(join(LAMBDA_DIR, module), 'utf8');
       for (const m of source.matchAll(/\bnew\s+([A-Z][A-Za-z0-9]*Command)\s*\(/g))

@@ -126,12 +126,26 @@ describe('kill execution role trust', () => {
 });
 
 describe('restore execution role trust', () => {
-  it('lets the restore worker assume it', async () => {
+  it("lets the restore worker assume it, from the restore path's apply function only", async () => {
     const { restoreWorker, restore } = sample;
     expect(restore.arn).toBe(`arn:aws:iam::${WORKLOAD}:role/backstop/backstop-restore-us-east-1`);
-    await expect(
-      assume({ principal: RESTORE_WORKER, identity: restoreWorker.identity, role: restore }),
-    ).resolves.toBe('Allowed');
+    const fromFunction = (name: string) => ({
+      ...INCIDENT_SESSION,
+      'lambda:SourceFunctionArn': `arn:aws:lambda:${REGION}:${CP}:function:${name}`,
+    });
+    const base = { principal: RESTORE_WORKER, identity: restoreWorker.identity, role: restore };
+    await expect(assume({ ...base, context: fromFunction('backstop-restore-apply') })).resolves.toBe(
+      'Allowed',
+    );
+    // Any other function that runs as the worker role (the endpoint, one made with iam:PassRole),
+    // or the role's credentials used outside Lambda, cannot reach a workload account.
+    for (const context of [
+      fromFunction('backstop-restore-endpoint'),
+      fromFunction('made-with-passrole'),
+      INCIDENT_SESSION,
+    ]) {
+      await expect(assume({ ...base, context })).resolves.not.toBe('Allowed');
+    }
   });
 
   it('refuses the kill worker (anyone who can only trigger kills cannot put authority back)', async () => {

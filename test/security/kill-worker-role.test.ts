@@ -174,6 +174,26 @@ const CALLS: readonly Call[] = [
       context: { 'sts:RoleSessionName': killSessionName('inc-42'), 'sts:SourceIdentity': 'inc-42' },
     })),
   },
+  ...Object.entries({
+    GetCommand: ['dynamodb:GetItem', "read an agent's restore lock and the restore it names"],
+    UpdateCommand: ['dynamodb:UpdateItem', 'cancel a live restore (one conditional status change)'],
+    PutCommand: ['dynamodb:PutItem', 'restore locks and records (the restore path writes them)'],
+    DeleteCommand: ['dynamodb:DeleteItem', 'release a restore lock (the restore path does)'],
+  }).map(([command, [action, what]]) => ({
+    source: 'restore-shared/store.ts',
+    command,
+    what: what as string,
+    needs: [onTable(action as string), ...TABLE_KEY],
+  })),
+  {
+    source: 'restore-shared/cancel.ts',
+    command: 'SendTaskFailureCommand',
+    what: 'end the wait of a restore the kill cancels (a kill wins over a restore)',
+    needs: [
+      // No resource-level permissions: the task token names the task.
+      { action: 'states:SendTaskFailure', resource: '*' },
+    ],
+  },
   {
     source: 'kill-prepare/prepare.ts',
     command: 'DescribeExecutionCommand',

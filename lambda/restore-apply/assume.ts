@@ -1,0 +1,42 @@
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import type { WorkloadClients } from '../shared/clients';
+import type { HandlerDeps } from '../shared/deps';
+import { restoreExecutionRoleArn } from '../shared/naming';
+import type { AgentTarget } from '../shared/types';
+
+/** The session name and source identity of a restore's workload session, for CloudTrail. */
+export function restoreSessionName(restoreId: string): string {
+  return `backstop-${restoreId}`.slice(0, 64);
+}
+
+/**
+ * Assumes the restore execution role of the agent's account and region (`backstop-restore-<region>`),
+ * with a session named after the restore and a source identity, and returns clients under it. Only
+ * the restore path's apply function may do this: the worker role's policy pins
+ * `sts:AssumeRole` to that function (`lambda:SourceFunctionArn`).
+ */
+export async function assumeRestoreRole(
+  deps: Pick<HandlerDeps, 'clients'>,
+  agent: AgentTarget,
+  restoreId: string,
+): Promise<WorkloadClients> {
+  const { sts } = deps.clients.controlPlane();
+  const out = await sts.send(
+    new AssumeRoleCommand({
+      RoleArn: restoreExecutionRoleArn(agent.partition, agent.accountId, agent.region),
+      RoleSessionName: restoreSessionName(restoreId),
+      SourceIdentity: restoreSessionName(restoreId),
+      DurationSeconds: 3600,
+    }),
+  );
+  const c = out.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey) {
+    throw new Error(`AssumeRole into ${agent.accountId}/${agent.region} returned no credentials`);
+  }
+  return deps.clients.workload(agent.region, {
+    accessKeyId: c.AccessKeyId,
+    secretAccessKey: c.SecretAccessKey,
+    sessionToken: c.SessionToken,
+    expiration: c.Expiration,
+  });
+}

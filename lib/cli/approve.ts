@@ -1,0 +1,125 @@
+/**
+ * `backstop approve <restoreId> [--reason]` and `backstop reject <restoreId> --reason`.
+ * Registered on the CLI by lib/cli/index.ts through {@link registerApprovalCommands}.
+ *
+ * Deployed, the decision goes to the restore endpoint (function URL, AWS_IAM): Lambda verifies
+ * the signature and the endpoint takes the approver from it. With `--local --endpoint <url>` the
+ * decision is recorded here, as the identity STS reports for the caller's credentials at that
+ * endpoint; the restore path (running elsewhere, `backstop restore --local`) sees it in the state
+ * table. Exit code 0 only when the approval or rejection was accepted.
+ */
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import { type DecisionResult, decide, validateDecision } from '../../lambda/approval-endpoint/decide';
+import { randomHex, realSleep } from '../../lambda/shared/deps';
+import type { HandlerDeps } from '../../lambda/shared/deps';
+import { CONTROL_PLANE } from '../../lambda/shared/naming';
+import { toDirectory } from '../config';
+import { EXIT, type Io, UsageError } from './index';
+import { readControlPlaneOutputs } from './outputs';
+import { callEndpoint, type Fetch, restoreEndpointUrl } from './restore-endpoint';
+import {
+  type RestoreTarget,
+  restoreContext,
+  restoreSettingsOf,
+  restoreTargetOptions,
+  stsIdentity,
+} from './restore';
+
+interface DecisionOptions extends RestoreTarget {
+  reason?: string;
+}
+
+function print(io: Io, result: DecisionResult, json: boolean | undefined): number {
+  if (json) {
+    io.out(JSON.stringify(result, null, 2));
+  } else {
+    const line = `${result.action} ${result.restoreId}: ${result.accepted ? pc.green('accepted') : pc.red(`refused (${result.code ?? 'refused'})`)}`;
+    io.out(line);
+    io.out(result.message);
+    if (result.status)
+      io.out(`Restore status: ${result.status}, approvals ${result.approvals} of ${result.quorum}`);
+  }
+  return result.accepted ? EXIT.ok : EXIT.notContained;
+}
+
+async function decisionCommand(
+  io: Io,
+  action: 'approve' | 'reject',
+  restoreId: string,
+  opts: DecisionOptions,
+  fetchFn?: Fetch,
+): Promise<number> {
+  let request;
+  try {
+    request = validateDecision({
+      action,
+      restoreId,
+      ...(opts.reason !== undefined && { reason: opts.reason }),
+    });
+  } catch (e) {
+    throw new UsageError(`${action}: ${(e as Error).message.replace('reason:', '--reason:')}`);
+  }
+  const { config, outputs, clients, region } = restoreContext(io, opts, action);
+
+  if (opts.local) {
+    const cp = readControlPlaneOutputs(outputs);
+    const deps: HandlerDeps = {
+      env: {
+        tableName: cp.stateTableName,
+        auditBucketName: cp.auditBucketName,
+        auditKmsKeyArn: cp.auditKeyArn,
+        manifestSigningKeyArn: cp.signingKeyArn,
+        topicArn: cp.topicArn,
+        metricsNamespace: CONTROL_PLANE.metricsNamespace,
+        directory: toDirectory(config),
+      },
+      clients,
+      clock: () => new Date(),
+      sleep: realSleep,
+      randomId: randomHex,
+      log: { info: () => {}, warn: () => {}, error: () => {} },
+    };
+    const caller = await stsIdentity(clients);
+    const { result } = await decide(deps, restoreSettingsOf(config), caller, request);
+    return print(io, result, opts.json);
+  }
+
+  const answer = await callEndpoint(clients, region, restoreEndpointUrl(outputs), { ...request }, fetchFn);
+  if (typeof answer.body.accepted !== 'boolean') {
+    const message = `${String(answer.body.error ?? answer.status)}: ${String(answer.body.message ?? '')}`;
+    if (opts.json) io.out(JSON.stringify(answer.body, null, 2));
+    else io.err(pc.red(message));
+    return EXIT.notContained;
+  }
+  return print(io, answer.body as unknown as DecisionResult, opts.json);
+}
+
+/** `approve <restoreId> [--reason]` and `reject <restoreId> --reason`. */
+export function registerApprovalCommands(
+  program: Command,
+  io: Io,
+  set: (p: Promise<number>) => Promise<void>,
+  fetchFn?: Fetch,
+): void {
+  restoreTargetOptions(
+    program
+      .command('approve')
+      .description(
+        'approve a restore (you must be one of restore.approvers; not its requester nor the killer)',
+      )
+      .argument('<restoreId>', 'the id `backstop restore` printed')
+      .option('--reason <text>', 'why (goes in the audit log)'),
+  ).action((restoreId: string, opts: DecisionOptions) =>
+    set(decisionCommand(io, 'approve', restoreId, opts, fetchFn)),
+  );
+  restoreTargetOptions(
+    program
+      .command('reject')
+      .description('reject a restore: one rejection ends it, and nothing changes')
+      .argument('<restoreId>', 'the id `backstop restore` printed')
+      .requiredOption('--reason <text>', 'why (goes in the audit log)'),
+  ).action((restoreId: string, opts: DecisionOptions) =>
+    set(decisionCommand(io, 'reject', restoreId, opts, fetchFn)),
+  );
+}
