@@ -115,6 +115,7 @@ export class WorkloadAccountStack extends Stack {
     this.restoreExecutionRole = new RestoreExecutionRole(this, 'Restore', {
       agentScope: this.agentScope,
       denyPolicies: this.denyPolicies,
+      vpcIds: declared.vpcIds,
       backstopRulePrefix: BACKSTOP_RULE_PREFIX,
       workerRole: iam.Role.fromRoleArn(
         this,

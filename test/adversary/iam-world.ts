@@ -1,7 +1,7 @@
 /**
  * The drill's world with IAM in it. The embedded simulator models trust, not authorization; here
- * every write the kill execution role sends is decided the way IAM would decide it: the synthesized
- * kill role's policies (the very template `cdk deploy` would ship, with the simulator's physical
+ * every write the kill execution role and the restore execution role send is decided the way IAM
+ * would decide it: the synthesized roles' policies (the very template `cdk deploy` would ship, with the simulator's physical
  * names) are evaluated with the IAM policy simulator library, with the request context AWS builds
  * (the target's tags, its current permissions boundary, the policy being attached, the groups an
  * interface moves into, the role a schedule passes...). A refusal is the service's AccessDenied.
@@ -11,7 +11,12 @@
  * checked against.
  */
 import type { EvaluationResult } from '@cloud-copilot/iam-simulate';
-import { AGENT_TAG, agentBoundaryName, killExecutionRoleName } from '../../lambda/shared/naming';
+import {
+  AGENT_TAG,
+  agentBoundaryName,
+  killExecutionRoleName,
+  restoreExecutionRoleName,
+} from '../../lambda/shared/naming';
 import { parseConfig } from '../../lib/config';
 import { createDrillWorld, type DrillWorld, type DrillWorldOptions } from '../../lib/local/drill/run';
 import { DRILL_CONFIG, DRILL_WORKLOAD } from '../../lib/local/drill/scenario';
@@ -32,6 +37,9 @@ export interface IamWorld extends DrillWorld {
   readonly killRoleArn: string;
   /** Every authorization the kill role was refused, as `action resource`. */
   readonly refused: string[];
+  readonly restoreRoleArn: string;
+  /** Every authorization the restore role was refused, as `action resource`. */
+  readonly restoreRefused: string[];
   /** What IAM would decide for this role now, from its policies as they stand in the simulator. */
   authority(roleArn: string, action: string, resource?: string, context?: Context): Promise<EvaluationResult>;
 }
@@ -58,6 +66,7 @@ export async function createIamWorld(options: DrillWorldOptions = {}): Promise<I
   }
   const template = new ResolvedTemplate(raw, 'aws', W, R, physicalNames);
   const killRole = template.role(killExecutionRoleName(R));
+  const restoreRole = template.role(restoreExecutionRoleName(R));
   // The agent boundary in force is the synthesized one, not the seed's shorter stand-in.
   await api.iam.CreatePolicyVersion({
     PolicyArn: world.workload.boundaryArn,
@@ -65,6 +74,7 @@ export async function createIamWorld(options: DrillWorldOptions = {}): Promise<I
     SetAsDefault: true,
   });
   const refused: string[] = [];
+  const restoreRefused: string[] = [];
 
   const roleContext = async (roleName: string): Promise<{ arn: string; context: Context }> => {
     const role = sim.iam.roleByName(W, roleName);
@@ -150,6 +160,19 @@ export async function createIamWorld(options: DrillWorldOptions = {}): Promise<I
         const path = bus && bus !== 'default' ? `${bus}/${s('Name')}` : s('Name');
         return [on(`events:${call.action}`, `arn:aws:events:${R}:${W}:rule/${path}`)];
       }
+      case 'events:PutRule': {
+        const bus = s('EventBusName');
+        const path = bus && bus !== 'default' ? `${bus}/${s('Name')}` : s('Name');
+        const arn = `arn:aws:events:${R}:${W}:rule/${path}`;
+        const tags = await api.events.ListTagsForResource({ ResourceARN: arn }).catch(() => ({ Tags: [] }));
+        const requestTags = (input.Tags as { Key: string }[] | undefined) ?? [];
+        return [
+          on('events:PutRule', arn, {
+            ...tagContext(Object.fromEntries((tags.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']))),
+            ...(requestTags.length > 0 ? { 'aws:TagKeys': requestTags.map((t) => t.Key) } : {}),
+          }),
+        ];
+      }
       case 'scheduler:UpdateSchedule': {
         const group = s('GroupName') || 'default';
         const target = input.Target as { RoleArn?: string } | undefined;
@@ -178,11 +201,10 @@ export async function createIamWorld(options: DrillWorldOptions = {}): Promise<I
             tagContext(eniTags),
           ),
           ...described.map((g) =>
-            on(
-              'ec2:ModifyNetworkInterfaceAttribute',
-              `arn:aws:ec2:${R}:${W}:security-group/${g.GroupId}`,
-              tagContext(Object.fromEntries((g.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']))),
-            ),
+            on('ec2:ModifyNetworkInterfaceAttribute', `arn:aws:ec2:${R}:${W}:security-group/${g.GroupId}`, {
+              ...tagContext(Object.fromEntries((g.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']))),
+              ...(g.VpcId ? { 'ec2:Vpc': `arn:aws:ec2:${R}:${W}:vpc/${g.VpcId}` } : {}),
+            }),
           ),
         ];
       }
@@ -192,17 +214,23 @@ export async function createIamWorld(options: DrillWorldOptions = {}): Promise<I
   };
 
   sim.authorize(async (call) => {
-    if (call.caller.principalArn !== killRole.arn) return true;
+    const role =
+      call.caller.principalArn === killRole.arn
+        ? { ...killRole, refusals: refused }
+        : call.caller.principalArn === restoreRole.arn
+          ? { ...restoreRole, refusals: restoreRefused }
+          : undefined;
+    if (!role) return true;
     for (const need of await authorizations(call)) {
       const result = await evaluate({
-        principal: killRole.arn,
+        principal: role.arn,
         action: need.action,
         resource: need.resource,
         context: need.context,
-        identity: killRole.identity,
+        identity: role.identity,
       });
       if (result !== 'Allowed') {
-        refused.push(`${need.action} ${need.resource}`);
+        role.refusals.push(`${need.action} ${need.resource}`);
         return need.resource;
       }
     }
@@ -228,7 +256,14 @@ export async function createIamWorld(options: DrillWorldOptions = {}): Promise<I
     });
   };
 
-  return { ...world, killRoleArn: killRole.arn, refused, authority };
+  return {
+    ...world,
+    killRoleArn: killRole.arn,
+    refused,
+    restoreRoleArn: restoreRole.arn,
+    restoreRefused,
+    authority,
+  };
 }
 
 function tagContext(tags: Readonly<Record<string, string>>): Context {

@@ -52,9 +52,11 @@ export async function killedWorld(
     killer?: string | null;
     world?: DrillWorldOptions;
     runner?: Parameters<typeof drillRestoreRunner>[1];
+    /** @default createDrillWorld */
+    createWorld?: (options?: DrillWorldOptions) => Promise<DrillWorld>;
   } = {},
 ): Promise<KilledWorld> {
-  const world = await createDrillWorld(options.world);
+  const world = await (options.createWorld ?? createDrillWorld)(options.world);
   const before = await agentState(world);
   const name = `restore-test-${++counter}`;
   const kill = await world.runner.kill(

@@ -278,8 +278,17 @@ const CALLS: readonly Call[] = [
     command: 'DetachRolePolicyCommand',
     phases: ['restore'],
     what: "detach Backstop's deny policies",
-    needs: DENY_POLICIES.map((policy) => onRole('iam:DetachRolePolicy', { 'iam:PolicyARN': policy })),
+    needs: DENY_POLICIES.map((policy) =>
+      onRole('iam:DetachRolePolicy', { 'iam:PolicyARN': policy, ...UNDER_KILL_BOUNDARY }),
+    ),
     grantsBack: true,
+  },
+  {
+    source: 'iam-roles.ts',
+    command: 'PutRolePermissionsBoundaryCommand',
+    phases: ['restore'],
+    what: 'put the kill boundary on a role before restoring it, where a lower mode’s kill did not',
+    needs: [onRole('iam:PutRolePermissionsBoundary', { 'iam:PermissionsBoundary': KILL_BOUNDARY })],
   },
   {
     source: 'iam-roles.ts',
@@ -511,7 +520,11 @@ const CALLS: readonly Call[] = [
     what: 'move an agent interface back to its original groups',
     needs: [
       { action: 'ec2:ModifyNetworkInterfaceAttribute', resource: ENI, context: TAGGED },
-      { action: 'ec2:ModifyNetworkInterfaceAttribute', resource: groupArn(ORIGINAL_GROUP) },
+      {
+        action: 'ec2:ModifyNetworkInterfaceAttribute',
+        resource: groupArn(ORIGINAL_GROUP),
+        context: { 'ec2:Vpc': `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:vpc/${VPC}` },
+      },
     ],
     grantsBack: true,
   },
