@@ -1,12 +1,19 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { CONTROL_PLANE, killExecutionRoleArn, restoreExecutionRoleArn } from '../../lambda/shared/naming';
+import {
+  AGENT_TAG,
+  CONTROL_PLANE,
+  IAM_PATH,
+  iamRoleArn,
+  killExecutionRoleArn,
+  restoreExecutionRoleArn,
+} from '../../lambda/shared/naming';
 import { agentsIn, toDirectory, workloadTargets } from '../config/directory';
 import type { BackstopConfig } from '../config/schema';
 import { ALARM_FORWARDER_RULE_NAME } from '../constructs/alarm-forwarder';
@@ -87,7 +94,31 @@ export class ControlPlaneStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RETAIN,
     });
-    this.table = new StateTable(this, 'State', { encryptionKey: this.dataKey }).table;
+    const workloadAccountIds = [...new Set(workloads.map((w) => w.accountId))];
+    this.table = new StateTable(this, 'State', {
+      encryptionKey: this.dataKey,
+      flagReaders: { partition, accountIds: workloadAccountIds, organizationId: config.organizationId },
+      flagWriterArns: [CONTROL_PLANE.killWorkerRoleName, CONTROL_PLANE.restoreWorkerRoleName].map((name) =>
+        iamRoleArn(partition, config.controlPlane.accountId, name, IAM_PATH),
+      ),
+    }).table;
+    // The agents' roles read their flag through DynamoDB, which decrypts the table key for them.
+    this.dataKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AgentsDecryptTheirControlFlagThroughDynamoDB',
+        principals: workloadAccountIds.map((id) => new iam.ArnPrincipal(`arn:${partition}:iam::${id}:root`)),
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `dynamodb.${this.region}.${this.urlSuffix}`,
+            'kms:CallerAccount': workloadAccountIds,
+            ...(config.organizationId ? { 'aws:PrincipalOrgID': config.organizationId } : {}),
+          },
+          Null: { [`aws:PrincipalTag/${AGENT_TAG}`]: 'false' },
+        },
+      }),
+    );
     this.topic = new NotificationTopic(this, 'Notifications', { encryptionKey: this.dataKey }).topic;
 
     this.eventBus = new BackstopEventBus(this, 'EventBus', {
