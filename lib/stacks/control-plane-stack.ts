@@ -15,15 +15,18 @@ import {
   restoreExecutionRoleArn,
 } from '../../lambda/shared/naming';
 import { agentsIn, toDirectory, workloadTargets } from '../config/directory';
+import { DEFAULT_CANARY_INTERVAL_MINUTES } from '../config/defaults';
 import type { BackstopConfig } from '../config/schema';
 import { ALARM_FORWARDER_RULE_NAME } from '../constructs/alarm-forwarder';
 import { AlarmTrigger } from '../constructs/alarm-trigger';
 import { AuditBucket } from '../constructs/audit-bucket';
 import { BackstopEventBus } from '../constructs/backstop-event-bus';
 import { BreakGlassRole } from '../constructs/break-glass-role';
+import { Canary } from '../constructs/canary';
 import { KillPath } from '../constructs/kill-path';
 import { ManifestSigningKey } from '../constructs/manifest-signing-key';
 import { NotificationTopic } from '../constructs/notification-topic';
+import { OperatorDashboard } from '../constructs/operator-dashboard';
 import { RETAIN } from '../constructs/secure-defaults';
 import { StateTable } from '../constructs/state-table';
 import { WorkerRole } from '../constructs/worker-role';
@@ -62,6 +65,10 @@ export class ControlPlaneStack extends Stack {
   readonly killPath: KillPath;
   /** The rules that start the kill path when a mapped agent alarm fires. */
   readonly alarmTrigger?: AlarmTrigger;
+  /** The scheduled rehearsal of a kill in every workload account and region. */
+  readonly canary: Canary;
+  /** The operator's view: kills, restores, audit write failures, canary. */
+  readonly dashboard: OperatorDashboard;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     const { config, ...stackProps } = props;
@@ -182,9 +189,29 @@ export class ControlPlaneStack extends Stack {
         eventBus: this.eventBus,
         stateMachine: this.killPath.stateMachine,
         topic: this.topic,
+        table: this.table,
         mappings,
       });
     }
     output('KillStateMachineArn', this.killPath.stateMachine.stateMachineArn, 'Kill path state machine');
+
+    this.canary = new Canary(this, 'Canary', {
+      directory: toDirectory(config),
+      workerRole: this.killWorkerRole,
+      topic: this.topic,
+      intervalMinutes: config.canary?.intervalMinutes ?? DEFAULT_CANARY_INTERVAL_MINUTES,
+      namespace: CONTROL_PLANE.metricsNamespace,
+    });
+    this.dashboard = new OperatorDashboard(this, 'Operations', {
+      killStateMachine: this.killPath.stateMachine,
+      namespace: CONTROL_PLANE.metricsNamespace,
+      alarms: [
+        this.killPath.notContainedAlarm,
+        this.killPath.executionFailedAlarm,
+        this.killPath.auditFailureAlarm,
+        ...(this.alarmTrigger ? [this.alarmTrigger.undeliveredAlarm] : []),
+      ],
+      canaryAlarms: [this.canary.findingsAlarm, this.canary.silentAlarm],
+    });
   }
 }
