@@ -4,7 +4,7 @@
  * resource policy and the data key's key policy, with the identity policy a workload account
  * gives its agent roles (or one that allows everything: cross-account, both sides must allow).
  */
-import { AGENT_TAG, CONTROL_PLANE, iamRoleArn } from '../../lambda/shared/naming';
+import { AGENT_TAG, agentBoundaryName, CONTROL_PLANE, iamRoleArn } from '../../lambda/shared/naming';
 import { FLAG_READ_ATTRIBUTES } from '../../lib/constructs/state-table';
 import { configWith, synthStacks } from '../helpers/cdk';
 import {
@@ -195,6 +195,33 @@ describe('an agent role reads its own control flag and nothing else', () => {
         identity: [ALLOW_EVERYTHING],
       }),
     ).resolves.not.toBe('Allowed');
+  });
+
+  it('cannot borrow a sibling’s identity: its boundary refuses a backstop:agent session or role tag', async () => {
+    const synth = synthStacks();
+    const boundary = new ResolvedTemplate(
+      synth.workloadTemplate(WORKLOAD, REGION),
+      'aws',
+      WORKLOAD,
+      REGION,
+    ).managedPolicy(agentBoundaryName(REGION));
+    const sibling = { 'aws:TagKeys': [AGENT_TAG], [`aws:RequestTag/${AGENT_TAG}`]: 'etl-agent' };
+    for (const [action, resource] of [
+      ['sts:TagSession', agentRole(WORKLOAD, 'helper')],
+      ['sts:AssumeRole', agentRole(WORKLOAD, 'helper')],
+      ['iam:TagRole', RUNTIME],
+    ] as const) {
+      await expect(
+        evaluate({
+          principal: RUNTIME,
+          action,
+          resource,
+          context: sibling,
+          identity: [ALLOW_EVERYTHING],
+          boundary,
+        }),
+      ).resolves.toBe('ExplicitlyDenied');
+    }
   });
 
   it('another workload account’s agents read their own flags the same way', async () => {
