@@ -7,6 +7,7 @@ import { type AttributeValue, DynamoDBClient, type GetItemCommand } from '@aws-s
 import { createClientFactory } from '../../lambda/shared/clients';
 import { StateStore } from '../../lambda/shared/state-store';
 import { MODES } from '../../lambda/shared/types';
+import { FLAG_READ_ATTRIBUTES } from '../../lib/constructs/state-table';
 import {
   BackstopGuard,
   type BackstopGuardOptions,
@@ -198,8 +199,9 @@ describe('per mode', () => {
       Key: { pk: { S: 'AGENT#support-bot' }, sk: { S: 'MODE' } },
       ConsistentRead: true,
     });
+    // Exactly the attributes the state table's resource policy lets an agent read.
     expect(Object.values(input?.ExpressionAttributeNames ?? {}).sort()).toEqual(
-      ['highRiskToolsEnabled', 'incidentId', 'mode', 'updatedAt', 'version'].sort(),
+      [...FLAG_READ_ATTRIBUTES].sort(),
     );
   });
 });
