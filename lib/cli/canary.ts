@@ -60,9 +60,11 @@ export async function canaryCommand(
   clientsFor: (region: string) => ClientFactory,
 ): Promise<number> {
   if (!opts.local) {
-    io.err(
+    for (const line of wrap(
       'backstop canary runs in the control plane on its schedule (alarms CanaryFoundProblem and CanarySilent; findings on the Backstop topic). To rehearse here, add --local.',
-    );
+      '',
+    ))
+      io.err(line);
     return EXIT.error;
   }
   if (opts.endpoint !== undefined) {
@@ -85,9 +87,12 @@ export async function canaryCommand(
     const asked = [opts.account && `--account ${opts.account}`, opts.region && `--region ${opts.region}`]
       .filter(Boolean)
       .join(' ');
-    io.err(
-      `${asked}: no workload account and region of the configuration matches (declared: ${all.map((t) => `${t.accountId}/${t.region}`).join(', ')})`,
-    );
+    const declared = all.map((t) => `${t.accountId}/${t.region}`).join(', ');
+    for (const line of wrap(
+      `${asked}: no workload account and region of the configuration matches (declared: ${declared})`,
+      '',
+    ))
+      io.err(line);
     return EXIT.error;
   }
   const deps = {

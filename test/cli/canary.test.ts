@@ -96,6 +96,7 @@ describe('backstop canary', () => {
     const bare = cli(world);
     expect(await bare.run('canary')).toBe(EXIT.error);
     expect(bare.err.join(' ')).toContain('To rehearse here, add --local.');
+    expect([...bare.err, ...bare.out].every((l) => l.length <= 100)).toBe(true);
     const unknown = cli(world);
     expect(await unknown.run('canary', '--local', '--account', '999999999999')).toBe(EXIT.error);
     expect(unknown.err.join(' ')).toContain(
