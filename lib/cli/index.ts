@@ -9,6 +9,7 @@ import { StateStore } from '../../lambda/shared/state-store';
 import { isKillMode, KILL_MODES, type KillMode, type KillRequest } from '../../lambda/shared/types';
 import { type BackstopConfig, ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config';
 import { CONTROL_PLANE_STACK_NAME } from '../stacks/backstop-app';
+import { addCanaryCommand } from './canary';
 import { runDeployedKill } from './deployed';
 import { OutputsError, readControlPlaneOutputs } from './outputs';
 import { progressFromEngine } from './progress';
@@ -376,6 +377,8 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
     })
     .option('--json', 'print the result as JSON')
     .action((opts) => set(drillCommand(io, opts)));
+
+  addCanaryCommand(program, io, (region) => clientsFor(io, region), set);
 
   const run = async (argv: string[]): Promise<number> => {
     try {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { KILL_MODES } from '../../lambda/shared/types';
 import {
   DEFAULT_AUDIT_MODE,
+  DEFAULT_CANARY_INTERVAL_MINUTES,
   DEFAULT_AUDIT_RETENTION_DAYS,
   DEFAULT_HIGH_RISK_ACTIONS,
   DEFAULT_PARTITION,
@@ -189,6 +190,25 @@ export const configSchema = z.strictObject({
   breakGlass: z.strictObject({
     principals: z.array(principalArn).min(1, { error: 'must list at least one principal' }),
   }),
+  /**
+   * The canary that rehearses a kill (discovery and a permission check, no cut) in every workload
+   * account and region, and alarms when a real kill would end PARTIAL or FAILED.
+   * @default { intervalMinutes: 60 }
+   */
+  canary: z
+    .strictObject({
+      /** Minutes between two rehearsals. @default 60 */
+      intervalMinutes: z
+        .number({ error: 'must be a whole number of minutes' })
+        .int({ error: 'must be a whole number of minutes' })
+        .min(5, { error: (issue) => `must be at least 5 minutes, got ${String(issue.input)}` })
+        .max(720, {
+          error: (issue) =>
+            `must be at most 720 minutes (12 hours: the canary's silence alarm watches two intervals within a day), got ${String(issue.input)}`,
+        })
+        .default(DEFAULT_CANARY_INTERVAL_MINUTES),
+    })
+    .optional(),
   /** Who approves a restore, and how many of them must. */
   restore: z.strictObject({
     approvers: z
