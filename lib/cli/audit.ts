@@ -107,17 +107,21 @@ interface VerifyOptions extends Target {
 
 async function verifyCommand(io: Io, opts: VerifyOptions): Promise<number> {
   const scopes = [opts.incident !== undefined, opts.all === true, opts.bundle !== undefined].filter(Boolean);
-  if (scopes.length !== 1) {
-    throw new UsageError('audit verify needs exactly one of --incident <id>, --all or --bundle <path>');
-  }
+  const oneScope = () =>
+    new UsageError('audit verify needs exactly one of --incident <id>, --all or --bundle <path>');
+  if (scopes.length > 1) throw oneScope();
   if ((opts.agent !== undefined || opts.since !== undefined) && !opts.all) {
     throw new UsageError('--agent and --since narrow --all; with --incident or --bundle leave them out');
   }
+  // Against the bucket, the configuration and outputs are checked first (a bundle needs neither).
+  const deployed = opts.bundle === undefined ? target(io, opts, 'audit verify') : undefined;
+  if (scopes.length === 0) throw oneScope();
   const pem = opts.publicKey ? readPublicKey(opts.publicKey) : undefined;
   let report: AuditReport;
-  if (opts.bundle) {
+  if (opts.bundle || !deployed) {
     // Offline: nothing here builds a client; the bundle is the only input.
-    const source = new BundleSource(readBundleFiles(opts.bundle), opts.bundle);
+    const path = opts.bundle as string;
+    const source = new BundleSource(readBundleFiles(path), path);
     const { settings, incidentId } = source.index;
     const arns = [
       ...new Set([
@@ -135,7 +139,7 @@ async function verifyCommand(io: Io, opts: VerifyOptions): Promise<number> {
       ...(pem && { publicKeys: Object.fromEntries(arns.map((arn) => [arn, pem])) }),
     });
   } else {
-    const { config, outputs, clients } = target(io, opts, 'audit verify');
+    const { config, outputs, clients } = deployed;
     const cp = clients.controlPlane();
     const common = {
       source: new S3AuditSource({ s3: cp.s3, bucket: outputs.auditBucketName, kms: cp.kms }),
