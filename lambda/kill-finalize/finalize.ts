@@ -1,9 +1,10 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { errorMessage, errorName } from '../shared/aws-errors';
 import { type HandlerDeps, putMetric } from '../shared/deps';
-import { openChain, openStore, writeManifest } from '../shared/kill-io';
+import { openChain, openStore } from '../shared/kill-io';
 import { summarizeAgent } from '../shared/outcome';
 import { OutcomeStore } from '../shared/outcome-store';
+import { sealIncident } from '../shared/seal';
 import type { AgentKillResult, FinalizeInput, KillResult } from '../shared/kill-types';
 import type { KillStatus } from '../shared/types';
 
@@ -101,7 +102,7 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
   }
   let manifestKey: string | null = null;
   try {
-    manifestKey = await writeManifest(deps, prepare.incidentId, chain);
+    manifestKey = (await sealIncident(deps, { incidentId: prepare.incidentId, kind: 'kill', chain })).key;
   } catch (e) {
     deps.log.error('manifest not written', {
       incidentId: prepare.incidentId,

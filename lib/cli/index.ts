@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { verifyAudit } from '../../lambda/shared/audit-verify';
 import { type ClientFactory, createClientFactory } from '../../lambda/shared/clients';
 import type { KillResult } from '../../lambda/shared/kill-types';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
@@ -10,6 +9,7 @@ import { isKillMode, KILL_MODES, type KillMode, type KillRequest } from '../../l
 import { type BackstopConfig, ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config';
 import { CONTROL_PLANE_STACK_NAME } from '../stacks/backstop-app';
 import { addCanaryCommand } from './canary';
+import { registerAuditCommands } from './audit';
 import { runDeployedKill } from './deployed';
 import { OutputsError, readControlPlaneOutputs } from './outputs';
 import { progressFromEngine } from './progress';
@@ -226,12 +226,16 @@ async function drillCommand(
         },
   });
   const result = report.outcome.result;
+  // The reviewer's hand-over: export the incident, verify the bundle offline (lib/local/drill/evidence.ts).
+  const { drillEvidence } = require('../local/drill/evidence') as typeof import('../local/drill/evidence');
+  const evidence = await drillEvidence(report);
   if (opts.json) {
     io.out(
       JSON.stringify(
         {
           result,
           audit: report.audit,
+          evidence: { ok: evidence.ok, directory: evidence.directory, archive: evidence.archive },
           records: report.records.map((r) => ({ key: r.key, type: r.record.type })),
         },
         null,
@@ -253,8 +257,10 @@ async function drillCommand(
     io.out(`${report.records.length} records: ${[...byType].map(([t, n]) => `${t} ${n}`).join(', ')}`);
     for (const line of recordLines(report.records)) io.out(line);
     io.out(auditSummary(report.audit));
+    io.out(pc.bold('\nEvidence for the compliance reviewer'));
+    for (const line of evidence.lines) io.out(line);
   }
-  if (!report.audit.ok) return EXIT.notContained;
+  if (!report.audit.ok || !evidence.ok) return EXIT.notContained;
   return result?.status === 'CONTAINED' || result?.status === 'PLANNED' ? EXIT.ok : EXIT.notContained;
 }
 
@@ -283,27 +289,6 @@ async function statusCommand(io: Io, agents: string[], opts: TargetOptions) {
     for (const r of rows)
       io.out(`${r.agentId.padEnd(24)} ${colourStatus(r.mode).padEnd(16)} ${r.incidentId ?? ''}`);
   return EXIT.ok;
-}
-
-async function auditVerifyCommand(io: Io, opts: TargetOptions & { incident?: string; all?: boolean }) {
-  useEndpoint(opts.endpoint);
-  const config = loadConfig(opts.config);
-  if (!opts.outputs) throw new UsageError('audit verify needs --outputs <file> to find the audit bucket');
-  if (!opts.incident && !opts.all) throw new UsageError('audit verify needs --incident <id> or --all');
-  const outputs = readControlPlaneOutputs(opts.outputs);
-  const cp = clientsFor(io, config.controlPlane.region).controlPlane();
-  const report = await verifyAudit({
-    s3: cp.s3,
-    kms: cp.kms,
-    bucket: outputs.auditBucketName,
-    clock: () => new Date(),
-    ...(opts.incident ? { incidentId: opts.incident } : { all: true as const }),
-    expectedMode: config.audit.mode,
-    retentionDays: config.audit.retentionDays,
-    trustedSigningKeyArns: [outputs.signingKeyArn],
-  });
-  io.out(opts.json ? JSON.stringify(report, null, 2) : auditSummary(report));
-  return report.ok ? EXIT.ok : EXIT.notContained;
 }
 
 /** Builds the `backstop` command line. `run` resolves with the exit code. */
@@ -355,14 +340,7 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
       .argument('[agents...]', 'agent id(s); default every configured agent'),
   ).action((agents: string[], opts) => set(statusCommand(io, agents, opts)));
 
-  const audit = program.command('audit').description('the Object Lock audit log');
-  targetOptions(
-    audit
-      .command('verify')
-      .description('check retention, signatures, hashes and completeness of the audit log')
-      .option('--incident <id>', 'one incident')
-      .option('--all', 'every incident and the manifest chain'),
-  ).action((opts) => set(auditVerifyCommand(io, opts)));
+  registerAuditCommands(program, io, set);
 
   program
     .command('drill')

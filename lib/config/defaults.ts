@@ -15,6 +15,13 @@ export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 /** Default Object Lock mode of audit records: nobody, not even the root user, can shorten or remove it. */
 export const DEFAULT_AUDIT_MODE = 'COMPLIANCE';
 
+/**
+ * Whether the control plane account already has a CloudTrail trail that logs management events.
+ * The default (none) makes the control plane create one: without a trail, CloudTrail sends no
+ * API events to EventBridge, and kills could not be attributed nor key tampering alarmed.
+ */
+export const DEFAULT_CLOUDTRAIL_EXISTING_TRAIL = false;
+
 /** Distinct approvals a restore needs. Never below 2: restoring authority is a two-person decision. */
 export const DEFAULT_RESTORE_QUORUM = 2;
 

@@ -4,6 +4,7 @@ import {
   DEFAULT_AUDIT_MODE,
   DEFAULT_CANARY_INTERVAL_MINUTES,
   DEFAULT_AUDIT_RETENTION_DAYS,
+  DEFAULT_CLOUDTRAIL_EXISTING_TRAIL,
   DEFAULT_HIGH_RISK_ACTIONS,
   DEFAULT_PARTITION,
   DEFAULT_RESTORE_QUORUM,
@@ -169,6 +170,16 @@ export const configSchema = z.strictObject({
       mode: DEFAULT_AUDIT_MODE,
       allowGovernance: false,
     }),
+  /**
+   * CloudTrail in the control plane account: `existingTrail: true` when a trail (an organization
+   * trail counts) already logs its management events; otherwise the control plane creates one.
+   * @default { existingTrail: false }
+   */
+  cloudTrail: z
+    .strictObject({
+      existingTrail: z.boolean({ error: 'must be true or false' }).default(DEFAULT_CLOUDTRAIL_EXISTING_TRAIL),
+    })
+    .default({ existingTrail: DEFAULT_CLOUDTRAIL_EXISTING_TRAIL }),
   /** Accounts and regions where agents run. */
   workloadAccounts: z
     .array(workloadAccountSchema)

@@ -30,6 +30,11 @@ export interface KillPathProps {
   /** The role the handlers run as: the only principal the workload kill roles trust. */
   readonly workerRole: iam.IRole;
   /**
+   * The audit sealer: Finalize runs as its role, the only one the signing key lets sign (the
+   * worker, which holds the workload accounts' kill roles, may not sign manifests).
+   */
+  readonly sealer: { readonly role: iam.IRole; grantLogs(logGroup: logs.ILogGroup): void };
+  /**
    * Days the handlers' and the state machine's logs are kept.
    * @default logs.RetentionDays.ONE_YEAR
    */
@@ -81,13 +86,15 @@ export class KillPath extends Construct {
         retention,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      logGroups.push(logGroup);
+      const sealed = key === 'finalize';
+      if (sealed) props.sealer.grantLogs(logGroup);
+      else logGroups.push(logGroup);
       return new nodejs.NodejsFunction(this, spec.name, {
         entry: path.join(LAMBDA_ROOT, spec.name, 'index.ts'),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
-        role: props.workerRole,
+        role: sealed ? props.sealer.role : props.workerRole,
         timeout: spec.timeout,
         memorySize: spec.memory,
         tracing: lambda.Tracing.ACTIVE,
@@ -224,17 +231,15 @@ export class KillPath extends Construct {
       });
     }
 
-    // Audit records: write (no overwrite is enforced by If-None-Match), read back for the manifest.
+    // Audit records: write (the bucket policy refuses any write without If-None-Match), read back
+    // after a 412. Manifests are the sealer's: Finalize runs as the sealer role.
     add(
       {
         sid: 'WriteAuditRecords',
         actions: ['s3:PutObject', 's3:GetObject'],
-        resources: [
-          props.auditBucket.arnForObjects('incidents/*'),
-          props.auditBucket.arnForObjects('manifests/*'),
-        ],
+        resources: [props.auditBucket.arnForObjects('incidents/*')],
       },
-      'Audit records are written under incidents/<incidentId>/ and manifests/<incidentId>.json, keys named at run time by the incident; the prefixes hold nothing else, and the bucket policy denies every delete.',
+      'Audit records are written under incidents/<incidentId>/, keys named at run time by the incident; the prefix holds nothing else, and the bucket policy denies every delete and every write without If-None-Match.',
     );
     add({ sid: 'ListAuditRecords', actions: ['s3:ListBucket'], resources: [props.auditBucket.bucketArn] });
     // SSE-KMS with the audit key: PutObject asks for a data key, GetObject for its decryption.
@@ -244,18 +249,7 @@ export class KillPath extends Construct {
       resources: [props.auditKey.keyArn],
       conditions: viaService('s3'),
     });
-    add({ sid: 'SignManifests', actions: ['kms:Sign'], resources: [props.signingKey.keyArn] });
-
-    add({ sid: 'PublishNotifications', actions: ['sns:Publish'], resources: [props.topic.topicArn] });
-    if (props.topic.masterKey) {
-      // What SNS asks KMS for when a publisher sends to an encrypted topic.
-      add({
-        sid: 'EncryptNotificationsThroughSns',
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [props.topic.masterKey.keyArn],
-        conditions: viaService('sns'),
-      });
-    }
+    // Signing and notifying are Finalize's, under the sealer role.
 
     add(
       {

@@ -19,7 +19,11 @@ import { DEFAULT_CANARY_INTERVAL_MINUTES } from '../config/defaults';
 import type { BackstopConfig } from '../config/schema';
 import { ALARM_FORWARDER_RULE_NAME } from '../constructs/alarm-forwarder';
 import { AlarmTrigger } from '../constructs/alarm-trigger';
+import { ActorAttribution } from '../constructs/actor-attribution';
 import { AuditBucket } from '../constructs/audit-bucket';
+import { AuditGlueTable } from '../constructs/audit-glue-table';
+import { AuditKeyAlarms } from '../constructs/audit-key-protection';
+import { AuditSealer, auditSealerRoleArn } from '../constructs/audit-sealer';
 import { BackstopEventBus } from '../constructs/backstop-event-bus';
 import { BreakGlassRole } from '../constructs/break-glass-role';
 import { Canary } from '../constructs/canary';
@@ -27,6 +31,7 @@ import { KillPath } from '../constructs/kill-path';
 import { ManifestSigningKey } from '../constructs/manifest-signing-key';
 import { NotificationTopic } from '../constructs/notification-topic';
 import { OperatorDashboard } from '../constructs/operator-dashboard';
+import { PublicKeyPublisher, publicKeyPublisherRoleArn } from '../constructs/public-key-publisher';
 import { RETAIN } from '../constructs/secure-defaults';
 import { StateTable } from '../constructs/state-table';
 import { WorkerRole } from '../constructs/worker-role';
@@ -69,6 +74,12 @@ export class ControlPlaneStack extends Stack {
   readonly canary: Canary;
   /** The operator's view: kills, restores, audit write failures, canary. */
   readonly dashboard: OperatorDashboard;
+  /** Signs manifests (Finalize runs as its role), attributes executions, holds incidents. */
+  readonly auditSealer: AuditSealer;
+  /** Publishes the public signing key in the audit bucket at deploy time. */
+  readonly publicKeyPublisher: PublicKeyPublisher;
+  /** Who started each kill and restore (CloudTrail), and the trail when none exists. */
+  readonly actorAttribution: ActorAttribution;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     const { config, ...stackProps } = props;
@@ -86,15 +97,29 @@ export class ControlPlaneStack extends Stack {
     const partition = config.partition;
     const workloads = workloadTargets(config);
 
+    // Fixed role names: the bucket and key policies name them before the roles exist.
+    const sealerArn = auditSealerRoleArn(partition, config.controlPlane.accountId);
+    const roleArn = (name: string) => iamRoleArn(partition, config.controlPlane.accountId, name);
     const audit = new AuditBucket(this, 'Audit', {
       retentionDays: config.audit.retentionDays,
       mode: s3.ObjectLockMode[config.audit.mode],
+      writers: {
+        records: [
+          roleArn(CONTROL_PLANE.killWorkerRoleName),
+          roleArn(CONTROL_PLANE.restoreWorkerRoleName),
+          sealerArn,
+        ],
+        publicKeys: [publicKeyPublisherRoleArn(partition, config.controlPlane.accountId)],
+        holdReleasers: [sealerArn],
+      },
     });
     this.auditBucket = audit.bucket;
     this.auditKey = audit.encryptionKey;
     this.accessLogsBucket = audit.accessLogsBucket;
 
-    this.manifestSigningKey = new ManifestSigningKey(this, 'ManifestSigning').key;
+    this.manifestSigningKey = new ManifestSigningKey(this, 'ManifestSigning', {
+      signerRoleArn: sealerArn,
+    }).key;
 
     this.dataKey = new kms.Key(this, 'DataKey', {
       description: 'Backstop: encrypts the state table and the notification topic',
@@ -165,6 +190,39 @@ export class ControlPlaneStack extends Stack {
     output('RestoreWorkerRoleArn', this.restoreWorkerRole.roleArn, 'Role of the restore path handlers');
     output('BreakGlassRoleArn', this.breakGlassRole.roleArn, 'Break-glass role (MFA)');
 
+    this.auditSealer = new AuditSealer(this, 'AuditSealer', {
+      directory: toDirectory(config),
+      auditBucket: this.auditBucket,
+      auditKey: this.auditKey,
+      signingKey: this.manifestSigningKey,
+      table: this.table,
+      topic: this.topic,
+      approvers: config.restore.approvers,
+      quorum: config.restore.quorum,
+    });
+    this.publicKeyPublisher = new PublicKeyPublisher(this, 'PublicSigningKey', {
+      auditBucket: this.auditBucket,
+      auditKey: this.auditKey,
+      signingKey: this.manifestSigningKey,
+    });
+    this.actorAttribution = new ActorAttribution(this, 'ActorAttribution', {
+      sealer: this.auditSealer.function,
+      existingTrail: config.cloudTrail.existingTrail,
+      trailRetention: audit.retention,
+      auditBucket: this.auditBucket,
+      accessLogsBucket: this.accessLogsBucket,
+    });
+    new AuditKeyAlarms(this, 'AuditKeyAlarms', {
+      keys: [this.auditKey, this.manifestSigningKey],
+      topic: this.topic,
+    });
+    new AuditGlueTable(this, 'AuditQuery', { auditBucket: this.auditBucket });
+    output(
+      'PublicSigningKeyObject',
+      `s3://${this.auditBucket.bucketName}/${this.publicKeyPublisher.objectKey}`,
+      'The public manifest signing key (PEM), published at deploy time: verify manifests without KMS',
+    );
+
     this.killPath = new KillPath(this, 'KillPath', {
       directory: toDirectory(config),
       auditBucket: this.auditBucket,
@@ -173,6 +231,7 @@ export class ControlPlaneStack extends Stack {
       table: this.table,
       topic: this.topic,
       workerRole: this.killWorkerRole,
+      sealer: this.auditSealer,
     });
     this.breakGlass.grantStartKill(this.killPath.stateMachine);
     const mappings = config.agents.flatMap((a) =>
