@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -87,16 +87,34 @@ export class Canary extends Construct {
     this.function = fn;
 
     const logStreams = `${logGroup.logGroupArn}:*`;
-    if (
-      !props.workerRole.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'WriteCanaryLogs',
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: [logStreams],
-        }),
-      ).statementAdded
-    ) {
-      throw new Error(`Canary: the worker role ${props.workerRole.node.path} takes no policy statements`);
+    const stack = Stack.of(this);
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'WriteCanaryLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logStreams],
+      }),
+      // The canary's findings go to the topic (Finalize publishes as the audit sealer, not as this role).
+      new iam.PolicyStatement({
+        sid: 'PublishCanaryFindings',
+        actions: ['sns:Publish'],
+        resources: [props.topic.topicArn],
+      }),
+      ...(props.topic.masterKey
+        ? [
+            new iam.PolicyStatement({
+              sid: 'EncryptCanaryFindingsThroughSns',
+              actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+              resources: [props.topic.masterKey.keyArn],
+              conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}` } },
+            }),
+          ]
+        : []),
+    ];
+    for (const statement of statements) {
+      if (!props.workerRole.addToPrincipalPolicy(statement).statementAdded) {
+        throw new Error(`Canary: the worker role ${props.workerRole.node.path} takes no policy statements`);
+      }
     }
     const workerPolicy = props.workerRole.node.tryFindChild('DefaultPolicy') as IConstruct | undefined;
     if (workerPolicy) {
