@@ -91,6 +91,19 @@ export function auditManifestKey(incidentId: string): string {
   return `manifests/${incidentId}.json`;
 }
 
+/**
+ * The state table's name. Fixed, so the CLI finds it from the configuration alone (DynamoDB table
+ * names are unique per account and region; the control plane has one of each).
+ */
+export function stateTableName(): string {
+  return 'backstop-state';
+}
+
+/** The audit bucket's name: S3 names are global, so the account and region make it unique. */
+export function auditBucketName(accountId: string, region: string): string {
+  return `backstop-audit-${accountId}-${region}`;
+}
+
 /** Names of the control plane's fixed-name resources (worker roles are referenced by the workload trust). */
 export const CONTROL_PLANE = {
   killWorkerRoleName: 'backstop-kill-worker',
