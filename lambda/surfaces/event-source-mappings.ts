@@ -120,7 +120,7 @@ export function mappingLabel(s: Pick<EventSourceMappingSnapshot, 'eventSourceArn
   if (!s.eventSourceArn && !s.functionArn) return undefined;
   const kind = s.eventSourceArn?.split(':')[2];
   const source = kind === 'sqs' ? 'queue' : (kind ?? 'source');
-  return `${source} ${lastName(s.eventSourceArn) ?? '?'} -> ${lastName(s.functionArn) ?? '?'}`;
+  return `${source} ${lastName(s.eventSourceArn) ?? '?'} -> function ${lastName(s.functionArn) ?? '?'}`;
 }
 
 const plan: Surface<EventSourceMappingSnapshot>['plan'] = (_ctx, _mode, snap) =>

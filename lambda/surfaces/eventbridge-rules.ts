@@ -185,20 +185,18 @@ const contain: Surface<EventRuleSnapshot>['contain'] = async (ctx, _mode, snap) 
 
 const plan: Surface<EventRuleSnapshot>['plan'] = (_ctx, _mode, snap) =>
   planEach(snap, (s, { act, skip }) => {
-    const label = `${s.eventBusName}/${s.name}`;
     const trigger = s.scheduleExpression ?? (s.eventPattern ? 'event pattern' : undefined);
     const current = s.readError ? unreadState(s.readError) : `${s.state}${trigger ? `, ${trigger}` : ''}`;
     if (s.managedBy) {
-      skip({ resource: s.arn, label, current, reason: managedReason(s.managedBy) });
+      skip({ resource: s.arn, current, reason: managedReason(s.managedBy) });
       return;
     }
     if (!s.readError && !ENABLED_STATES.has(s.state)) {
-      skip({ resource: s.arn, label, current, reason: `already ${s.state}` });
+      skip({ resource: s.arn, current, reason: `already ${s.state}` });
       return;
     }
     act({
       resource: s.arn,
-      label,
       action: 'DisableRule',
       current,
       after: 'DISABLED (the definition and targets stay)',

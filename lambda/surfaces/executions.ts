@@ -117,16 +117,14 @@ const contain: Surface<ExecutionSnapshot>['contain'] = async (ctx, _mode, snap) 
 
 const plan: Surface<ExecutionSnapshot>['plan'] = (_ctx, _mode, snap) =>
   planEach(snap, (s, { act, skip }) => {
-    const label = `${s.stateMachineArn.split(':').pop() ?? ''}/${s.name}`;
     const since = s.startDate ? ` since ${s.startDate.slice(0, 19)}Z` : '';
     const current = s.readError ? unreadState(s.readError) : `${s.status}${since}`;
     if (!ACTIVE.has(s.status)) {
-      skip({ resource: s.executionArn, label, current, reason: `already ended (${s.status})` });
+      skip({ resource: s.executionArn, current, reason: `already ended (${s.status})` });
       return;
     }
     act({
       resource: s.executionArn,
-      label,
       action: `StopExecution error=${KILLED_ERROR}`,
       current,
       after: 'ABORTED (a stopped execution cannot be resumed)',

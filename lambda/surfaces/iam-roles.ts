@@ -681,8 +681,8 @@ export function planRoles(
         resource,
         label,
         action: `PutRolePermissionsBoundary ${killBoundary}`,
-        current: `${policies}: at the managed-policy quota, ${denyName} cannot be attached`,
-        after: `boundary ${killBoundary}: the role is cut`,
+        current: `${policies}: at the managed-policy quota, no room for ${denyName}`,
+        after: 'set instead of the deny: cuts the role',
       });
     } else {
       out.actions.push({
@@ -690,7 +690,7 @@ export function planRoles(
         label,
         action: `AttachRolePolicy ${denyName}`,
         current: policies,
-        after: `${denyName} attached: the role is cut`,
+        after: 'attached: cuts the role',
       });
     }
     if (mode !== 'full_stop') continue;
@@ -710,7 +710,7 @@ export function planRoles(
           label,
           action: `PutRolePermissionsBoundary ${killBoundary}`,
           current: `boundary ${boundary}`,
-          after: `boundary ${killBoundary}: every session is cut`,
+          after: 'set: cuts every session, old and new',
         });
       }
     }
@@ -725,12 +725,16 @@ export function planRoles(
       });
     } else if (own.length + inline.length > 0) {
       const names = [...own.map((p) => p.policyName), ...inline.map((p) => `${p.policyName} (inline)`)];
+      const calls = [
+        ...(own.length > 0 ? [`DetachRolePolicy x${own.length}`] : []),
+        ...(inline.length > 0 ? [`DeleteRolePolicy x${inline.length}`] : []),
+      ];
       out.actions.push({
         resource,
         label,
-        action: `DetachRolePolicy x${own.length}, DeleteRolePolicy x${inline.length}`,
+        action: calls.join(', '),
         current: names.join(', '),
-        after: 'no policy of its own left (each kept verbatim for restore)',
+        after: 'removed (each kept verbatim in the snapshot, for restore)',
       });
     }
   }

@@ -440,7 +440,7 @@ const plan: Surface<NetworkSnapshot>['plan'] = (_ctx, _mode, snap) => {
       const groups = s.securityGroupIds.map((id) => ({ groupId: id, groupName: names.get(id) }));
       act({
         resource,
-        label: `VPC function ${s.functionArn.split(':').pop() ?? ''}`,
+        label: `function ${s.functionArn.split(':').pop() ?? ''} (VpcConfig)`,
         action: 'UpdateFunctionConfiguration VpcConfig',
         current: groupsText(groups),
         after: isolate,

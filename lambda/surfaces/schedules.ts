@@ -210,16 +210,14 @@ const readErrorUnknown: ReadError = { error: 'Unknown', message: 'the definition
 
 const plan: Surface<ScheduleSnapshot>['plan'] = (_ctx, _mode, snap) =>
   planEach(snap, (s, { act, skip }) => {
-    const label = `${s.groupName}/${s.name}`;
     const d = s.definition;
     const current = d ? `${d.State}, ${d.ScheduleExpression}` : unreadState(s.readError ?? readErrorUnknown);
     if (d?.State === 'DISABLED') {
-      skip({ resource: s.arn, label, current, reason: 'already DISABLED' });
+      skip({ resource: s.arn, current, reason: 'already DISABLED' });
       return;
     }
     act({
       resource: s.arn,
-      label,
       action: 'UpdateSchedule State=DISABLED',
       current,
       after: 'DISABLED (the full definition is kept)',

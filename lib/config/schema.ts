@@ -117,8 +117,7 @@ const workloadRegionSchema = z.strictObject({
   vpcIds: z
     .array(
       z.string({ error: 'must be a VPC id' }).regex(VPC_ID, {
-        error: (issue) =>
-          `must be a VPC id such as vpc-0abc12345def67890, got ${previewValue(issue.input)}`,
+        error: (issue) => `must be a VPC id such as vpc-0abc12345def67890, got ${previewValue(issue.input)}`,
       }),
     )
     .default([]),
@@ -180,8 +179,7 @@ export const configSchema = z.strictObject({
   agentRolePath: z
     .string()
     .regex(IAM_PATH_PATTERN, {
-      error: (issue) =>
-        `must be an IAM path that starts and ends with "/", got ${previewValue(issue.input)}`,
+      error: (issue) => `must be an IAM path that starts and ends with "/", got ${previewValue(issue.input)}`,
     })
     .optional(),
   /** The agents Backstop can kill. */
