@@ -1,5 +1,5 @@
 /**
- * Verification of the audit log, for `backstop audit verify` (DESIGN.md section 6). It reads the
+ * Verification of the audit log, for `backstop audit verify` (docs/design.md section 6). It reads the
  * bucket and reports, never changes anything. It checks:
  *
  * - retention: every object (records and manifests) is under Object Lock in the expected mode,

@@ -1,5 +1,5 @@
 /**
- * The signed incident manifest (the CloudTrail digest pattern, DESIGN.md section 6).
+ * The signed incident manifest (the CloudTrail digest pattern, docs/design.md section 6).
  *
  * At the end of an incident, {@link writeManifest} lists every object under
  * `incidents/<incidentId>/`, hashes each one's bytes, and writes `manifests/<incidentId>.json`:
