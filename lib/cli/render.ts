@@ -66,7 +66,11 @@ export function progressLine(e: ProgressEvent): string {
         : e.kind === 'succeeded'
           ? pc.green(e.kind)
           : e.kind;
-  return clip(`${pc.dim(t)}  ${e.state}${who}  ${kind}${e.detail ? pc.dim(`  ${e.detail}`) : ''}`);
+  return clip(
+    `${pc.dim(t)}  ${e.state}${who}  ${kind}${e.detail ? pc.dim(`  ${e.detail}`) : ''}`,
+    WIDTH,
+    'end',
+  );
 }
 
 /** What a kill result means for the person on call, in one paragraph. */

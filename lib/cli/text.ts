@@ -24,9 +24,14 @@ export function visibleLength(text: string): number {
   return stripAnsi(text).length;
 }
 
-/** One line cut to `width` columns. A line that has to be cut loses its colours. */
-export function clip(line: string, width = WIDTH): string {
-  return visibleLength(line) <= width ? line : shortenMiddle(stripAnsi(line), width);
+/**
+ * One line cut to `width` columns, in the middle (ids keep both ends) or at the `end` (a timeline
+ * line keeps its start). A line that has to be cut loses its colours.
+ */
+export function clip(line: string, width = WIDTH, where: 'middle' | 'end' = 'middle'): string {
+  if (visibleLength(line) <= width) return line;
+  const plain = stripAnsi(line);
+  return where === 'end' ? `${plain.slice(0, width - 1)}…` : shortenMiddle(plain, width);
 }
 
 /**
