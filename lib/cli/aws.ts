@@ -1,4 +1,5 @@
 import { type ClientFactory, createClientFactory } from '../../lambda/shared/clients';
+import { printable } from './text';
 
 /**
  * Where the CLI's AWS calls go and under which identity: the profile (`--profile`, else
@@ -100,7 +101,7 @@ const ERROR_HINTS: readonly { readonly match: RegExp; readonly hint: (t: AwsTarg
 export function explainAwsError(e: unknown, target: AwsTarget): string {
   const err = (e ?? {}) as { name?: string; code?: string; message?: string };
   const name = err.code && /^E[A-Z]+$/.test(err.code) ? err.code : (err.name ?? 'Error');
-  const first = (err.message ?? '').split('\n')[0]?.slice(0, 300) ?? '';
+  const first = printable((err.message ?? '').split('\n')[0]?.slice(0, 300) ?? '');
   const hint = ERROR_HINTS.find((h) => h.match.test(name))?.hint(target);
-  return `${name}: ${first || 'no message'}${hint ? `\n${hint}` : ''}`;
+  return `${printable(name)}: ${first || 'no message'}${hint ? `\n${hint}` : ''}`;
 }

@@ -34,7 +34,7 @@ import { type ControlPlaneOutputs, OutputsError, readControlPlaneOutputs, readSt
 import { type FlagPlan, planJson, planReport, renderPlan } from './plan';
 import { errorDetail, progressFromEngine } from './progress';
 import { auditSummary, colourStatus, outcomeSummary, progressLine, resultTable } from './render';
-import { clip, fitTable, wrap } from './text';
+import { clip, fitTable, printable, wrap } from './text';
 
 export { UsageError };
 
@@ -156,7 +156,9 @@ function printResult(io: Io, result: KillResult | undefined, json: boolean | und
   );
   for (const line of outcomeSummary(result)) io.out(line);
   if (result.rejection) {
-    for (const line of wrap(`${result.rejection.code}: ${result.rejection.message}`)) io.out(pc.red(line));
+    for (const line of wrap(printable(`${result.rejection.code}: ${result.rejection.message}`))) {
+      io.out(pc.red(line));
+    }
   }
   for (const j of result.joined) io.out(clip(`${j.agentId}: joined incident ${j.incidentId} (${j.mode})`));
   const total = Object.values(result.counts ?? {}).reduce((n, c) => n + (c ?? 0), 0);
@@ -340,8 +342,8 @@ async function statusCommand(io: Io, cmd: Command, agents: string[], opts: Commo
         rows.map((row) => [
           row.agentId,
           row.mode === 'normal' ? row.mode : pc.yellow(row.mode),
-          row.incidentId ?? '-',
-          row.updatedAt ?? '-',
+          printable(row.incidentId ?? '-'),
+          printable(row.updatedAt ?? '-'),
         ]),
       ),
     );

@@ -3,7 +3,7 @@ import type { KillResult } from '../../lambda/shared/kill-types';
 import type { StoredSurfacePlan } from '../../lambda/shared/plan-store';
 import { SURFACE_NAMES, type KillMode, type SurfaceName } from '../../lambda/shared/types';
 import { displayName, SURFACE_LABELS, SURFACE_SHORT } from './render';
-import { type Block, plural, renderBlocks, wrap } from './text';
+import { type Block, plural, printable, renderBlocks, wrap } from './text';
 
 /** The control flag of one agent: its mode now, and the mode the kill would set. */
 export interface FlagPlan {
@@ -93,16 +93,17 @@ export function renderPlan(report: PlanReport): string[] {
       const byResource = new Map<string, [string, string][]>();
       for (const a of s.actions) {
         const name = displayName(a.resource, a.label);
-        byResource.set(name, [...(byResource.get(name) ?? []), [a.action, `${a.current} -> ${a.after}`]]);
+        const row: [string, string] = [printable(a.action), printable(`${a.current} -> ${a.after}`)];
+        byResource.set(name, [...(byResource.get(name) ?? []), row]);
         changes += 1;
       }
       if (s.truncated) byResource.set(`... ${s.truncated.actions} in all`, [['see the audit log', '']]);
       for (const [name, rows] of byResource) cut.push({ head: [tag, name], rows });
       const byReason = new Map<string, [string, string][]>();
       for (const k of s.skipped) {
-        byReason.set(k.reason, [
-          ...(byReason.get(k.reason) ?? []),
-          [displayName(k.resource, k.label), k.current ?? ''],
+        byReason.set(printable(k.reason), [
+          ...(byReason.get(printable(k.reason)) ?? []),
+          [displayName(k.resource, k.label), printable(k.current ?? '')],
         ]);
         skipped += 1;
       }
@@ -124,7 +125,7 @@ export function renderPlan(report: PlanReport): string[] {
   }
   if (report.incomplete.length > 0) {
     lines.push(pc.red(pc.bold('Not planned (the plan is incomplete: treat these surfaces as unknown):')));
-    for (const i of report.incomplete) lines.push(...wrap(`- ${i}`, undefined, '  '));
+    for (const i of report.incomplete) lines.push(...wrap(`- ${printable(i)}`, undefined, '  '));
   }
   return lines;
 }

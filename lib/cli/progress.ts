@@ -1,4 +1,5 @@
 import type { EngineEvent } from '../local/engine';
+import { printable } from './text';
 import type { ProgressEvent } from './render';
 
 const agentOf = (value: unknown): string | undefined =>
@@ -37,7 +38,7 @@ export function oneLineCause(cause: string | undefined, max = 160): string | und
     // not JSON: the text itself
   }
   const first = text.split('\n').find((l) => l.trim() !== '' && !/^\s*at /.test(l)) ?? text;
-  const flat = first.replace(/\s+/g, ' ').trim();
+  const flat = printable(first.replace(/\s+/g, ' ').trim());
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
@@ -45,7 +46,7 @@ export function oneLineCause(cause: string | undefined, max = 160): string | und
 export function errorDetail(error: string | undefined, cause: string | undefined): string | undefined {
   const why = oneLineCause(cause);
   if (!error && !why) return undefined;
-  return [error, why].filter(Boolean).join(': ');
+  return [error && printable(error), why].filter(Boolean).join(': ');
 }
 
 /** The engine events a person wants to see while a kill runs, as progress lines. */

@@ -5,7 +5,17 @@ import type { KillResult } from '../../lambda/shared/kill-types';
 import { type KillStatus, SURFACE_NAMES, type SurfaceName } from '../../lambda/shared/types';
 import { parseEventRuleArn, parseScheduleArn, resourceKind } from '../../lambda/shared/arn';
 import { mappingLabel } from '../../lambda/surfaces/event-source-mappings';
-import { type Block, clip, fitTable, plural, renderBlocks, shortenMiddle, WIDTH, wrap } from './text';
+import {
+  type Block,
+  clip,
+  fitTable,
+  plural,
+  printable,
+  renderBlocks,
+  shortenMiddle,
+  WIDTH,
+  wrap,
+} from './text';
 
 /** What a progress line needs: the engine's events and the deployed execution history both map to it. */
 export interface ProgressEvent {
@@ -116,13 +126,15 @@ export function outcomeSummary(result: KillResult): string[] {
 export function resultTable(result: KillResult): string {
   const rows: string[][] = [];
   for (const a of result.agents) {
-    if (a.surfaces.length === 0) rows.push([a.agentId, '-', colourStatus(a.status), '-', a.detail ?? '']);
+    if (a.surfaces.length === 0) {
+      rows.push([a.agentId, '-', colourStatus(a.status), '-', printable(a.detail ?? '')]);
+    }
     for (const s of a.surfaces) {
       const detail =
         s.contain === 'NOT_APPLICABLE' && !result.dryRun
           ? `not cut in ${result.mode ?? 'this mode'}`
           : (s.detail ?? '');
-      rows.push([a.agentId, s.surface, colourStatus(s.contain), colourStatus(s.verify), detail]);
+      rows.push([a.agentId, s.surface, colourStatus(s.contain), colourStatus(s.verify), printable(detail)]);
     }
   }
   return fitTable(['agent', 'surface', 'contain', 'verify', 'detail'], rows);
@@ -140,6 +152,10 @@ export function shortResource(resource: unknown): string {
  * `rule support-events/ticket-created`; `label` (what a surface knows better) wins.
  */
 export function displayName(resource: string | undefined, label?: string): string {
+  return printable(nameOf(resource, label));
+}
+
+function nameOf(resource: string | undefined, label?: string): string {
   if (label) return label;
   if (!resource) return '-';
   try {
@@ -218,6 +234,10 @@ function groupName(id: string, book?: NameBook): string {
 
 /** One value of a change's before or after, the way an on-call person wants to read it. */
 export function summarizeValue(value: unknown, book?: NameBook): string {
+  return printable(valueText(value, book));
+}
+
+function valueText(value: unknown, book?: NameBook): string {
   if (value === undefined || value === null) return '-';
   if (typeof value !== 'object') return String(value);
   const v = value as Record<string, unknown>;
@@ -295,7 +315,7 @@ export function changesTable(records: readonly AuditRecord[]): string {
       r.surface === 'network' && d.action === 'UpdateFunctionConfiguration' ? `${name} (VpcConfig)` : name,
     );
     if (r.type === 'ResourceSkipped') {
-      block.rows.push(['skipped', String(d.reason ?? '')]);
+      block.rows.push(['skipped', printable(String(d.reason ?? ''))]);
       continue;
     }
     let after = summarizeValue(d.after, book);
@@ -331,7 +351,7 @@ export function auditSummary(report: AuditReport): string {
       .filter((f) => f.severity !== 'info')
       .flatMap((f) =>
         wrap(
-          `${f.severity === 'error' ? 'error' : 'warning'} ${f.check} ${f.key}: ${f.message}`,
+          printable(`${f.severity === 'error' ? 'error' : 'warning'} ${f.check} ${f.key}: ${f.message}`),
           WIDTH,
           '    ',
         ).map((l, i) => (i === 0 ? `  ${l}` : l)),

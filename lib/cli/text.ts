@@ -19,6 +19,20 @@ export function stripAnsi(text: string): string {
   return text.replace(ANSI, '');
 }
 
+/** Characters a terminal obeys instead of showing: C0 and C1 controls (escape, line breaks) and bidi overrides. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text that came from AWS or from the agent (a description, an error message), made safe to
+ * print: its control characters are shown as `\u001b`, never obeyed. An agent that writes escape
+ * sequences or line breaks into a resource it owns must not be able to repaint the on-call
+ * person's terminal or add a fake `CONTAINED` line to it.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Columns a line takes on a terminal (colour codes take none). */
 export function visibleLength(text: string): number {
   return stripAnsi(text).length;
@@ -144,7 +158,7 @@ export function zipColumns(cells: readonly string[], widths: readonly number[], 
     const w = i < widths.length ? widths[i] : width - widths.reduce((a, b) => a + b, 0);
     // A column before the last keeps one space free, so its text never touches the next one.
     const room = i < cells.length - 1 ? w - 1 : w;
-    return { w, lines: cell === '' ? [''] : wrap(stripAnsi(cell), room) };
+    return { w, lines: cell === '' ? [''] : wrap(printable(stripAnsi(cell)), room) };
   });
   const height = Math.max(...cols.map((c) => c.lines.length));
   const out: string[] = [];
