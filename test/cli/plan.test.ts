@@ -127,6 +127,16 @@ describe('backstop plan on the embedded simulator', () => {
     expect(p.after).toEqual(p.before);
     expect(p.calls.length).toBeGreaterThan(0);
     expect(p.calls.filter((c) => !READ_ONLY_CALL.test(c.action)).map((c) => c.action)).toEqual([]);
+    // The state machine carries counts only: the plan itself is in the state table.
+    const branches = p.run.execution.events
+      .filter((e) => e.type === 'TaskSucceeded')
+      .map((e) => e.output as { surface?: string; plan?: unknown })
+      .filter((o) => o?.surface !== undefined);
+    expect(branches).toHaveLength(7);
+    for (const b of branches) {
+      expect(b).not.toHaveProperty('plan');
+      expect(JSON.stringify(b).length).toBeLessThan(4096);
+    }
     expect(p.plans.map((s) => s.surface).sort()).toEqual([
       'event-source-mappings',
       'eventbridge-rules',
