@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -10,11 +10,13 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { KillResult } from '../../lambda/shared/kill-types';
+import type { StoredSurfacePlan } from '../../lambda/shared/plan-store';
+import { SURFACE_NAMES } from '../../lambda/shared/types';
 import { buildCli, EXIT } from '../../lib/cli';
 
 const SAMPLE_CONFIG = join(__dirname, '..', '..', 'backstop.config.json');
 const sfn = mockClient(SFNClient);
-const dynamo = mockClient(DynamoDBClient);
+const dynamo = mockClient(DynamoDBDocumentClient);
 
 /** Every variable the SDK reads credentials, profile, region or endpoint from. */
 const AWS_ENV = [
@@ -214,6 +216,109 @@ describe('backstop kill (deployed)', () => {
     expect(code).toBe(EXIT.ok);
     expect(c.text()).toMatch(/started arn:aws:states:.*:execution:backstop-kill:inc-1/);
     expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
+  });
+});
+
+describe('backstop plan (deployed)', () => {
+  const planned: KillResult = {
+    ...contained,
+    incidentId: 'plan-1',
+    status: 'PLANNED',
+    dryRun: true,
+    timeToContainMs: null,
+    counts: { PLANNED: 1 },
+    agents: [
+      {
+        agentId: 'support-bot',
+        status: 'PLANNED',
+        surfaces: SURFACE_NAMES.map((surface) => ({
+          surface,
+          contain: surface === 'iam' ? 'PLANNED' : 'NOT_APPLICABLE',
+          verify: surface === 'iam' ? 'VERIFIED' : 'NOT_APPLICABLE',
+        })),
+      },
+    ],
+  };
+  const stored = (surface: (typeof SURFACE_NAMES)[number]): StoredSurfacePlan => ({
+    agentId: 'support-bot',
+    surface,
+    mode: 'read_only',
+    applies: surface === 'iam',
+    resources: 1,
+    actions:
+      surface === 'iam'
+        ? [
+            {
+              resource: 'arn:aws:iam::222222222222:role/agents/support-bot-runtime',
+              label: 'role support-bot-runtime',
+              action: 'AttachRolePolicy backstop-read-only-us-east-1',
+              current: '3 managed, 2 inline',
+              after: 'attached: cuts the role',
+            },
+          ]
+        : [],
+    skipped:
+      surface === 'iam'
+        ? []
+        : [
+            {
+              resource: `arn:aws:lambda:us-east-1:222222222222:function:${surface}-thing`,
+              current: 'ENABLED',
+              reason: 'a read_only kill leaves it as it is (only full_stop cuts this surface)',
+            },
+          ],
+  });
+
+  beforeEach(() => {
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(planned) });
+  });
+
+  it('runs a dry run and reads the plan back from the state table the configuration names', async () => {
+    dynamo.on(QueryCommand).resolves({
+      Items: SURFACE_NAMES.map((s) => ({
+        pk: 'INCIDENT#plan-1',
+        sk: `PLAN#support-bot#${s}`,
+        plan: stored(s),
+      })),
+    });
+    dynamo.on(GetCommand).resolves({});
+    const c = cli();
+
+    const code = await c.run('plan', 'support-bot', '--mode', 'read_only', '--config', SAMPLE_CONFIG);
+
+    expect(code).toBe(EXIT.ok);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input as string)).toEqual(
+      expect.objectContaining({ agentId: 'support-bot', mode: 'read_only', dryRun: true }),
+    );
+    expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.TableName).toBe('backstop-state');
+    const text = c.text().replace(/\s+/g, ' ');
+    expect(text).toMatch(/Plan plan-1: PLANNED \(read_only\): a dry run, nothing was changed/);
+    expect(text).toMatch(
+      /role support-bot-runtime AttachRolePolicy 3 managed, 2 inline -> attached: cuts the role backstop-read-only-us-east-1/,
+    );
+    expect(text).toMatch(
+      /In short: a read_only kill would change 1 IAM role and the control flag\. It leaves running: 1 Lambda function, 1 event source mapping/,
+    );
+    for (const line of c.text().split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+  });
+
+  it('exits 2 and says the plan is incomplete when the state table cannot be read', async () => {
+    dynamo.on(QueryCommand).rejects(
+      Object.assign(new Error('not authorized to perform dynamodb:Query'), {
+        name: 'AccessDeniedException',
+      }),
+    );
+    dynamo.on(GetCommand).resolves({});
+    const c = cli();
+
+    const code = await c.run('plan', 'support-bot', '--config', SAMPLE_CONFIG, '--json');
+
+    expect(code).toBe(EXIT.notContained);
+    const json = JSON.parse(c.text());
+    expect(json.complete).toBe(false);
+    expect(json.incomplete[0]).toMatch(
+      /^the plan could not be read from the state table backstop-state: AccessDeniedException/,
+    );
   });
 });
 
