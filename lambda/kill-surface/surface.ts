@@ -155,7 +155,7 @@ function planFor(
   const plan = surface.plan(ctx, mode, current);
   if (surface.appliesTo(mode)) return plan;
   const cutBy = KILL_MODES.filter((m) => surface.appliesTo(m));
-  const reason = `a ${mode} kill leaves it as it is (only ${cutBy.join(', ')} cuts this surface)`;
+  const reason = `${/^[aeiou]/.test(mode) ? 'an' : 'a'} ${mode} kill leaves it as it is (only ${cutBy.join(', ')} cuts this surface)`;
   return {
     actions: [],
     skipped: [

@@ -13,7 +13,7 @@ import {
   recordSummary,
   resultTable,
 } from './render';
-import { clip, plural, wrap } from './text';
+import { aMode, clip, plural, wrap } from './text';
 
 export interface DrillOptions {
   readonly mode: KillMode;
@@ -37,8 +37,8 @@ export async function drillCommand(io: Io, opts: DrillOptions): Promise<number> 
     require('../local/drill/scenario') as typeof import('../local/drill/scenario');
   if (!opts.json) {
     const title = opts.plan
-      ? `Backstop drill: what a ${opts.mode} kill of ${DRILL_AGENT} would cut (dry run, embedded simulator)`
-      : `Backstop drill: a ${opts.mode} kill of ${DRILL_AGENT} on the embedded simulator (no AWS account)`;
+      ? `Backstop drill: what ${aMode(opts.mode)} kill of ${DRILL_AGENT} would cut (dry run, embedded simulator)`
+      : `Backstop drill: ${aMode(opts.mode)} kill of ${DRILL_AGENT} on the embedded simulator (no AWS account)`;
     for (const line of wrap(title)) io.out(pc.bold(line));
     io.out(
       `Seeding a control plane (111111111111) and a workload account (${DRILL_WORKLOAD.accountId}, ${DRILL_WORKLOAD.region})...`,

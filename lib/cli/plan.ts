@@ -3,7 +3,7 @@ import type { KillResult } from '../../lambda/shared/kill-types';
 import type { StoredSurfacePlan } from '../../lambda/shared/plan-store';
 import { SURFACE_NAMES, type KillMode, type SurfaceName } from '../../lambda/shared/types';
 import { displayName, SURFACE_LABELS, SURFACE_SHORT } from './render';
-import { type Block, plural, printable, renderBlocks, wrap } from './text';
+import { aMode, type Block, plural, printable, renderBlocks, wrap } from './text';
 
 /** The control flag of one agent: its mode now, and the mode the kill would set. */
 export interface FlagPlan {
@@ -81,7 +81,7 @@ export function renderPlan(report: PlanReport): string[] {
     lines.push('');
     lines.push(
       ...wrap(
-        `${pc.bold(agent.agentId)}: a ${mode} kill sets the control flag ${flag.now ?? '(mode unknown)'} -> ${flag.after} first (the agent's own runtime guard reads it), then:`,
+        `${pc.bold(agent.agentId)}: ${aMode(mode)} kill sets the control flag ${flag.now ?? '(mode unknown)'} -> ${flag.after} first (the agent's own runtime guard reads it), then:`,
       ),
     );
     const cut: Block[] = [];
@@ -136,8 +136,8 @@ function summaryLines(surfaces: readonly StoredSurfacePlan[], mode: KillMode): s
   const leftRunning = surfaces.filter((s) => !s.applies && s.resources > 0);
   const parts = [
     cut.length > 0
-      ? `a ${mode} kill would change ${cut.map((s) => countLabel(s.surface, new Set(s.actions.map((a) => a.resource)).size)).join(', ')} and the control flag.`
-      : `a ${mode} kill would set the control flag and find nothing else to cut.`,
+      ? `${aMode(mode)} kill would change ${cut.map((s) => countLabel(s.surface, new Set(s.actions.map((a) => a.resource)).size)).join(', ')} and the control flag.`
+      : `${aMode(mode)} kill would set the control flag and find nothing else to cut.`,
   ];
   if (leftRunning.length > 0) {
     parts.push(

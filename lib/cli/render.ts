@@ -6,7 +6,9 @@ import { type KillStatus, SURFACE_NAMES, type SurfaceName } from '../../lambda/s
 import { parseEventRuleArn, parseScheduleArn, resourceKind } from '../../lambda/shared/arn';
 import { mappingLabel } from '../../lambda/surfaces/event-source-mappings';
 import {
+  aMode,
   type Block,
+  capital,
   clip,
   fitTable,
   plural,
@@ -118,7 +120,9 @@ export function outcomeSummary(result: KillResult): string[] {
       : `Cut and read back: ${names(cut)}, and the control flag (${mode}).`,
   ];
   if (left.length > 0) {
-    lines.push(`A ${mode} kill leaves alone: ${names(left)}: they keep running (only full_stop cuts them).`);
+    lines.push(
+      `${capital(aMode(mode))} kill leaves alone: ${names(left)}: they keep running (only full_stop cuts them).`,
+    );
   }
   return lines.flatMap((l) => wrap(l));
 }
@@ -130,11 +134,23 @@ export function resultTable(result: KillResult): string {
       rows.push([a.agentId, '-', colourStatus(a.status), '-', printable(a.detail ?? '')]);
     }
     for (const s of a.surfaces) {
-      const detail =
-        s.contain === 'NOT_APPLICABLE' && !result.dryRun
-          ? `not cut in ${result.mode ?? 'this mode'}`
-          : (s.detail ?? '');
-      rows.push([a.agentId, s.surface, colourStatus(s.contain), colourStatus(s.verify), printable(detail)]);
+      if (s.contain === 'NOT_APPLICABLE' && !result.dryRun) {
+        rows.push([
+          a.agentId,
+          s.surface,
+          pc.dim('not cut'),
+          pc.dim('-'),
+          `left alone by ${result.mode ?? 'the mode'}`,
+        ]);
+        continue;
+      }
+      rows.push([
+        a.agentId,
+        s.surface,
+        colourStatus(s.contain),
+        colourStatus(s.verify),
+        printable(s.detail ?? ''),
+      ]);
     }
   }
   return fitTable(['agent', 'surface', 'contain', 'verify', 'detail'], rows);

@@ -75,6 +75,15 @@ export function wrap(text: string, width = WIDTH, indent = ''): string[] {
   return lines;
 }
 
+/** `a full_stop`, `an approval_gated`: a mode with its article. */
+export function aMode(mode: string): string {
+  return `${/^[aeiou]/.test(mode) ? 'an' : 'a'} ${mode}`;
+}
+
+export function capital(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** `n thing` or `n things`. */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

@@ -49,10 +49,13 @@ describe('backstop drill', () => {
         );
       } else {
         expect(flat).not.toMatch(/Every surface was cut/);
+        expect(text).toMatch(
+          new RegExp(`^│ support-bot │ lambda +│ not cut +│ - +│ left alone by ${mode} +│$`, 'm'),
+        );
         expect(flat).toMatch(/Cut and read back: IAM roles, and the control flag/);
         expect(flat).toMatch(
           new RegExp(
-            `A ${mode} kill leaves alone: Lambda functions, event source mappings, EventBridge rules, Scheduler schedules, running executions, network: they keep running`,
+            `${mode === 'approval_gated' ? 'An' : 'A'} ${mode} kill leaves alone: Lambda functions, event source mappings, EventBridge rules, Scheduler schedules, running executions, network: they keep running`,
           ),
         );
       }
