@@ -526,7 +526,11 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
       if (err.code?.startsWith('commander.')) return err.exitCode === 0 ? EXIT.ok : EXIT.error;
       for (const line of failureMessage(e, debug).split('\n')) {
         if (debug) io.err(line);
-        else for (const l of wrap(line)) io.err(pc.red(l));
+        else {
+          // A wrapped `  - field: reason` continues under the reason, not under the dash.
+          const indent = (line.match(/^\s*(?:- )?/)?.[0] ?? '').replace('-', ' ');
+          for (const l of wrap(line, undefined, indent)) io.err(pc.red(l));
+        }
       }
       return EXIT.error;
     }
