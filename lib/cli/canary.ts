@@ -7,26 +7,20 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { type CanaryFinding, type CanaryReport, runCanary } from '../../lambda/canary/canary';
-import type { ClientFactory } from '../../lambda/shared/clients';
 import { realSleep } from '../../lambda/shared/deps';
-import { DEFAULT_CONFIG_PATH, loadConfig, toDirectory, workloadTargets } from '../config';
+import { toDirectory, workloadTargets } from '../config';
+import type { Io } from './index';
+import { awsOptions, type CommonOptions, connect, resolve } from './options';
 
 /** The same codes as the other commands: 0 nothing found, 2 findings, 1 bad usage or an error. */
 const EXIT = { ok: 0, error: 1, findings: 2 } as const;
 const WIDTH = 100;
 
-export interface CanaryCliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-}
-
-export interface CanaryOptions {
-  readonly config: string;
+export interface CanaryOptions extends CommonOptions {
   readonly local?: boolean;
   readonly account?: string;
-  readonly region?: string;
-  readonly endpoint?: string;
-  readonly json?: boolean;
+  /** Only this workload region (`--region` is the control plane's, as for every command). */
+  readonly workloadRegion?: string;
 }
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
@@ -54,11 +48,7 @@ function findingLines(f: CanaryFinding): string[] {
 }
 
 /** Runs the rehearsal of every selected workload account and region; resolves with the exit code. */
-export async function canaryCommand(
-  io: CanaryCliIo,
-  opts: CanaryOptions,
-  clientsFor: (region: string) => ClientFactory,
-): Promise<number> {
+export async function canaryCommand(io: Io, cmd: Command, opts: CanaryOptions): Promise<number> {
   if (!opts.local) {
     for (const line of wrap(
       'backstop canary runs in the control plane on its schedule (alarms CanaryFoundProblem and CanarySilent; findings on the Backstop topic). To rehearse here, add --local.',
@@ -67,24 +57,19 @@ export async function canaryCommand(
       io.err(line);
     return EXIT.error;
   }
-  if (opts.endpoint !== undefined) {
-    try {
-      new URL(opts.endpoint);
-    } catch {
-      io.err(`--endpoint ${opts.endpoint}: not a URL (for example http://localhost:4566)`);
-      return EXIT.error;
-    }
-    process.env.AWS_ENDPOINT_URL = opts.endpoint;
-  }
-  const config = loadConfig(opts.config);
+  const r = resolve(cmd, opts, []);
+  const config = r.config;
   const all = workloadTargets(config);
   const targets = all.filter(
     (t) =>
       (opts.account === undefined || t.accountId === opts.account) &&
-      (opts.region === undefined || t.region === opts.region),
+      (opts.workloadRegion === undefined || t.region === opts.workloadRegion),
   );
   if (targets.length === 0) {
-    const asked = [opts.account && `--account ${opts.account}`, opts.region && `--region ${opts.region}`]
+    const asked = [
+      opts.account && `--account ${opts.account}`,
+      opts.workloadRegion && `--workload-region ${opts.workloadRegion}`,
+    ]
       .filter(Boolean)
       .join(' ');
     const declared = all.map((t) => `${t.accountId}/${t.region}`).join(', ');
@@ -97,7 +82,7 @@ export async function canaryCommand(
   }
   const deps = {
     directory: toDirectory(config),
-    clients: clientsFor(config.controlPlane.region),
+    clients: await connect(io, r),
     clock: () => new Date(),
     sleep: realSleep,
     log: silent,
@@ -126,18 +111,18 @@ export async function canaryCommand(
 /** Registers `backstop canary` on the CLI (lib/cli/index.ts). */
 export function addCanaryCommand(
   program: Command,
-  io: CanaryCliIo,
-  clientsFor: (region: string) => ClientFactory,
+  io: Io,
   set: (run: Promise<number>) => Promise<void>,
 ): void {
-  program
-    .command('canary')
-    .description('rehearse a kill (no cut): what would make it PARTIAL or FAILED?')
-    .option('--local', 'run the rehearsal here, with the kill worker’s credentials or against --endpoint')
-    .option('--config <file>', 'Backstop configuration', DEFAULT_CONFIG_PATH)
-    .option('--account <id>', 'only this workload account')
-    .option('--region <region>', 'only this region')
-    .option('--endpoint <url>', 'an AWS-compatible endpoint for every SDK call (sets AWS_ENDPOINT_URL)')
-    .option('--json', 'print the reports as JSON for scripts')
-    .action((opts: CanaryOptions) => set(canaryCommand(io, opts, clientsFor)));
+  awsOptions(
+    program
+      .command('canary')
+      .description('rehearse a kill (no cut): what would make it PARTIAL or FAILED?')
+      .option('--local', 'run the rehearsal here, with the kill worker’s credentials or against --endpoint')
+      .option('--account <id>', 'only this workload account')
+      .option('--workload-region <region>', 'only this workload region'),
+    'the file `cdk deploy --outputs-file` wrote (default: the names the configuration gives)',
+  ).action(function (this: Command, opts: CanaryOptions) {
+    return set(canaryCommand(io, this, opts));
+  });
 }

@@ -2,7 +2,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { AGENT_TAG } from '../../lambda/shared/naming';
+import { AGENT_TAG, stateTableName } from '../../lambda/shared/naming';
 import { RETAIN } from './secure-defaults';
 
 /** Who may read the control flags from the workload accounts, each agent its own. */
@@ -134,6 +134,7 @@ export class StateTable extends Construct {
     super(scope, id);
     const statements = stateTablePolicyStatements(props);
     this.table = new dynamodb.Table(this, 'Table', {
+      tableName: stateTableName(),
       partitionKey: { name: STATE_TABLE_KEYS.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: STATE_TABLE_KEYS.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
