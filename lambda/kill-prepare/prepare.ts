@@ -162,6 +162,30 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   }
 
   const reachable = kill.agents.filter((a) => !unreachable.some((u) => u.agentId === a.agentId));
+  // A dry run takes no lock: a real kill that starts while it runs must cut, never join a plan.
+  if (kill.dryRun) {
+    await store.putIncident({
+      incidentId: kill.incidentId,
+      executionName: input.executionName,
+      status: 'RUNNING',
+      mode: kill.mode,
+      agentIds: kill.agents.map((a) => a.agentId),
+      requestedAt,
+      reason: kill.reason,
+      actor,
+    });
+    await chain.flush();
+    return {
+      ...base(kill, input, requestedAt),
+      status: 'ACCEPTED',
+      targets: interleaveByAccount(
+        reachable.map((a) => ({ agentId: a.agentId, accountId: a.accountId, region: a.region })),
+      ),
+      joined: [],
+      rejection: null,
+      unreachable,
+    };
+  }
   const locks = await mapLimit(reachable, PARALLEL, async (agent) => {
     const request = {
       incidentId: kill.incidentId,
@@ -205,7 +229,7 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
     targets.push({ agentId: agent.agentId, accountId: agent.accountId, region: agent.region });
   });
 
-  if (!kill.dryRun) await setFlags(store, chain, kill.mode, kill.incidentId, kill.reason, targets, deps);
+  await setFlags(store, chain, kill.mode, kill.incidentId, kill.reason, targets, deps);
 
   await store.putIncident({
     incidentId: kill.incidentId,
