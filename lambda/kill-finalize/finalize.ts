@@ -82,7 +82,7 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     });
   }
 
-  for (const t of prepare.targets) {
+  for (const t of prepare.dryRun ? [] : prepare.targets) {
     try {
       await store.releaseLock(t.agentId, prepare.incidentId);
     } catch (e) {

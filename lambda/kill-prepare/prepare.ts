@@ -163,6 +163,30 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   }
 
   const reachable = kill.agents.filter((a) => !unreachable.some((u) => u.agentId === a.agentId));
+  // A dry run takes no lock: a real kill that starts while it runs must cut, never join a plan.
+  if (kill.dryRun) {
+    await store.putIncident({
+      incidentId: kill.incidentId,
+      executionName: input.executionName,
+      status: 'RUNNING',
+      mode: kill.mode,
+      agentIds: kill.agents.map((a) => a.agentId),
+      requestedAt,
+      reason: kill.reason,
+      actor,
+    });
+    await chain.flush();
+    return {
+      ...base(kill, input, requestedAt),
+      status: 'ACCEPTED',
+      targets: interleaveByAccount(
+        reachable.map((a) => ({ agentId: a.agentId, accountId: a.accountId, region: a.region })),
+      ),
+      joined: [],
+      rejection: null,
+      unreachable,
+    };
+  }
   const locks = await mapLimit(reachable, PARALLEL, async (agent) => {
     const request = {
       incidentId: kill.incidentId,
@@ -207,16 +231,14 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   });
 
   // A kill wins over a restore: cancel any pending or running restore of these agents before the
-  // flag goes up (lambda/restore-shared/cancel.ts).
-  if (!kill.dryRun) {
-    await cancelRestores(
-      deps,
-      chain,
-      targets.map((t) => t.agentId),
-      kill.incidentId,
-    );
-  }
-  if (!kill.dryRun) await setFlags(store, chain, kill.mode, kill.incidentId, kill.reason, targets, deps);
+  // flag goes up (lambda/restore-shared/cancel.ts). A dry run returned above.
+  await cancelRestores(
+    deps,
+    chain,
+    targets.map((t) => t.agentId),
+    kill.incidentId,
+  );
+  await setFlags(store, chain, kill.mode, kill.incidentId, kill.reason, targets, deps);
 
   await store.putIncident({
     incidentId: kill.incidentId,

@@ -1,5 +1,5 @@
 /**
- * Verification of the audit log, for `backstop audit verify` (DESIGN.md section 6), on the
+ * Verification of the audit log, for `backstop audit verify` (docs/design.md section 6), on the
  * bucket or on an exported evidence bundle (an {@link AuditSource}). It reads and reports; it
  * never changes anything. Every finding names the object key and the check:
  *

@@ -1,5 +1,5 @@
 /**
- * The audit log writer (DESIGN.md section 6).
+ * The audit log writer (docs/design.md section 6).
  *
  * Every handler invocation writes one hash chain of records to the Object Lock bucket:
  * `incidents/<incidentId>/<chainId>/<seq>-<type>.json`. Each record holds the SHA-256 (hex) of

@@ -1,6 +1,6 @@
 /**
  * Signed manifests: an incident is sealed by an ordered series of them (the CloudTrail digest
- * pattern, DESIGN.md section 6).
+ * pattern, docs/design.md section 6).
  *
  * ## One incident, several manifests
  *

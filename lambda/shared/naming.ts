@@ -134,6 +134,18 @@ export function publicKeyObjectKey(keyIdOrArn: string): string {
 }
 
 export const PUBLIC_KEY_PREFIX = 'public-keys/';
+/**
+ * The state table's name. Fixed, so the CLI finds it from the configuration alone (DynamoDB table
+ * names are unique per account and region; the control plane has one of each).
+ */
+export function stateTableName(): string {
+  return 'backstop-state';
+}
+
+/** The audit bucket's name: S3 names are global, so the account and region make it unique. */
+export function auditBucketName(accountId: string, region: string): string {
+  return `backstop-audit-${accountId}-${region}`;
+}
 
 /** Names of the control plane's fixed-name resources (worker roles are referenced by the workload trust). */
 export const CONTROL_PLANE = {

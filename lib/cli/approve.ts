@@ -15,16 +15,18 @@ import { randomHex, realSleep } from '../../lambda/shared/deps';
 import type { HandlerDeps } from '../../lambda/shared/deps';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import { toDirectory } from '../config';
-import { EXIT, type Io, UsageError } from './index';
-import { readControlPlaneOutputs } from './outputs';
+import { EXIT, type Io } from './index';
+import { checkReason, UsageError } from './inputs';
+import { connect } from './options';
 import { callEndpoint, type Fetch, restoreEndpointUrl } from './restore-endpoint';
 import {
   type RestoreTarget,
-  restoreContext,
+  restoreResolve,
   restoreSettingsOf,
   restoreTargetOptions,
   stsIdentity,
 } from './restore';
+import { clip, printable, wrap } from './text';
 
 interface DecisionOptions extends RestoreTarget {
   reason?: string;
@@ -34,9 +36,9 @@ function print(io: Io, result: DecisionResult, json: boolean | undefined): numbe
   if (json) {
     io.out(JSON.stringify(result, null, 2));
   } else {
-    const line = `${result.action} ${result.restoreId}: ${result.accepted ? pc.green('accepted') : pc.red(`refused (${result.code ?? 'refused'})`)}`;
-    io.out(line);
-    io.out(result.message);
+    const verdict = result.accepted ? pc.green('accepted') : pc.red(`refused (${result.code ?? 'refused'})`);
+    io.out(clip(`${result.action} ${printable(result.restoreId)}: ${verdict}`));
+    for (const line of wrap(printable(result.message))) io.out(line);
     if (result.status)
       io.out(`Restore status: ${result.status}, approvals ${result.approvals} of ${result.quorum}`);
   }
@@ -45,25 +47,31 @@ function print(io: Io, result: DecisionResult, json: boolean | undefined): numbe
 
 async function decisionCommand(
   io: Io,
+  cmd: Command,
   action: 'approve' | 'reject',
   restoreId: string,
   opts: DecisionOptions,
   fetchFn?: Fetch,
 ): Promise<number> {
+  const r = restoreResolve(cmd, opts, [], action);
+  const reason = checkReason(opts.reason, action === 'reject');
   let request;
   try {
     request = validateDecision({
       action,
       restoreId,
-      ...(opts.reason !== undefined && { reason: opts.reason }),
+      ...(reason !== undefined && { reason }),
     });
   } catch (e) {
-    throw new UsageError(`${action}: ${(e as Error).message.replace('reason:', '--reason:')}`);
+    throw new UsageError(
+      `${action}: ${(e as Error).message.replace('reason:', '--reason:').replace('restoreId:', '<restoreId>:')}`,
+    );
   }
-  const { config, outputs, clients, region } = restoreContext(io, opts, action);
+  const clients = await connect(io, r);
 
   if (opts.local) {
-    const cp = readControlPlaneOutputs(outputs);
+    const cp = r.outputs;
+    if (!cp) throw new UsageError(`${action} --local needs --outputs <file>`);
     const deps: HandlerDeps = {
       env: {
         tableName: cp.stateTableName,
@@ -72,7 +80,7 @@ async function decisionCommand(
         manifestSigningKeyArn: cp.signingKeyArn,
         topicArn: cp.topicArn,
         metricsNamespace: CONTROL_PLANE.metricsNamespace,
-        directory: toDirectory(config),
+        directory: toDirectory(r.config),
       },
       clients,
       clock: () => new Date(),
@@ -81,15 +89,16 @@ async function decisionCommand(
       log: { info: () => {}, warn: () => {}, error: () => {} },
     };
     const caller = await stsIdentity(clients);
-    const { result } = await decide(deps, restoreSettingsOf(config), caller, request);
+    const { result } = await decide(deps, restoreSettingsOf(r.config), caller, request);
     return print(io, result, opts.json);
   }
 
-  const answer = await callEndpoint(clients, region, restoreEndpointUrl(outputs), { ...request }, fetchFn);
+  const url = restoreEndpointUrl(r.outputsFile);
+  const answer = await callEndpoint(clients, r.target.region, url, { ...request }, fetchFn);
   if (typeof answer.body.accepted !== 'boolean') {
     const message = `${String(answer.body.error ?? answer.status)}: ${String(answer.body.message ?? '')}`;
     if (opts.json) io.out(JSON.stringify(answer.body, null, 2));
-    else io.err(pc.red(message));
+    else for (const line of wrap(printable(message))) io.err(pc.red(line));
     return EXIT.notContained;
   }
   return print(io, answer.body as unknown as DecisionResult, opts.json);
@@ -110,16 +119,16 @@ export function registerApprovalCommands(
       )
       .argument('<restoreId>', 'the id `backstop restore` printed')
       .option('--reason <text>', 'why (goes in the audit log)'),
-  ).action((restoreId: string, opts: DecisionOptions) =>
-    set(decisionCommand(io, 'approve', restoreId, opts, fetchFn)),
-  );
+  ).action(function (this: Command, restoreId: string, opts: DecisionOptions) {
+    return set(decisionCommand(io, this, 'approve', restoreId, opts, fetchFn));
+  });
   restoreTargetOptions(
     program
       .command('reject')
       .description('reject a restore: one rejection ends it, and nothing changes')
       .argument('<restoreId>', 'the id `backstop restore` printed')
-      .requiredOption('--reason <text>', 'why (goes in the audit log)'),
-  ).action((restoreId: string, opts: DecisionOptions) =>
-    set(decisionCommand(io, 'reject', restoreId, opts, fetchFn)),
-  );
+      .option('--reason <text>', 'why (required: goes in the audit log)'),
+  ).action(function (this: Command, restoreId: string, opts: DecisionOptions) {
+    return set(decisionCommand(io, this, 'reject', restoreId, opts, fetchFn));
+  });
 }

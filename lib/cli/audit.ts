@@ -10,11 +10,11 @@ import pc from 'picocolors';
 import { assertAuditId } from '../../lambda/shared/audit';
 import { S3AuditSource, toPublicKey } from '../../lambda/shared/audit-source';
 import { type AuditReport, verifyAudit } from '../../lambda/shared/audit-verify';
-import { type ClientFactory, createClientFactory } from '../../lambda/shared/clients';
+import type { ClientFactory } from '../../lambda/shared/clients';
 import { type HandlerDeps, randomHex, realSleep } from '../../lambda/shared/deps';
 import { holdReleaseRequestId, type HoldResult, placeIncidentHolds } from '../../lambda/shared/legal-hold';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
-import { type BackstopConfig, DEFAULT_CONFIG_PATH, loadConfig, toDirectory } from '../config';
+import { type BackstopConfig, loadConfig, toDirectory } from '../config';
 import {
   BundleSource,
   exportIncident,
@@ -23,48 +23,31 @@ import {
   writeBundleDirectory,
 } from './audit-bundle';
 import { auditReportText, wrap } from './audit-render';
-import { EXIT, type Io, UsageError } from './index';
-import { type ControlPlaneOutputs, readControlPlaneOutputs } from './outputs';
+import { EXIT, type Io } from './index';
+import { UsageError } from './inputs';
+import { awsOptions, type CommonOptions, connect, resolve } from './options';
+import type { ControlPlaneOutputs } from './outputs';
 
-interface Target {
-  config: string;
-  outputs?: string;
-  endpoint?: string;
-  json?: boolean;
-}
+type Target = CommonOptions;
 
-function withTarget(cmd: Command): Command {
-  return cmd
-    .option('--config <file>', 'Backstop configuration', DEFAULT_CONFIG_PATH)
-    .option('--outputs <file>', 'the file `cdk deploy --outputs-file` wrote for the control plane')
-    .option('--endpoint <url>', 'an AWS-compatible endpoint for every SDK call (sets AWS_ENDPOINT_URL)')
-    .option('--json', 'print the result as JSON for scripts');
-}
-
-/** The deployed control plane a command works on: configuration, outputs and clients. */
-function target(
+/** The deployed control plane a command works on: configuration, outputs and clients (checked first). */
+async function target(
   io: Io,
+  cmd: Command,
   opts: Target,
   command: string,
-): {
-  config: BackstopConfig;
-  outputs: ControlPlaneOutputs;
-  clients: ClientFactory;
-} {
-  if (opts.endpoint !== undefined) {
-    try {
-      new URL(opts.endpoint);
-    } catch {
-      throw new UsageError(`--endpoint ${opts.endpoint}: not a URL (for example http://localhost:4566)`);
-    }
-    process.env.AWS_ENDPOINT_URL = opts.endpoint;
+): Promise<{ config: BackstopConfig; outputs: ControlPlaneOutputs; clients: ClientFactory }> {
+  const r = resolve(cmd, opts, []);
+  if (!r.outputs) {
+    throw new UsageError(
+      `${command} needs --outputs <file> (cdk deploy --outputs-file): it names the audit bucket and the manifest signing key`,
+    );
   }
-  const config = loadConfig(opts.config);
-  if (!opts.outputs) throw new UsageError(`${command} needs --outputs <file> to find the audit bucket`);
-  const outputs = readControlPlaneOutputs(opts.outputs);
-  const region = config.controlPlane.region;
-  return { config, outputs, clients: io.clients ? io.clients(region) : createClientFactory({ region }) };
+  return { config: r.config, outputs: r.outputs, clients: await connect(io, r) };
 }
+
+/** `--outputs` for the audit commands: required, it names the signing key. */
+const OUTPUTS_HELP = 'the file `cdk deploy --outputs-file` wrote (required: it names the signing key)';
 
 function incidentOption(value: string): string {
   try {
@@ -105,19 +88,23 @@ interface VerifyOptions extends Target {
   publicKey?: string;
 }
 
-async function verifyCommand(io: Io, opts: VerifyOptions): Promise<number> {
+async function verifyCommand(io: Io, cmd: Command, opts: VerifyOptions): Promise<number> {
   const scopes = [opts.incident !== undefined, opts.all === true, opts.bundle !== undefined].filter(Boolean);
-  if (scopes.length !== 1) {
-    throw new UsageError('audit verify needs exactly one of --incident <id>, --all or --bundle <path>');
-  }
+  const oneScope = () =>
+    new UsageError('audit verify needs exactly one of --incident <id>, --all or --bundle <path>');
+  if (scopes.length > 1) throw oneScope();
   if ((opts.agent !== undefined || opts.since !== undefined) && !opts.all) {
     throw new UsageError('--agent and --since narrow --all; with --incident or --bundle leave them out');
   }
+  // Against the bucket, the configuration and outputs are checked first (a bundle needs neither).
+  const deployed = opts.bundle === undefined ? await target(io, cmd, opts, 'audit verify') : undefined;
+  if (scopes.length === 0) throw oneScope();
   const pem = opts.publicKey ? readPublicKey(opts.publicKey) : undefined;
   let report: AuditReport;
-  if (opts.bundle) {
+  if (opts.bundle || !deployed) {
     // Offline: nothing here builds a client; the bundle is the only input.
-    const source = new BundleSource(readBundleFiles(opts.bundle), opts.bundle);
+    const path = opts.bundle as string;
+    const source = new BundleSource(readBundleFiles(path), path);
     const { settings, incidentId } = source.index;
     const arns = [
       ...new Set([
@@ -135,7 +122,7 @@ async function verifyCommand(io: Io, opts: VerifyOptions): Promise<number> {
       ...(pem && { publicKeys: Object.fromEntries(arns.map((arn) => [arn, pem])) }),
     });
   } else {
-    const { config, outputs, clients } = target(io, opts, 'audit verify');
+    const { config, outputs, clients } = deployed;
     const cp = clients.controlPlane();
     const common = {
       source: new S3AuditSource({ s3: cp.s3, bucket: outputs.auditBucketName, kms: cp.kms }),
@@ -166,8 +153,8 @@ interface ExportOptions extends Target {
   archive?: boolean;
 }
 
-async function exportCommand(io: Io, opts: ExportOptions): Promise<number> {
-  const { config, outputs, clients } = target(io, opts, 'audit export');
+async function exportCommand(io: Io, cmd: Command, opts: ExportOptions): Promise<number> {
+  const { config, outputs, clients } = await target(io, cmd, opts, 'audit export');
   const cp = clients.controlPlane();
   const now = new Date();
   const bundle = await exportIncident({
@@ -207,7 +194,7 @@ interface HoldOptions extends Target {
   local?: boolean;
 }
 
-async function holdCommand(io: Io, opts: HoldOptions): Promise<number> {
+async function holdCommand(io: Io, cmd: Command, opts: HoldOptions): Promise<number> {
   if (opts.release) {
     const config = loadConfig(opts.config);
     const requestId = holdReleaseRequestId(opts.incident);
@@ -220,7 +207,7 @@ async function holdCommand(io: Io, opts: HoldOptions): Promise<number> {
     for (const paragraph of text) io.err(wrap(paragraph).join('\n'));
     return EXIT.notContained;
   }
-  const { config, outputs, clients } = target(io, opts, 'audit hold');
+  const { config, outputs, clients } = await target(io, cmd, opts, 'audit hold');
   const cp = clients.controlPlane();
   const caller = await cp.sts.send(new GetCallerIdentityCommand({}));
   const request = {
@@ -289,7 +276,7 @@ export function registerAuditCommands(
   set: (p: Promise<number>) => Promise<void>,
 ): void {
   const audit = program.command('audit').description('the Object Lock audit log: verify, export, hold');
-  withTarget(
+  awsOptions(
     audit
       .command('verify')
       .description('check versions, retention, signatures, hashes and completeness of the audit log')
@@ -303,16 +290,22 @@ export function registerAuditCommands(
       )
       .option('--bundle <path>', 'an exported evidence bundle (directory or .tar.gz), verified offline')
       .option('--public-key <pem>', 'the public signing key to trust (fetched from the bucket yourself)'),
-  ).action((opts: VerifyOptions) => set(verifyCommand(io, opts)));
-  withTarget(
+    OUTPUTS_HELP,
+  ).action(function (this: Command, opts: VerifyOptions) {
+    return set(verifyCommand(io, this, opts));
+  });
+  awsOptions(
     audit
       .command('export')
       .description('write an incident as an evidence bundle a reviewer verifies offline')
       .requiredOption('--incident <id>', 'the incident', incidentOption)
       .requiredOption('--out <path>', 'a new directory (or, with --archive, a new .tar.gz file)')
       .option('--archive', 'write one .tar.gz file instead of a directory'),
-  ).action((opts: ExportOptions) => set(exportCommand(io, opts)));
-  withTarget(
+    OUTPUTS_HELP,
+  ).action(function (this: Command, opts: ExportOptions) {
+    return set(exportCommand(io, this, opts));
+  });
+  awsOptions(
     audit
       .command('hold')
       .description('put an Object Lock legal hold on every object of an incident')
@@ -320,5 +313,8 @@ export function registerAuditCommands(
       .option('--reason <text>', 'why (goes in the audit log)')
       .option('--release', 'release the holds: needs two approvers, says how')
       .option('--local', 'place the holds from here with your credentials, not through the sealer function'),
-  ).action((opts: HoldOptions) => set(holdCommand(io, opts)));
+    OUTPUTS_HELP,
+  ).action(function (this: Command, opts: HoldOptions) {
+    return set(holdCommand(io, this, opts));
+  });
 }

@@ -12,14 +12,11 @@
  * `--json` prints `{"restoreId": "..."}` on its own line on stderr as soon as the request is
  * recorded, and the final result on stdout. Exit code 0 only when the restore COMPLETED.
  */
-import { readFileSync } from 'node:fs';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import Table from 'cli-table3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClientFactory } from '../../lambda/shared/clients';
-import { createClientFactory } from '../../lambda/shared/clients';
 import { iamRoleArn } from '../../lambda/shared/naming';
 import { StateStore } from '../../lambda/shared/state-store';
 import { MODES, type Mode, SURFACE_NAMES, type SurfaceName } from '../../lambda/shared/types';
@@ -33,48 +30,51 @@ import {
   type RestoreResult,
   type RestoreStatus,
 } from '../../lambda/restore-shared/types';
-import { type BackstopConfig, DEFAULT_CONFIG_PATH, loadConfig } from '../config';
+import type { BackstopConfig } from '../config';
 import { BREAK_GLASS_ROLE_NAME } from '../constructs/break-glass-role';
-import { EXIT, type Io, UsageError } from './index';
-import { readControlPlaneOutputs } from './outputs';
+import { CONTROL_PLANE_STACK_NAME } from '../stacks/backstop-app';
+import { EXIT, type Io } from './index';
+import { checkIncident, checkReason, UsageError } from './inputs';
+import { awsOptions, type CommonOptions, connect, resolve, type Resolved } from './options';
+import { readStackOutputs } from './outputs';
 import { callEndpoint, type Fetch, restoreEndpointUrl } from './restore-endpoint';
+import { clip, fitTable, printable, wrap } from './text';
 
-export interface RestoreTarget {
-  config: string;
-  outputs?: string;
-  endpoint?: string;
+export interface RestoreTarget extends CommonOptions {
   local?: boolean;
-  json?: boolean;
 }
 
+const OUTPUTS_HELP =
+  'the file `cdk deploy --outputs-file` wrote (required: it holds the restore endpoint URL)';
+
+/** The options of restore, approve and reject: main's AWS options, plus --local. */
 export function restoreTargetOptions(cmd: Command): Command {
-  return cmd
-    .option('--config <file>', 'Backstop configuration', DEFAULT_CONFIG_PATH)
-    .option('--outputs <file>', 'the file `cdk deploy --outputs-file` wrote for the control plane')
-    .option('--endpoint <url>', 'an AWS-compatible endpoint for every SDK call (sets AWS_ENDPOINT_URL)')
-    .option('--local', 'do it here, against --endpoint, instead of through the deployed restore endpoint')
-    .option('--json', 'print the result as JSON for scripts');
+  return awsOptions(
+    cmd.option('--local', 'do it here, against --endpoint, instead of through the deployed restore endpoint'),
+    OUTPUTS_HELP,
+  );
 }
 
-/** What every restore command needs: the config, the outputs file, the clients. */
-export function restoreContext(io: Io, opts: RestoreTarget, command: string) {
-  if (opts.endpoint !== undefined) {
-    try {
-      new URL(opts.endpoint);
-    } catch {
-      throw new UsageError(`--endpoint ${opts.endpoint}: not a URL (for example http://localhost:4566)`);
-    }
-    process.env.AWS_ENDPOINT_URL = opts.endpoint;
-  }
-  const config = loadConfig(opts.config);
+/**
+ * What every restore command needs, checked before any AWS call: the configuration, the agents
+ * named, the endpoint, profile and region (lib/cli/options.ts), and the outputs file (the restore
+ * endpoint's URL is only known from it; `--local` maps the deployed names from it).
+ */
+export function restoreResolve(
+  cmd: Command,
+  opts: RestoreTarget,
+  agents: readonly string[],
+  command: string,
+): Resolved & { readonly outputsFile: string } {
   if (!opts.outputs) {
     throw new UsageError(
-      `${command} needs --outputs <file>: the deployed names of the control plane (cdk deploy --outputs-file)`,
+      `${command} needs --outputs <file>: the deployed names of the control plane and the restore endpoint URL (cdk deploy --outputs-file)`,
     );
   }
-  const region = config.controlPlane.region;
-  const clients: ClientFactory = io.clients ? io.clients(region) : createClientFactory({ region });
-  return { config, outputs: opts.outputs, clients, region };
+  const r = resolve(cmd, opts, agents);
+  // The deployed path needs the endpoint's URL: say so now, before any call.
+  if (!opts.local) restoreEndpointUrl(opts.outputs);
+  return { ...r, outputsFile: opts.outputs };
 }
 
 /** The restore settings the deployed functions get, from the configuration (for `--local`). */
@@ -135,34 +135,46 @@ const COLOUR: Record<string, (s: string) => string> = {
 /** The result the way the person who asked reads it (lines of at most 100 columns). */
 export function restoreLines(r: RestoreResult): string[] {
   const lines = [
-    `${pc.bold(`Restore ${r.restoreId}`)}: ${(COLOUR[r.status] ?? ((s: string) => s))(r.status)}${r.toMode ? ` (to ${r.toMode})` : ''}`,
-    r.message,
+    clip(
+      `${pc.bold(`Restore ${r.restoreId}`)}: ${(COLOUR[r.status] ?? ((s: string) => s))(r.status)}${r.toMode ? ` (to ${r.toMode})` : ''}`,
+    ),
+    ...wrap(printable(r.message)),
   ];
-  if (r.requester) lines.push(`Requested by ${r.requester}`);
-  if (r.approvers.length > 0) lines.push(`Approved by ${r.approvers.join(', ')}`);
+  if (r.requester) lines.push(...wrap(`Requested by ${printable(r.requester)}`));
+  if (r.approvers.length > 0) lines.push(...wrap(`Approved by ${r.approvers.map(printable).join(', ')}`));
   const o = r.outcome;
   if (o && o.surfaces.length > 0) {
-    const table = new Table({
-      head: ['surface', 'resources', 'changes', 'not back'],
-      style: { head: [], border: [] },
-    });
-    for (const s of o.surfaces) {
-      const notBack = s.skipped
-        ? `not touched: ${s.skipped}`
-        : s.notBack
-            .map((n) => `${n.resource.split(':').slice(5).join(':') || n.resource}: ${n.reason}`)
-            .join('; ');
-      table.push([s.surface, String(s.resources), String(s.changes), notBack.slice(0, 60)]);
-    }
-    lines.push(table.toString());
+    lines.push(
+      fitTable(
+        ['surface', 'resources', 'changes', 'not back'],
+        o.surfaces.map((s) => [
+          s.surface,
+          String(s.resources),
+          String(s.changes),
+          s.skipped
+            ? `not touched: ${printable(s.skipped)}`
+            : s.notBack
+                .map(
+                  (n) =>
+                    `${printable(n.resource.split(':').slice(5).join(':') || n.resource)}: ${printable(n.reason)}`,
+                )
+                .join('\n') || '-',
+        ]),
+        { minWidths: [10, 11, 9, 30] },
+      ),
+    );
   }
   for (const e of o?.stoppedExecutions ?? [])
-    lines.push(`Stopped by the kill, re-drive by hand if needed: ${e.executionArn}`);
+    lines.push(...wrap(`Stopped by the kill, re-drive by hand if needed: ${printable(e.executionArn)}`));
   if (o?.flag)
-    lines.push(`Control flag: ${o.flag.before} -> ${o.flag.after}${o.flag.note ? ` (${o.flag.note})` : ''}`);
+    lines.push(
+      ...wrap(
+        `Control flag: ${o.flag.before} -> ${o.flag.after}${o.flag.note ? ` (${printable(o.flag.note)})` : ''}`,
+      ),
+    );
   if (o?.timeToRestoreMs !== undefined)
     lines.push(`Time to restore: ${(o.timeToRestoreMs / 1000).toFixed(2)} s after quorum`);
-  if (r.manifestKey) lines.push(`Signed manifest: ${r.manifestKey}`);
+  if (r.manifestKey) lines.push(clip(`Signed manifest: ${r.manifestKey}`));
   return lines;
 }
 
@@ -174,14 +186,14 @@ function printResult(io: Io, result: RestoreResult, json: boolean | undefined): 
 
 function refused(io: Io, json: boolean | undefined, code: string, message: string): number {
   if (json) io.out(JSON.stringify({ error: code, message }, null, 2));
-  else io.err(pc.red(`${code}: ${message}`));
+  else for (const line of wrap(`${code}: ${printable(message)}`)) io.err(pc.red(line));
   return EXIT.notContained;
 }
 
 interface RestoreOptions extends RestoreTarget {
-  incident: string;
+  incident?: string;
   toMode: Mode;
-  reason: string;
+  reason?: string;
   surfaces?: SurfaceName[];
   wait: boolean;
   poll: number;
@@ -189,45 +201,50 @@ interface RestoreOptions extends RestoreTarget {
 
 async function restoreCommand(
   io: Io,
+  cmd: Command,
   agentId: string,
   opts: RestoreOptions,
   fetchFn?: Fetch,
 ): Promise<number> {
-  const { config, outputs, clients, region } = restoreContext(io, opts, 'restore');
+  const r = restoreResolve(cmd, opts, [agentId], 'restore');
+  const incidentId = checkIncident(opts.incident, '--incident');
+  if (!incidentId)
+    throw new UsageError('--incident <id> is required: the kill to undo (backstop status shows it)');
+  const reason = checkReason(opts.reason, true) as string;
   const input: RestoreInput = {
-    incidentId: opts.incident,
+    incidentId,
     agentId,
     toMode: opts.toMode,
     ...(opts.surfaces && { surfaces: opts.surfaces }),
-    reason: opts.reason,
+    reason,
   };
   const announce = (restoreId: string) => {
     if (opts.json) io.err(JSON.stringify({ restoreId }));
     else {
-      io.out(`Restore ${restoreId} requested: it waits for ${config.restore.quorum} approvals.`);
-      io.out(`Approvers: backstop approve ${restoreId}   (or: backstop reject ${restoreId} --reason "...")`);
+      io.out(clip(`Restore ${restoreId} requested: it waits for ${r.config.restore.quorum} approvals.`));
+      io.out(clip(`Approvers run: backstop approve ${restoreId}`));
+      io.out(clip(`Or stop it:    backstop reject ${restoreId} --reason "..."`));
     }
   };
+  const clients = await connect(io, r);
 
   if (opts.local) {
     const { LocalRestoreRunner } =
       require('../local/restore-runner') as typeof import('../local/restore-runner');
-    readControlPlaneOutputs(outputs);
-    const stack = (JSON.parse(readFileSync(outputs, 'utf8')) as Record<string, Record<string, string>>)[
-      'Backstop-ControlPlane'
-    ] as Record<string, string>;
-    const runner = new LocalRestoreRunner({ config, clients, stackOutputs: stack, pollMs: opts.poll });
+    const runner = new LocalRestoreRunner({
+      config: r.config,
+      clients,
+      stackOutputs: readStackOutputs(r.outputsFile, CONTROL_PLANE_STACK_NAME),
+      pollMs: opts.poll,
+    });
     const caller = await stsIdentity(clients);
     try {
       const outcome = await runner.restore(caller, input, {
-        onRequested: (r) => announce(r.record.restoreId),
+        onRequested: (req) => announce(req.record.restoreId),
       });
       if (!outcome.result) {
-        io.err(
-          pc.red(
-            `the restore path ended without a result (${outcome.execution.status}: ${outcome.execution.error ?? ''})`,
-          ),
-        );
+        const why = `${outcome.execution.status}: ${outcome.execution.error ?? ''}`;
+        for (const line of wrap(`the restore path ended without a result (${why})`)) io.err(pc.red(line));
         return EXIT.error;
       }
       return printResult(io, outcome.result, opts.json);
@@ -237,7 +254,8 @@ async function restoreCommand(
     }
   }
 
-  const url = restoreEndpointUrl(outputs);
+  const region = r.target.region;
+  const url = restoreEndpointUrl(r.outputsFile);
   const started = await callEndpoint(clients, region, url, { action: 'request', ...input }, fetchFn);
   if (started.status !== 202 || typeof started.body.restoreId !== 'string') {
     return refused(
@@ -262,7 +280,7 @@ async function restoreCommand(
     }
     const record = status.body as { status: RestoreStatus } & Record<string, unknown>;
     if (isFinished(record.status)) return printResult(io, resultOf(restoreId, record), opts.json);
-    await new Promise((r) => setTimeout(r, opts.poll));
+    await new Promise((done) => setTimeout(done, opts.poll));
   }
 }
 
@@ -329,13 +347,13 @@ export function registerRestoreCommands(
       .command('restore')
       .description('ask for a governed restore of a killed agent: two approvers, exact, audited')
       .argument('<agent>', 'agent id from the configuration')
-      .requiredOption('--incident <id>', 'the kill to undo (backstop status shows it)')
+      .option('--incident <id>', 'the kill to undo (backstop status shows it)')
       .addOption(
         new Option('--to-mode <mode>', 'normal, or a kill mode below the current one')
           .argParser(parseToMode)
           .makeOptionMandatory(),
       )
-      .requiredOption('--reason <text>', 'why (goes in the audit log; at most 1024 characters)')
+      .option('--reason <text>', 'why (goes in the audit log; at most 1024 characters)')
       .option(
         '--surfaces <list>',
         `only these surfaces (comma-separated: ${SURFACE_NAMES.join(',')})`,
@@ -348,5 +366,7 @@ export function registerRestoreCommands(
           .argParser(Number)
           .hideHelp(),
       ),
-  ).action((agent: string, opts: RestoreOptions) => set(restoreCommand(io, agent, opts, fetchFn)));
+  ).action(function (this: Command, agent: string, opts: RestoreOptions) {
+    return set(restoreCommand(io, this, agent, opts, fetchFn));
+  });
 }

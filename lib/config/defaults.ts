@@ -67,3 +67,6 @@ export const DEFAULT_HIGH_RISK_ACTIONS: readonly string[] = [
   'lambda:DeleteFunction',
   'secretsmanager:DeleteSecret',
 ];
+
+/** Minutes between two canary rehearsals of a kill, in every workload account and region. */
+export const DEFAULT_CANARY_INTERVAL_MINUTES = 60;

@@ -1,8 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { auditBucketName } from '../../lambda/shared/naming';
 import { DEFAULT_AUDIT_MODE, DEFAULT_AUDIT_RETENTION_DAYS } from '../config/defaults';
 import { type AuditWriters, auditBucketPolicyStatements } from './audit-bucket-policy';
 import { protectKey } from './audit-key-protection';
@@ -96,6 +97,7 @@ export class AuditBucket extends Construct {
         : s3.ObjectLockRetention.governance(Duration.days(this.retentionDays)));
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      bucketName: auditBucketName(Stack.of(this).account, Stack.of(this).region),
       ...withNonNegotiableBucketSettings(props.bucketOverrides),
       ...auditBucketLockSettings(retention),
       encryption: s3.BucketEncryption.KMS,

@@ -60,7 +60,7 @@ const RETRY: sfn.RetryProps = {
 };
 
 /**
- * The kill path's states (DESIGN.md section 5), in JSONPath so that the local engine runs the
+ * The kill path's states (docs/design.md section 5), in JSONPath so that the local engine runs the
  * very definition that is deployed:
  *
  * Prepare -> for each agent (Map) { Parallel of surface branches -> verify, re-cut, poll } -> Finalize.

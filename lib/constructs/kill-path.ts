@@ -103,6 +103,8 @@ export class KillPath extends Construct {
         bundling: {
           minify: true,
           sourceMap: true,
+          // esbuild's size table and timing banner are not errors: `cdk synth -q` stays silent.
+          logLevel: nodejs.LogLevel.ERROR,
           target: 'node24',
           // Bundle the SDK too: the deployed kill path runs exactly the client versions the tests
           // ran, not whatever the Lambda runtime ships that day.

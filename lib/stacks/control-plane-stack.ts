@@ -1,18 +1,21 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import {
+  AGENT_TAG,
   CONTROL_PLANE,
+  IAM_PATH,
   iamRoleArn,
   killExecutionRoleArn,
   restoreExecutionRoleArn,
 } from '../../lambda/shared/naming';
 import { agentsIn, toDirectory, workloadTargets } from '../config/directory';
+import { DEFAULT_CANARY_INTERVAL_MINUTES } from '../config/defaults';
 import type { BackstopConfig } from '../config/schema';
 import { ALARM_FORWARDER_RULE_NAME } from '../constructs/alarm-forwarder';
 import { AlarmTrigger } from '../constructs/alarm-trigger';
@@ -23,9 +26,11 @@ import { AuditKeyAlarms } from '../constructs/audit-key-protection';
 import { AuditSealer, auditSealerRoleArn } from '../constructs/audit-sealer';
 import { BackstopEventBus } from '../constructs/backstop-event-bus';
 import { BREAK_GLASS_ROLE_NAME, BreakGlassRole } from '../constructs/break-glass-role';
+import { Canary } from '../constructs/canary';
 import { KillPath } from '../constructs/kill-path';
 import { ManifestSigningKey } from '../constructs/manifest-signing-key';
 import { NotificationTopic } from '../constructs/notification-topic';
+import { OperatorDashboard } from '../constructs/operator-dashboard';
 import { PublicKeyPublisher, publicKeyPublisherRoleArn } from '../constructs/public-key-publisher';
 import { RETAIN } from '../constructs/secure-defaults';
 import { StateTable } from '../constructs/state-table';
@@ -67,6 +72,10 @@ export class ControlPlaneStack extends Stack {
   readonly killPath: KillPath;
   /** The rules that start the kill path when a mapped agent alarm fires. */
   readonly alarmTrigger?: AlarmTrigger;
+  /** The scheduled rehearsal of a kill in every workload account and region. */
+  readonly canary: Canary;
+  /** The operator's view: kills, restores, audit write failures, canary. */
+  readonly dashboard: OperatorDashboard;
   /** Signs manifests (Finalize runs as its role), attributes executions, holds incidents. */
   readonly auditSealer: AuditSealer;
   /** Publishes the public signing key in the audit bucket at deploy time. */
@@ -121,7 +130,31 @@ export class ControlPlaneStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RETAIN,
     });
-    this.table = new StateTable(this, 'State', { encryptionKey: this.dataKey }).table;
+    const workloadAccountIds = [...new Set(workloads.map((w) => w.accountId))];
+    this.table = new StateTable(this, 'State', {
+      encryptionKey: this.dataKey,
+      flagReaders: { partition, accountIds: workloadAccountIds, organizationId: config.organizationId },
+      flagWriterArns: [CONTROL_PLANE.killWorkerRoleName, CONTROL_PLANE.restoreWorkerRoleName].map((name) =>
+        iamRoleArn(partition, config.controlPlane.accountId, name, IAM_PATH),
+      ),
+    }).table;
+    // The agents' roles read their flag through DynamoDB, which decrypts the table key for them.
+    this.dataKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AgentsDecryptTheirControlFlagThroughDynamoDB',
+        principals: workloadAccountIds.map((id) => new iam.ArnPrincipal(`arn:${partition}:iam::${id}:root`)),
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `dynamodb.${this.region}.${this.urlSuffix}`,
+            'kms:CallerAccount': workloadAccountIds,
+            ...(config.organizationId ? { 'aws:PrincipalOrgID': config.organizationId } : {}),
+          },
+          Null: { [`aws:PrincipalTag/${AGENT_TAG}`]: 'false' },
+        },
+      }),
+    );
     this.topic = new NotificationTopic(this, 'Notifications', { encryptionKey: this.dataKey }).topic;
 
     this.eventBus = new BackstopEventBus(this, 'EventBus', {
@@ -223,6 +256,7 @@ export class ControlPlaneStack extends Stack {
         eventBus: this.eventBus,
         stateMachine: this.killPath.stateMachine,
         topic: this.topic,
+        table: this.table,
         mappings,
       });
     }
@@ -258,5 +292,23 @@ export class ControlPlaneStack extends Stack {
       this.restorePath.endpoint.url.url,
       'Restore endpoint (function URL, AWS_IAM)',
     );
+    this.canary = new Canary(this, 'Canary', {
+      directory: toDirectory(config),
+      workerRole: this.killWorkerRole,
+      topic: this.topic,
+      intervalMinutes: config.canary?.intervalMinutes ?? DEFAULT_CANARY_INTERVAL_MINUTES,
+      namespace: CONTROL_PLANE.metricsNamespace,
+    });
+    this.dashboard = new OperatorDashboard(this, 'Operations', {
+      killStateMachine: this.killPath.stateMachine,
+      namespace: CONTROL_PLANE.metricsNamespace,
+      alarms: [
+        this.killPath.notContainedAlarm,
+        this.killPath.executionFailedAlarm,
+        this.killPath.auditFailureAlarm,
+        ...(this.alarmTrigger ? [this.alarmTrigger.undeliveredAlarm] : []),
+      ],
+      canaryAlarms: [this.canary.findingsAlarm, this.canary.silentAlarm],
+    });
   }
 }

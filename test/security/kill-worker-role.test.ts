@@ -137,6 +137,18 @@ const CALLS: readonly Call[] = [
     needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
   },
   {
+    source: 'shared/plan-store.ts',
+    command: 'PutCommand',
+    what: "keep a dry run's plan of one agent and surface",
+    needs: [onTable('dynamodb:PutItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/plan-store.ts',
+    command: 'QueryCommand',
+    what: 'read a dry run plan back (the CLI reads it; listed because the module holds it)',
+    needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
+  },
+  {
     source: 'shared/audit.ts',
     command: 'PutObjectCommand',
     what: 'write an audit record (SSE-KMS with the audit key, never over an existing one)',

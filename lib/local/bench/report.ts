@@ -146,7 +146,7 @@ export function formatBenchReport(report: BenchReport): string {
   const { settings: s, criticalPath: cp, rows } = report;
   const out: string[] = [];
   out.push(
-    `Backstop kill benchmark: full_stop of a fleet on the embedded simulator, DESIGN.md quotas (IAM writes 10/s, Lambda 15/s, EventBridge 50/s, EC2 ModifyNetworkInterfaceAttribute 100 then 5/s), ${s.latencyMs} ms per call`,
+    `Backstop kill benchmark: full_stop of a fleet on the embedded simulator, docs/design.md quotas (IAM writes 10/s, Lambda 15/s, EventBridge 50/s, EC2 ModifyNetworkInterfaceAttribute 100 then 5/s), ${s.latencyMs} ms per call`,
     `Fleet: ${s.agentsPerAccount} agents per workload account (one account up to ${s.agentsPerAccount}), request in ${s.order} order. Wait scale ${s.waitScale}, state machine retry scale ${s.retryScale}, SDK retry quota ${s.retryQuota}.`,
     `Bound = slowest token bucket's (calls - burst) / refill + ${cp.calls} calls on a one-agent kill's critical path x ${s.latencyMs} ms (calibrated unthrottled at ${cp.latencyMs} ms per call).`,
     '',

@@ -21,9 +21,10 @@ import {
   readOnlyPolicyName,
   restoreExecutionRoleName,
 } from '../../../lambda/shared/naming';
+import { denyDocument, killBoundaryDocument } from '../../../lambda/shared/policy-documents';
+import { killRolePolicyDocument } from './kill-role-policy';
 import { publishPublicKey } from '../../../lambda/audit-public-key/publish';
 import { createClientFactory } from '../../../lambda/shared/clients';
-import { denyDocument, killBoundaryDocument } from '../../../lambda/shared/policy-documents';
 import { auditBucketPolicyStatements, type AuditWriters } from '../../constructs/audit-bucket-policy';
 import type { Simulator } from './simulator';
 import { checkAccountId } from './world';
@@ -57,6 +58,11 @@ export interface SeedWorkloadOptions {
   readonly killRoleTrustPolicy?: string;
   /** Replaces the generated trust policy of the restore execution role. */
   readonly restoreRoleTrustPolicy?: string;
+  /**
+   * Replaces the kill execution role's permissions (one managed policy, `backstop-kill-<region>-1`);
+   * `null` seeds the role without any. @default killRolePolicyDocument (what a kill needs)
+   */
+  readonly killRolePolicy?: string | null;
 }
 
 export interface SeededWorkload {
@@ -213,6 +219,18 @@ export async function seedBackstopWorkload(
       options.killRoleTrustPolicy ??
       executionRoleTrustPolicy(partition, controlPlaneAccountId, killWorker, options.organizationId),
   });
+  const killPolicy =
+    options.killRolePolicy === undefined
+      ? killRolePolicyDocument(partition, accountId, region)
+      : options.killRolePolicy;
+  if (killPolicy !== null) {
+    const arn = await createPolicy(
+      `${killExecutionRoleName(region)}-1`,
+      'Backstop kill execution role: cuts agent authority, never grants it',
+      killPolicy,
+    );
+    await api.iam.AttachRolePolicy({ RoleName: killExecutionRoleName(region), PolicyArn: arn });
+  }
   const restore = await api.iam.CreateRole({
     RoleName: restoreExecutionRoleName(region),
     Path: IAM_PATH,
