@@ -22,6 +22,8 @@ export interface DrillOptions {
   readonly verbose?: boolean;
   readonly throttle?: boolean;
   readonly latency?: number;
+  /** `--no-restore`: stop after the kill. @default true */
+  readonly restore?: boolean;
 }
 
 /** Calls that only read: what a dry run may make in a workload account. */
@@ -65,6 +67,15 @@ export async function drillCommand(io: Io, opts: DrillOptions): Promise<number> 
   // The reviewer's hand-over: export the incident, verify the bundle offline (lib/local/drill/evidence.ts).
   const { drillEvidence } = require('../local/drill/evidence') as typeof import('../local/drill/evidence');
   const evidence = opts.plan ? undefined : await drillEvidence(report);
+  // The governed restore (issue 9): the kill's initiator asks, two other approvers approve, the
+  // restore path puts the agent back from the snapshot (lib/local/drill/restore.ts).
+  const restoring = !opts.plan && opts.restore !== false && result?.status === 'CONTAINED';
+  if (restoring && !opts.json) {
+    io.out('');
+    io.out(pc.bold('Restore: asked for by the on-call engineer who killed it, approved by two others...'));
+  }
+  const { drillRestore } = require('../local/drill/restore') as typeof import('../local/drill/restore');
+  const restore = restoring ? await drillRestore(report) : undefined;
 
   if (opts.json) {
     io.out(
@@ -78,6 +89,18 @@ export async function drillCommand(io: Io, opts: DrillOptions): Promise<number> 
             : {}),
           records: report.records.map((r) => ({ key: r.key, type: r.record.type })),
           ...(opts.plan ? { workloadWrites: writes.length } : {}),
+          ...(restore
+            ? {
+                restore: {
+                  ok: restore.ok,
+                  result: restore.result ?? null,
+                  approvals: restore.approvals,
+                  audit: { ok: restore.audit.ok, objectsChecked: restore.audit.objectsChecked },
+                  timeToContainMs: restore.timeToContainMs,
+                  timeToRestoreMs: restore.timeToRestoreMs,
+                },
+              }
+            : {}),
         },
         null,
         2,
@@ -133,8 +156,13 @@ export async function drillCommand(io: Io, opts: DrillOptions): Promise<number> 
       io.out(pc.bold('\nEvidence for the compliance reviewer'));
       for (const line of evidence.lines) io.out(line);
     }
+    if (restore) {
+      io.out(pc.bold('\nRestore (two approvers, exact, from the snapshot)'));
+      for (const line of restore.lines) io.out(line);
+    }
   }
   if (!report.audit.ok || (evidence && !evidence.ok)) return 2;
+  if (restore && !restore.ok) return 2;
   if (opts.plan)
     return result?.status === 'PLANNED' && writes.length === 0 && plan?.incomplete.length === 0 ? 0 : 2;
   return result?.status === 'CONTAINED' ? 0 : 2;

@@ -414,6 +414,7 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
       return n;
     })
     .option('--verbose', 'list every audit record, not just the count of each type')
+    .option('--no-restore', 'stop after the kill (by default a governed restore follows it)')
     .option('--json', 'print the report as JSON only')
     .addHelpText('after', EXIT_CODES_HELP)
     .action((opts) => set(drillCommand(io, opts)));

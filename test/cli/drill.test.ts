@@ -31,6 +31,35 @@ describe('backstop drill', () => {
         'KillCompleted',
       ]),
     );
+    // Then the governed restore: asked for by the kill's initiator, approved by two others.
+    expect(report.restore).toEqual(
+      expect.objectContaining({
+        ok: true,
+        result: expect.objectContaining({ status: 'COMPLETED', toMode: 'normal' }),
+        audit: expect.objectContaining({ ok: true }),
+        timeToContainMs: report.result.timeToContainMs,
+        timeToRestoreMs: expect.any(Number),
+      }),
+    );
+    expect(report.restore.approvals).toEqual([
+      expect.objectContaining({ approver: expect.stringMatching(/user\/oncall-bob$/), accepted: true }),
+      expect.objectContaining({ approver: expect.stringMatching(/user\/oncall-carol$/), accepted: true }),
+    ]);
+  });
+
+  it('ends with a restore approved by two approvers and prints the time to restore beside the time to contain', async () => {
+    const { code, text } = await drill();
+
+    expect(code).toBe(EXIT.ok);
+    expect(text).toMatch(/^Restore restore-support-bot-\S+: COMPLETED/m);
+    expect(text).toMatch(/^ {2}approved by arn:aws:iam::111111111111:user\/oncall-bob$/m);
+    expect(text).toMatch(/^ {2}approved by arn:aws:iam::111111111111:user\/oncall-carol$/m);
+    expect(text).toMatch(/^Time to contain: \d+\.\d\d s {4}Time to restore: \d+\.\d\d s \(after quorum\)$/m);
+    expect(text).toMatch(/^Audit log after the restore: verified/m);
+
+    const killOnly = await drill('--no-restore');
+    expect(killOnly.code).toBe(EXIT.ok);
+    expect(killOnly.text).not.toMatch(/Time to restore/);
   });
 
   it.each(KILL_MODES)(

@@ -17,7 +17,7 @@ import { openRestoreStore } from '../../../lambda/restore-shared/io';
 import type { CallerIdentity, RestoreResult } from '../../../lambda/restore-shared/types';
 import type { Mode } from '../../../lambda/shared/types';
 import { toDirectory } from '../../config';
-import { wrap } from '../../cli/audit-render';
+import { wrap as wrapText } from '../../cli/text';
 import type { LocalKillOutcome } from '../kill-runner';
 import { type LocalRestoreOutcome, LocalRestoreRunner } from '../restore-runner';
 import { stackOutputsOf } from '../simulator';
@@ -25,6 +25,8 @@ import { type DrillReport, type DrillWorld, readAndVerifyIncident } from './run'
 import { DRILL_AGENT, DRILL_CONTROL_PLANE } from './scenario';
 
 const CP = DRILL_CONTROL_PLANE.accountId;
+/** A drill line wrapped at 100 columns, continued four columns in. */
+const wrap = (text: string) => wrapText(text, undefined, '    ');
 const REGION = DRILL_CONTROL_PLANE.region;
 
 /** Who does what in the drill's restore: the kill's initiator asks, two others approve. */
