@@ -51,6 +51,8 @@ import type {
   SimulatePrincipalPolicyCommandOutput,
   TagRoleCommandInput,
   TagRoleCommandOutput,
+  UpdateAssumeRolePolicyCommandInput,
+  UpdateAssumeRolePolicyCommandOutput,
   UntagRoleCommandInput,
   UntagRoleCommandOutput,
 } from '@aws-sdk/client-iam';
@@ -419,6 +421,23 @@ export class IamService {
     const tags = sortedBy(tagsToList(role.tags), (t) => t.Key);
     const page = this.page(tags, input, (t) => t.Key);
     return compact({ Tags: page.items, IsTruncated: page.next !== undefined, Marker: page.next });
+  }
+
+  UpdateAssumeRolePolicy(
+    input: UpdateAssumeRolePolicyCommandInput,
+    ctx: CallContext,
+  ): Out<UpdateAssumeRolePolicyCommandOutput> {
+    const role = this.role(ctx, input.RoleName);
+    const trust = required(input.PolicyDocument, 'policyDocument');
+    let doc: PolicyDocument;
+    try {
+      doc = parsePolicy(trust, 'trust');
+    } catch (e) {
+      throw malformed(e);
+    }
+    this.checkTrustPrincipals(doc);
+    role.trustPolicy = trust;
+    return {};
   }
 
   TagRole(input: TagRoleCommandInput, ctx: CallContext): Out<TagRoleCommandOutput> {
