@@ -6,7 +6,8 @@
  */
 import { PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { snapshotSha256 } from '../../lambda/shared/hash';
-import { denyPolicyArn, REVOKE_SESSIONS_POLICY } from '../../lambda/shared/naming';
+import { CONTROL_PLANE, denyPolicyArn, REVOKE_SESSIONS_POLICY } from '../../lambda/shared/naming';
+import { DASHBOARD_METRICS } from '../../lib/constructs/operator-dashboard';
 import { RestoreRefusedError } from '../../lambda/restore-shared/request';
 import type { RestoreInput } from '../../lambda/restore-shared/types';
 import type { AuthorizedCall } from '../../lib/local/simulator/simulator';
@@ -183,9 +184,11 @@ describe('restore path on the embedded simulator', () => {
     ).toEqual([BOB, CAROL].sort());
     expect(audit.ofType('RestoreCompleted')).toHaveLength(1);
     expect(audit.ofType('ResourceRestored').length).toBeGreaterThan(10);
-    const metrics = k.world.simulator.cloudwatch.metrics({ namespace: 'Backstop' });
-    expect(metrics.filter((m) => m.metricName === 'RestoresCompleted').map((m) => m.value)).toEqual([1]);
-    expect(metrics.filter((m) => m.metricName === 'RestoresPending').map((m) => m.value)).toEqual([1, 0]);
+    // What the operator dashboard charts under "Restores pending and completed".
+    const metrics = k.world.simulator.cloudwatch.metrics({ namespace: CONTROL_PLANE.metricsNamespace });
+    const values = (name: string) => metrics.filter((m) => m.metricName === name).map((m) => m.value);
+    expect(values(DASHBOARD_METRICS.restoresCompleted)).toEqual([1]);
+    expect(values(DASHBOARD_METRICS.restoresPending)).toEqual([1, 0]);
   });
 
   it('one approval is not enough, the same approver twice counts once, and one rejection ends it unchanged', async () => {
