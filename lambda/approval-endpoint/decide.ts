@@ -35,7 +35,8 @@ export type DecisionCode =
   | 'INITIATOR_UNKNOWN'
   | 'NOT_WAITING'
   | 'ALREADY_APPROVED'
-  | 'ALREADY_DECIDED';
+  | 'ALREADY_DECIDED'
+  | 'UNKNOWN_INCIDENT';
 
 export interface DecisionRequest {
   readonly action: 'approve' | 'reject';

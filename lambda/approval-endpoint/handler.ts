@@ -19,6 +19,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { errorMessage, errorName, isErrorNamed } from '../shared/aws-errors';
 import type { HandlerDeps } from '../shared/deps';
 import { openStore } from '../shared/kill-io';
+import type { HoldResult } from '../shared/legal-hold';
 import { configuredAs } from '../restore-shared/identity';
 import { deliverDecision } from '../restore-shared/deliver';
 import { openRestoreStore, type SealRequester } from '../restore-shared/io';
@@ -27,6 +28,7 @@ import type { RestoreSettings } from '../restore-shared/settings';
 import { publicView } from '../restore-shared/store';
 import type { CallerIdentity } from '../restore-shared/types';
 import { decide, validateDecision } from './decide';
+import { decideHoldRelease, type HoldReleaser, isHoldRelease } from './hold-release';
 
 /** The part of a function URL event (payload format 2.0) the endpoint reads. */
 export interface FunctionUrlEvent {
@@ -50,6 +52,8 @@ export interface EndpointDeps {
   readonly requestSeal?: SealRequester;
   /** Lambda client for the sealer invocation. @default - one built for the control plane region */
   readonly lambda?: LambdaClient;
+  /** Releases an incident's legal holds at quorum. @default - invokes the sealer (`release-holds`) */
+  readonly releaseHolds?: HoldReleaser;
 }
 
 function respond(statusCode: number, body: unknown): FunctionUrlResponse {
@@ -70,6 +74,7 @@ const REFUSAL_STATUS: Record<string, number> = {
   KILL_INITIATOR: 403,
   UNKNOWN_AGENT: 404,
   UNKNOWN_RESTORE: 404,
+  UNKNOWN_INCIDENT: 404,
   NO_RECORDED_KILL: 404,
   INITIATOR_UNKNOWN: 409,
 };
@@ -116,6 +121,18 @@ export async function run(
           request = validateDecision({ action, ...rest });
         } catch (e) {
           return respond(400, { error: 'INVALID_REQUEST', message: errorMessage(e) });
+        }
+        if (isHoldRelease(request.restoreId)) {
+          const release = options.releaseHolds ?? holdReleaser(options);
+          const result = await decideHoldRelease(
+            deps,
+            options.settings,
+            caller,
+            request,
+            release,
+            requestSeal,
+          );
+          return respond(result.accepted ? 200 : (REFUSAL_STATUS[result.code ?? ''] ?? 409), result);
         }
         const decided = await decide(deps, options.settings, caller, request, requestSeal);
         let delivery: string | undefined;
@@ -226,5 +243,31 @@ function sealerInvoker(options: EndpointDeps): SealRequester {
     } catch (e) {
       if (!isErrorNamed(e, 'ResourceNotFound')) throw e;
     }
+  };
+}
+
+/**
+ * Asks the audit sealer to release an incident's legal holds and waits for its answer: the sealer
+ * counts the approvals again and is the only principal the bucket policy lets remove a hold.
+ */
+function holdReleaser(options: EndpointDeps): HoldReleaser {
+  return async (incidentId, requestId) => {
+    const fn = options.settings.sealerFunction;
+    if (!fn || !options.lambda) throw new Error('the endpoint knows no audit sealer function');
+    const out = await options.lambda.send(
+      new InvokeCommand({
+        FunctionName: fn,
+        InvocationType: 'RequestResponse',
+        Payload: Buffer.from(JSON.stringify({ action: 'release-holds', incidentId, requestId })),
+      }),
+    );
+    const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '{}';
+    const answer = JSON.parse(text) as HoldResult & { errorType?: string; errorMessage?: string };
+    if (out.FunctionError) {
+      const error = new Error(answer.errorMessage ?? `the sealer failed (${out.FunctionError})`);
+      error.name = answer.errorType ?? 'SealerError';
+      throw error;
+    }
+    return answer;
   };
 }

@@ -11,7 +11,9 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { type DecisionResult, decide, validateDecision } from '../../lambda/approval-endpoint/decide';
+import { decideHoldRelease, isHoldRelease } from '../../lambda/approval-endpoint/hold-release';
 import { randomHex, realSleep } from '../../lambda/shared/deps';
+import { releaseIncidentHolds } from '../../lambda/shared/legal-hold';
 import type { HandlerDeps } from '../../lambda/shared/deps';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import { toDirectory } from '../config';
@@ -89,7 +91,20 @@ async function decisionCommand(
       log: { info: () => {}, warn: () => {}, error: () => {} },
     };
     const caller = await stsIdentity(clients);
-    const { result } = await decide(deps, restoreSettingsOf(r.config), caller, request);
+    const settings = restoreSettingsOf(r.config);
+    if (isHoldRelease(request.restoreId)) {
+      // `audit hold --release` printed this id: at quorum, release here (the bucket policy lets
+      // only the sealer's role remove a hold, so these credentials must be that role's).
+      const release = (incidentId: string, requestId: string) =>
+        releaseIncidentHolds(deps, {
+          incidentId,
+          requestId,
+          approvers: settings.approvers,
+          quorum: settings.quorum,
+        });
+      return print(io, await decideHoldRelease(deps, settings, caller, request, release), opts.json);
+    }
+    const { result } = await decide(deps, settings, caller, request);
     return print(io, result, opts.json);
   }
 
@@ -117,7 +132,7 @@ export function registerApprovalCommands(
       .description(
         'approve a restore (you must be one of restore.approvers; not its requester nor the killer)',
       )
-      .argument('<restoreId>', 'the id `backstop restore` printed')
+      .argument('<restoreId>', 'the id `backstop restore` printed, or hold-release-<incident>')
       .option('--reason <text>', 'why (goes in the audit log)'),
   ).action(function (this: Command, restoreId: string, opts: DecisionOptions) {
     return set(decisionCommand(io, this, 'approve', restoreId, opts, fetchFn));

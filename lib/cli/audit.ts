@@ -201,7 +201,7 @@ async function holdCommand(io: Io, cmd: Command, opts: HoldOptions): Promise<num
     const text = [
       `Releasing the legal holds of incident ${opts.incident} needs the same two-person approval as a restore:`,
       `${config.restore.quorum} distinct approvers of restore.approvers (${config.restore.approvers.join(', ')}) must each approve release request ${requestId}.`,
-      `How: each approver records an approval of ${requestId} through the restore approval endpoint; once ${config.restore.quorum} have, the approval flow asks the ${CONTROL_PLANE.auditSealerFunctionName} function to release the holds (action release-holds), the only principal the bucket policy lets remove one.`,
+      `How: each approver runs backstop approve ${requestId} --outputs <file> (the restore approval endpoint); once ${config.restore.quorum} have, the approval flow asks the ${CONTROL_PLANE.auditSealerFunctionName} function to release the holds (action release-holds), the only principal the bucket policy lets remove one.`,
       'This command released nothing; every legal hold stays until then.',
     ];
     for (const paragraph of text) io.err(wrap(paragraph).join('\n'));

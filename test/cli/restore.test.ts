@@ -161,6 +161,16 @@ describe('backstop restore, approve, reject --local', () => {
     expect(c.err.join(' ')).toMatch(/NO_RECORDED_KILL/);
   });
 
+  it('approve hold-release-<incident> --local records a legal hold release approval (exit 0), a non-approver is refused (exit 2)', async () => {
+    const requestId = `hold-release-${k.incidentId}`;
+    const bob = cli(BOB);
+    expect(await bob.run('approve', requestId, '--local')).toBe(EXIT.ok);
+    expect(bob.text()).toMatch(/approval recorded: 1 of 2; the holds stay on until the quorum/);
+    const mallory = cli(`arn:aws:iam::${CP}:user/mallory`);
+    expect(await mallory.run('approve', requestId, '--local')).toBe(EXIT.notContained);
+    expect(mallory.text()).toMatch(/refused \(NOT_AN_APPROVER\)/);
+  });
+
   it.each([
     [
       ['restore', AGENT, '--local', '--incident', '../../etc', '--to-mode', 'normal', '--reason', 'x'],

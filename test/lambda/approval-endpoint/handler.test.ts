@@ -6,6 +6,13 @@
  */
 import { run as awaitApprovals } from '../../../lambda/restore-await/await';
 import { type FunctionUrlEvent, run } from '../../../lambda/approval-endpoint/handler';
+import { HOLD_RELEASE_REQUEST_PREFIX } from '../../../lambda/approval-endpoint/hold-release';
+import {
+  HOLD_RELEASE_PREFIX,
+  holdReleaseRequestId,
+  placeIncidentHolds,
+  releaseIncidentHolds,
+} from '../../../lambda/shared/legal-hold';
 import type { RestoreSettings } from '../../../lambda/restore-shared/settings';
 import { CONTROL_PLANE } from '../../../lambda/shared/naming';
 import {
@@ -56,6 +63,14 @@ function call(caller: string | undefined, body: unknown) {
     requestSeal: async (incidentId) => {
       sealed.push(incidentId);
     },
+    // What the audit sealer does for `release-holds`, as the sealer's role.
+    releaseHolds: (incidentId, requestId) =>
+      releaseIncidentHolds(k.runner.deps(undefined, 'sealer'), {
+        incidentId,
+        requestId,
+        approvers: settings.approvers,
+        quorum: settings.quorum,
+      }),
   }).then((r) => ({ status: r.statusCode, body: JSON.parse(r.body) as Record<string, unknown> }));
 }
 
@@ -158,5 +173,75 @@ describe('the restore endpoint', () => {
     expect((await call(BOB, { action: 'approve', restoreId: 'restore-does-not-exist' })).status).toBe(404);
     const noKill = await call(ALICE, { ...request(), incidentId: 'never-killed' });
     expect(noKill).toEqual({ status: 404, body: expect.objectContaining({ error: 'NO_RECORDED_KILL' }) });
+  });
+});
+
+describe('releasing legal holds through the endpoint (backstop audit hold --release)', () => {
+  const holds = () => {
+    const bucket = k.world.controlPlane.auditBucketName;
+    const sim = k.world.simulator.s3;
+    return [
+      ...sim.keys(bucket, `incidents/${k.incidentId}/`),
+      ...sim.keys(bucket, `manifests/${k.incidentId}/`),
+    ].flatMap((key) =>
+      sim.objectVersions(bucket, key).map((v) => [String(`${key}#${v.versionId}`), v.legalHold] as const),
+    );
+  };
+  /** The hold of each version held when the holds were placed (records written since are new objects). */
+  let placed: string[] = [];
+  const heldNow = () => {
+    const now = new Map(holds());
+    return placed.map((v) => now.get(v));
+  };
+
+  it('releases only once two distinct approvers approved hold-release-<incident>; every refusal is a record', async () => {
+    expect(HOLD_RELEASE_REQUEST_PREFIX).toBe(HOLD_RELEASE_PREFIX);
+    await placeIncidentHolds(k.runner.deps(undefined, 'sealer'), {
+      incidentId: k.incidentId,
+      reason: 'case 7',
+    });
+    placed = holds().map(([v]) => v);
+    expect(placed.length).toBeGreaterThan(10);
+    expect(heldNow().every((h) => h === 'ON')).toBe(true);
+    const requestId = holdReleaseRequestId(k.incidentId);
+
+    const mallory = await call(MALLORY, { action: 'approve', restoreId: requestId });
+    expect(mallory).toEqual({ status: 403, body: expect.objectContaining({ code: 'NOT_AN_APPROVER' }) });
+    const rejected = await call(BOB, { action: 'reject', restoreId: requestId, reason: 'no' });
+    expect(rejected.status).toBe(400);
+    const unknown = await call(BOB, {
+      action: 'approve',
+      restoreId: `${HOLD_RELEASE_PREFIX}no-such-incident`,
+    });
+    expect(unknown).toEqual({ status: 404, body: expect.objectContaining({ code: 'UNKNOWN_INCIDENT' }) });
+
+    const first = await call(session('dave'), { action: 'approve', restoreId: requestId });
+    expect(first).toEqual({ status: 200, body: expect.objectContaining({ accepted: true, approvals: 1 }) });
+    const sameRole = await call(session('erin'), { action: 'approve', restoreId: requestId });
+    expect(sameRole).toEqual({ status: 409, body: expect.objectContaining({ code: 'ALREADY_APPROVED' }) });
+    expect(heldNow().every((h) => h === 'ON')).toBe(true);
+
+    const second = await call(BOB, { action: 'approve', restoreId: requestId, reason: 'case closed' });
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual(expect.objectContaining({ accepted: true, approvals: 2 }));
+    expect(second.body.message).toMatch(/legal holds of .* released: \d+ object version/);
+    expect(heldNow().filter((h) => h === 'ON')).toEqual([]);
+
+    const audit = await auditOf(k.world, k.incidentId);
+    const about = (r: { detail: Record<string, unknown> }) => r.detail.requestId === requestId;
+    expect(
+      audit
+        .ofType('ApprovalRecorded')
+        .filter(about)
+        .map((r) => r.detail.approver),
+    ).toEqual([APPROVER_ROLE, BOB]);
+    expect(
+      audit
+        .ofType('ApprovalRefused')
+        .filter(about)
+        .map((r) => r.detail.code)
+        .sort(),
+    ).toEqual(['ALREADY_APPROVED', 'INVALID_REQUEST', 'NOT_AN_APPROVER']);
+    expect(audit.ofType('LegalHoldReleased')).toHaveLength(1);
   });
 });
