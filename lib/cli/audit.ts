@@ -7,7 +7,6 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { type Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
-import { assertAuditId } from '../../lambda/shared/audit';
 import { S3AuditSource, toPublicKey } from '../../lambda/shared/audit-source';
 import { type AuditReport, verifyAudit } from '../../lambda/shared/audit-verify';
 import type { ClientFactory } from '../../lambda/shared/clients';
@@ -23,8 +22,8 @@ import {
   writeBundleDirectory,
 } from './audit-bundle';
 import { auditReportText, wrap } from './audit-render';
-import { EXIT, type Io } from './index';
-import { UsageError } from './inputs';
+import { EXIT, EXIT_CODES_HELP, type Io } from './index';
+import { checkIncident, UsageError } from './inputs';
 import { awsOptions, type CommonOptions, connect, resolve } from './options';
 import type { ControlPlaneOutputs } from './outputs';
 
@@ -48,15 +47,6 @@ async function target(
 
 /** `--outputs` for the audit commands: required, it names the signing key. */
 const OUTPUTS_HELP = 'the file `cdk deploy --outputs-file` wrote (required: it names the signing key)';
-
-function incidentOption(value: string): string {
-  try {
-    assertAuditId('--incident', value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message.replace(/^--incident /, ''));
-  }
-  return value;
-}
 
 function sinceOption(value: string): Date {
   const at = new Date(value);
@@ -96,9 +86,10 @@ async function verifyCommand(io: Io, cmd: Command, opts: VerifyOptions): Promise
   if ((opts.agent !== undefined || opts.since !== undefined) && !opts.all) {
     throw new UsageError('--agent and --since narrow --all; with --incident or --bundle leave them out');
   }
+  if (scopes.length === 0) throw oneScope();
+  checkIncident(opts.incident);
   // Against the bucket, the configuration and outputs are checked first (a bundle needs neither).
   const deployed = opts.bundle === undefined ? await target(io, cmd, opts, 'audit verify') : undefined;
-  if (scopes.length === 0) throw oneScope();
   const pem = opts.publicKey ? readPublicKey(opts.publicKey) : undefined;
   let report: AuditReport;
   if (opts.bundle || !deployed) {
@@ -154,6 +145,7 @@ interface ExportOptions extends Target {
 }
 
 async function exportCommand(io: Io, cmd: Command, opts: ExportOptions): Promise<number> {
+  checkIncident(opts.incident);
   const { config, outputs, clients } = await target(io, cmd, opts, 'audit export');
   const cp = clients.controlPlane();
   const now = new Date();
@@ -195,6 +187,7 @@ interface HoldOptions extends Target {
 }
 
 async function holdCommand(io: Io, cmd: Command, opts: HoldOptions): Promise<number> {
+  checkIncident(opts.incident);
   if (opts.release) {
     const config = loadConfig(opts.config);
     const requestId = holdReleaseRequestId(opts.incident);
@@ -280,7 +273,7 @@ export function registerAuditCommands(
     audit
       .command('verify')
       .description('check versions, retention, signatures, hashes and completeness of the audit log')
-      .option('--incident <id>', 'one incident', incidentOption)
+      .option('--incident <id>', 'one incident')
       .option('--all', 'every incident and the manifest chain')
       .option('--agent <id>', 'with --all: only incidents that touched this agent')
       .option(
@@ -291,30 +284,36 @@ export function registerAuditCommands(
       .option('--bundle <path>', 'an exported evidence bundle (directory or .tar.gz), verified offline')
       .option('--public-key <pem>', 'the public signing key to trust (fetched from the bucket yourself)'),
     OUTPUTS_HELP,
-  ).action(function (this: Command, opts: VerifyOptions) {
-    return set(verifyCommand(io, this, opts));
-  });
+  )
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(function (this: Command, opts: VerifyOptions) {
+      return set(verifyCommand(io, this, opts));
+    });
   awsOptions(
     audit
       .command('export')
       .description('write an incident as an evidence bundle a reviewer verifies offline')
-      .requiredOption('--incident <id>', 'the incident', incidentOption)
+      .requiredOption('--incident <id>', 'the incident')
       .requiredOption('--out <path>', 'a new directory (or, with --archive, a new .tar.gz file)')
       .option('--archive', 'write one .tar.gz file instead of a directory'),
     OUTPUTS_HELP,
-  ).action(function (this: Command, opts: ExportOptions) {
-    return set(exportCommand(io, this, opts));
-  });
+  )
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(function (this: Command, opts: ExportOptions) {
+      return set(exportCommand(io, this, opts));
+    });
   awsOptions(
     audit
       .command('hold')
       .description('put an Object Lock legal hold on every object of an incident')
-      .requiredOption('--incident <id>', 'the incident', incidentOption)
+      .requiredOption('--incident <id>', 'the incident')
       .option('--reason <text>', 'why (goes in the audit log)')
       .option('--release', 'release the holds: needs two approvers, says how')
       .option('--local', 'place the holds from here with your credentials, not through the sealer function'),
     OUTPUTS_HELP,
-  ).action(function (this: Command, opts: HoldOptions) {
-    return set(holdCommand(io, this, opts));
-  });
+  )
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(function (this: Command, opts: HoldOptions) {
+      return set(holdCommand(io, this, opts));
+    });
 }

@@ -41,7 +41,7 @@ export interface Io {
 
 const stdio: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`) };
 
-const EXIT_CODES_HELP = `
+export const EXIT_CODES_HELP = `
 Exit codes:
   0  done: contained (kill), planned (plan), shown (status), verified (audit verify, drill)
   1  nothing started: bad usage or configuration, no credentials, or an error before an answer

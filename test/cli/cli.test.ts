@@ -429,7 +429,7 @@ describe('wrong input is said at once, names the option, exits 1, and calls noth
     [
       'audit verify without a scope',
       ['audit', 'verify', ...config],
-      /needs --incident <id> \(one incident\) or --all/,
+      /needs exactly one of --incident <id>, --all or --bundle <path>/,
     ],
   ])('%s', async (_what, argv, message) => {
     const c = cli();

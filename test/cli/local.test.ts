@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClientFactory } from '../../lambda/shared/clients';
 import { buildCli, EXIT } from '../../lib/cli';
+import { stripAnsi } from '../../lib/cli/text';
 import { createDrillWorld, type DrillWorld } from '../../lib/local/drill/run';
 import { DRILL_AGENT, DRILL_CONFIG } from '../../lib/local/drill/scenario';
 import { stackOutputsOf } from '../../lib/local/simulator';
@@ -35,8 +36,9 @@ function cli() {
   const out: string[] = [];
   const err: string[] = [];
   const { run } = buildCli({
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
+    // Colour depends on the terminal (and on CI=true): the text is what is asserted.
+    out: (t) => out.push(stripAnsi(t)),
+    err: (t) => err.push(stripAnsi(t)),
     clients: (region) =>
       createClientFactory({
         region,
