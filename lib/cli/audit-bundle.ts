@@ -17,7 +17,15 @@
  * retention and versions are as S3 reported them at export, and a public key that came in the
  * bundle is only as good as the comparison of its fingerprint with the published one.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type { AuditRecord } from '../../lambda/shared/audit';
 import {
@@ -34,6 +42,7 @@ import { parseSignedManifest } from '../../lambda/shared/manifest';
 import { auditManifestPrefix, publicKeyObjectKey } from '../../lambda/shared/naming';
 import { type ArchiveEntry, readArchive, writeArchive } from './audit-archive';
 import { timelineMarkdown } from './audit-timeline';
+import { UsageError } from './inputs';
 
 export const BUNDLE_FORMAT = 'backstop-evidence-bundle';
 export const BUNDLE_FILE = 'bundle.json';
@@ -103,7 +112,7 @@ export async function exportIncident(options: {
     ...(await source.listVersions(auditManifestPrefix(incidentId))),
   ];
   if (versions.length === 0) {
-    throw new Error(`incident ${incidentId} has no object in ${source.description}: nothing to export`);
+    throw new UsageError(`incident ${incidentId} has no object in ${source.description}: nothing to export`);
   }
   const objects: BundleObject[] = [];
   const files: ArchiveEntry[] = [];
@@ -225,7 +234,7 @@ export async function exportIncident(options: {
 /** Writes the bundle as a directory (refusing to write into a non-empty one). */
 export function writeBundleDirectory(dir: string, files: readonly ArchiveEntry[]): void {
   if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
-    throw new Error(`--out ${dir}: exists and is not an empty directory; choose a new path`);
+    throw new UsageError(`--out ${dir}: exists and is not an empty directory; choose a new path`);
   }
   for (const f of files) {
     const path = join(dir, ...f.path.split('/'));
@@ -236,26 +245,44 @@ export function writeBundleDirectory(dir: string, files: readonly ArchiveEntry[]
 
 /** Writes the bundle as one .tar.gz file (refusing to replace a file). */
 export function writeBundleArchive(file: string, files: readonly ArchiveEntry[], at: Date): void {
-  if (existsSync(file)) throw new Error(`--out ${file}: exists; choose a new file name`);
+  if (existsSync(file)) throw new UsageError(`--out ${file}: exists; choose a new file name`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, writeArchive(files, at));
 }
 
 /** Reads a bundle from a directory or a .tar.gz file: its files by bundle path. */
 export function readBundleFiles(path: string): Map<string, Uint8Array> {
-  if (!existsSync(path)) throw new Error(`--bundle ${path}: no such file or directory`);
+  if (!existsSync(path)) throw new UsageError(`--bundle ${path}: no such file or directory`);
   const files = new Map<string, Uint8Array>();
   if (statSync(path).isDirectory()) {
+    // A directory without the index is not a bundle: say so before reading anything below it.
+    if (!existsSync(join(path, BUNDLE_FILE))) {
+      throw new UsageError(
+        `--bundle ${path}: no ${BUNDLE_FILE}; give the directory \`backstop audit export\` wrote`,
+      );
+    }
     const walk = (dir: string) => {
       for (const name of readdirSync(dir)) {
         const full = join(dir, name);
-        if (statSync(full).isDirectory()) walk(full);
-        else files.set(relative(path, full).split(sep).join('/'), new Uint8Array(readFileSync(full)));
+        const stat = lstatSync(full);
+        // A bundle holds regular files only; a link could point anywhere on the reviewer's disk.
+        if (stat.isDirectory()) walk(full);
+        else if (stat.isFile())
+          files.set(relative(path, full).split(sep).join('/'), new Uint8Array(readFileSync(full)));
       }
     };
     walk(path);
   } else {
-    for (const e of readArchive(readFileSync(path))) files.set(e.path, e.bytes);
+    let entries: ArchiveEntry[];
+    try {
+      entries = readArchive(readFileSync(path));
+    } catch (err) {
+      throw new UsageError(
+        `--bundle ${path}: not a .tar.gz evidence bundle (${(err as Error).message}); ` +
+          'give the file `backstop audit export --archive` wrote, or its directory',
+      );
+    }
+    for (const e of entries) files.set(e.path, e.bytes);
   }
   return files;
 }
@@ -272,15 +299,15 @@ export class BundleSource implements AuditSource {
     path: string,
   ) {
     const raw = files.get(BUNDLE_FILE);
-    if (!raw) throw new Error(`--bundle ${path}: no ${BUNDLE_FILE}; is it an evidence bundle?`);
+    if (!raw) throw new UsageError(`--bundle ${path}: no ${BUNDLE_FILE}; is it an evidence bundle?`);
     let index: BundleIndex;
     try {
       index = JSON.parse(Buffer.from(raw).toString('utf8')) as BundleIndex;
     } catch (err) {
-      throw new Error(`--bundle ${path}: ${BUNDLE_FILE} is not JSON (${(err as Error).message})`);
+      throw new UsageError(`--bundle ${path}: ${BUNDLE_FILE} is not JSON (${(err as Error).message})`);
     }
     if (index.format !== BUNDLE_FORMAT || index.formatVersion !== 1 || !Array.isArray(index.objects)) {
-      throw new Error(`--bundle ${path}: ${BUNDLE_FILE} is not a version 1 ${BUNDLE_FORMAT}`);
+      throw new UsageError(`--bundle ${path}: ${BUNDLE_FILE} is not a version 1 ${BUNDLE_FORMAT}`);
     }
     this.index = index;
     this.bucket = index.bucket;
@@ -301,7 +328,7 @@ export class BundleSource implements AuditSource {
 
   async readVersion(key: string, versionId: string): Promise<ObjectVersionContent> {
     const o = this.index.objects.find((x) => x.key === key && x.versionId === versionId);
-    if (!o?.file) throw new Error(`${BUNDLE_FILE} lists no file for ${key} version ${versionId}`);
+    if (!o?.file) throw new UsageError(`${BUNDLE_FILE} lists no file for ${key} version ${versionId}`);
     const bytes = this.files.get(o.file);
     if (!bytes) {
       throw Object.assign(new Error(`the bundle has no file ${o.file}`), { name: 'MissingFromBundle' });

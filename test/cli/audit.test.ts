@@ -450,6 +450,15 @@ describe('backstop audit export and verify --bundle', () => {
         /--bundle .*: bundle.json is not a version 1 backstop-evidence-bundle/,
       );
       expect((await verifyBundle(join(dir, 'nothing-here'))).errors).toMatch(/no such file or directory/);
+      // Any directory is not a bundle (nothing below it is read), nor is any file.
+      const plainDir = mkdtempSync(join(tmpdir(), 'backstop-not-a-bundle-'));
+      const notDir = await verifyBundle(plainDir);
+      expect(notDir.code).toBe(EXIT.error);
+      expect(notDir.flatErrors).toMatch(/--bundle .*: no bundle.json; give the directory/);
+      const notArchive = await verifyBundle(join(dir, 'bundle.json'));
+      expect(notArchive.code).toBe(EXIT.error);
+      expect(notArchive.flatErrors).toMatch(/--bundle .*: not a .tar.gz evidence bundle/);
+      expect(notArchive.flatErrors).not.toMatch(/--debug/);
       const pem = cli(noAws);
       expect(
         await pem.run('audit', 'verify', '--bundle', dir, '--public-key', join(dir, 'bundle.json')),

@@ -7,7 +7,13 @@
  * from the context. Anything else (numeric, date or IP operators, a Principal in an identity
  * policy) raises `UnsupportedPolicyError`: the caller answers an error, never a made-up decision.
  */
-import { type PolicyDocument, type PolicyStatement, UnsupportedPolicyError } from './policy';
+import {
+  arnLike,
+  type PolicyDocument,
+  type PolicyStatement,
+  STRING_TESTS,
+  UnsupportedPolicyError,
+} from './policy';
 import { globMatch } from './world';
 
 /** Context keys (lower case) to their values, as SimulatePrincipalPolicy's ContextEntries give them. */
@@ -32,30 +38,6 @@ export interface SimulatedResult {
 
 const list = (v: string | readonly string[] | undefined): string[] =>
   v === undefined ? [] : typeof v === 'string' ? [v] : [...v];
-
-const STRING_TESTS: Readonly<Record<string, (pattern: string, value: string) => boolean>> = {
-  StringEquals: (p, v) => p === v,
-  StringNotEquals: (p, v) => p === v,
-  StringEqualsIgnoreCase: (p, v) => p.toLowerCase() === v.toLowerCase(),
-  StringNotEqualsIgnoreCase: (p, v) => p.toLowerCase() === v.toLowerCase(),
-  StringLike: (p, v) => globMatch(p, v),
-  StringNotLike: (p, v) => globMatch(p, v),
-  ArnEquals: (p, v) => p === v,
-  ArnNotEquals: (p, v) => p === v,
-  ArnLike: (p, v) => arnLike(p, v),
-  ArnNotLike: (p, v) => arnLike(p, v),
-  Bool: (p, v) => p.toLowerCase() === v.toLowerCase(),
-};
-
-function arnLike(pattern: string, value: string): boolean {
-  const pp = pattern.split(':');
-  const vp = value.split(':');
-  if (pp.length < 6 || vp.length < 6) return globMatch(pattern, value);
-  const head = (parts: string[]) => [...parts.slice(0, 5), parts.slice(5).join(':')];
-  const a = head(pp);
-  const b = head(vp);
-  return a.every((segment, i) => globMatch(segment, b[i] as string));
-}
 
 /** Replaces `${key}` with the context's single value; undefined when the key is absent or multivalued. */
 function substitute(pattern: string, context: SimulationContext, missing: Set<string>): string | undefined {

@@ -123,7 +123,8 @@ function principalMatches(spec: PolicyStatement['Principal'], p: Principal): boo
   return false;
 }
 
-function arnLike(pattern: string, value: string): boolean {
+/** `ArnLike`: the six ARN parts compared one by one, each a glob (the resource part keeps its colons). */
+export function arnLike(pattern: string, value: string): boolean {
   const pp = pattern.split(':');
   const vp = value.split(':');
   if (pp.length < 6 || vp.length < 6) return globMatch(pattern, value);
@@ -133,7 +134,8 @@ function arnLike(pattern: string, value: string): boolean {
   return a.every((segment, i) => globMatch(segment, b[i]));
 }
 
-const STRING_TESTS: Readonly<Record<string, (pattern: string, value: string) => boolean>> = {
+/** The string and ARN condition operators the simulator evaluates (negation is applied by the caller). */
+export const STRING_TESTS: Readonly<Record<string, (pattern: string, value: string) => boolean>> = {
   StringEquals: (p, v) => p === v,
   StringNotEquals: (p, v) => p === v,
   StringEqualsIgnoreCase: (p, v) => p.toLowerCase() === v.toLowerCase(),
