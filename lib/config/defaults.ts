@@ -54,3 +54,18 @@ export const DEFAULT_HIGH_RISK_ACTIONS: readonly string[] = [
   'lambda:DeleteFunction',
   'secretsmanager:DeleteSecret',
 ];
+
+/**
+ * Agents of one execution cut at once (the per-agent Map's MaxConcurrency). Every agent runs its
+ * seven surface handlers at once, so 40 agents keep about 280 handlers busy in the control plane.
+ */
+export const DEFAULT_MAX_CONCURRENT_AGENTS = 40;
+
+/** Agents per child execution of a fleet kill (about 60 history events each, of 25,000). */
+export const DEFAULT_AGENTS_PER_BATCH = 100;
+
+/** Most agents one child execution may take: its history (25,000 events) holds about 60 per agent. */
+export const MAX_AGENTS_PER_BATCH = 300;
+
+/** Child executions of a fleet kill running at once. */
+export const DEFAULT_MAX_CONCURRENT_BATCHES = 10;

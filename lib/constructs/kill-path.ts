@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -12,14 +14,14 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
-import { ENV } from '../../lambda/shared/env';
+import { DIRECTORY_FILE, ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
 import { type KillPathFunctions, KillPathStates } from './kill-path-states';
 import { wildcardResourceFinding } from './policy-builder';
 
 export interface KillPathProps {
-  /** The fleet: compiled into the handlers' bundles (no environment size limit). */
+  /** The fleet: a file of every handler's bundle (no environment or command-line size limit). */
   readonly directory: Directory;
   readonly auditBucket: s3.IBucket;
   readonly auditKey: kms.IKey;
@@ -49,7 +51,35 @@ const HANDLERS = {
   finalize: { name: 'kill-finalize', timeout: Duration.minutes(5), memory: 1024 },
 } as const;
 
-const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
+const PROJECT_ROOT = path.join(__dirname, '..', '..');
+const LAMBDA_ROOT = path.join(PROJECT_ROOT, 'lambda');
+
+/**
+ * Writes the fleet directory next to the cloud assembly (named by its hash, so a config change is
+ * a new file and a new asset hash) and returns the shell command that copies it into a bundle as
+ * {@link DIRECTORY_FILE}. A file under the project root is named from the bundler's input
+ * directory, so the command works in Docker bundling too. Nothing is written when the stack is
+ * not bundled (`aws:cdk:bundling-stacks`).
+ */
+function directoryCopy(
+  scope: Construct,
+  directory: Directory,
+): (inputDir: string, outputDir: string) => string[] {
+  const json = JSON.stringify(directory);
+  const hash = createHash('sha256').update(json).digest('hex').slice(0, 16);
+  const outdir = Stage.of(scope)?.outdir ?? path.join(PROJECT_ROOT, 'cdk.out');
+  const file = path.join(outdir, `backstop-directory-${hash}.json`);
+  if (Stack.of(scope).bundlingRequired) {
+    mkdirSync(outdir, { recursive: true });
+    writeFileSync(file, json);
+  }
+  const relative = path.relative(PROJECT_ROOT, file);
+  const underRoot = !relative.startsWith('..') && !path.isAbsolute(relative);
+  const quote = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+  return (inputDir, outputDir) => [
+    `cp ${quote(underRoot ? path.posix.join(inputDir, ...relative.split(path.sep)) : file)} ${quote(path.posix.join(outputDir, DIRECTORY_FILE))}`,
+  ];
+}
 
 /**
  * The kill path: its four handlers, the Standard workflow that runs them (logged, traced) and
@@ -75,6 +105,7 @@ export class KillPath extends Construct {
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
     };
     const logGroups: logs.LogGroup[] = [];
+    const copyDirectory = directoryCopy(this, props.directory);
     const make = (key: keyof typeof HANDLERS): lambda.IFunction => {
       const spec = HANDLERS[key];
       const logGroup = new logs.LogGroup(this, `${spec.name}-logs`, {
@@ -84,6 +115,8 @@ export class KillPath extends Construct {
       logGroups.push(logGroup);
       return new nodejs.NodejsFunction(this, spec.name, {
         entry: path.join(LAMBDA_ROOT, spec.name, 'index.ts'),
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
@@ -100,9 +133,14 @@ export class KillPath extends Construct {
           // Bundle the SDK too: the deployed kill path runs exactly the client versions the tests
           // ran, not whatever the Lambda runtime ships that day.
           externalModules: [],
-          // The directory is compiled into the bundle: a config change is a new deployment of the
-          // handlers, and a fleet of any size fits (Lambda environments stop at 4 KB).
-          define: { [`process.env.${ENV.directory}`]: JSON.stringify(JSON.stringify(props.directory)) },
+          // The directory is a file of the bundle, read by the handler on its first invocation: a
+          // config change is a new deployment of the handlers, and a fleet of any size fits (an
+          // environment stops at 4 KB, a command line at about 128 KB).
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: copyDirectory,
+          },
         },
       });
     };

@@ -1,10 +1,10 @@
 import { HANDLERS, type HandlerName } from '../../lambda/registry';
 import type { ClientFactory } from '../../lambda/shared/clients';
 import { type HandlerDeps, randomHex, realSleep } from '../../lambda/shared/deps';
-import { ENV, readHandlerEnv } from '../../lambda/shared/env';
+import { readHandlerEnv } from '../../lambda/shared/env';
 import type { KillResult } from '../../lambda/shared/kill-types';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
-import type { KillRequest } from '../../lambda/shared/types';
+import type { Directory, KillRequest } from '../../lambda/shared/types';
 import type { Log } from '../../lambda/surfaces/types';
 import { type BackstopConfig, toDirectory } from '../config';
 import {
@@ -72,11 +72,14 @@ export class LocalKillRunner {
   readonly engine: LocalEngine;
   /** The handlers' resolved environment (every kill path function has the same). */
   readonly handlerEnv: Readonly<Record<string, string>>;
-  private readonly directoryJson: string;
+  /** The fleet directory, parsed once and injected into every invocation (deployed, it is a file of the bundle). */
+  private readonly directory: Directory;
+  /** The handlers' environment, read once per distinct environment (every invocation reads the same). */
+  private readonly envs = new Map<Readonly<Record<string, string>>, HandlerDeps['env']>();
 
   constructor(private readonly options: LocalKillRunnerOptions) {
     const synth = synthControlPlane(options.config);
-    this.directoryJson = JSON.stringify(toDirectory(options.config));
+    this.directory = toDirectory(options.config);
     const handlers: EngineHandlers = Object.fromEntries(
       (Object.keys(HANDLERS) as HandlerName[]).map((name) => [
         name,
@@ -124,9 +127,18 @@ export class LocalKillRunner {
     );
   }
 
+  private handlerEnvOf(env: Readonly<Record<string, string>>): HandlerDeps['env'] {
+    let read = this.envs.get(env);
+    if (!read) {
+      read = readHandlerEnv(env, this.directory);
+      this.envs.set(env, read);
+    }
+    return read;
+  }
+
   private deps(env: Readonly<Record<string, string>>): HandlerDeps {
     return {
-      env: readHandlerEnv({ ...env, [ENV.directory]: this.directoryJson }),
+      env: this.handlerEnvOf(env),
       clients: this.options.clients,
       clock: this.options.clock ?? (() => new Date()),
       sleep: this.options.sleep ?? realSleep,
