@@ -216,7 +216,7 @@ export const configSchema = z.strictObject({
         .number({ error: 'must be a whole number' })
         .int({ error: 'must be a whole number' })
         .min(1, { error: 'must be at least 1' })
-        .max(1000, { error: 'must be at most 1000 (the inline Map of one execution)' })
+        .max(40, { error: 'must be at most 40: an inline Map runs at most 40 iterations at once' })
         .default(DEFAULT_MAX_CONCURRENT_AGENTS),
       /**
        * Agents per child execution of a fleet kill. A kill of more agents than this runs them in

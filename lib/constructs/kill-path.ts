@@ -41,11 +41,14 @@ export interface KillPathProps {
    * @default Duration.hours(1)
    */
   readonly timeout?: Duration;
+  /** How the kill fans out over a fleet (the config's killPath). @default - KillPathStates' defaults */
+  readonly fanOut?: { readonly maxConcurrentAgents?: number; readonly maxConcurrentBatches?: number };
 }
 
 /** Which handler each function runs: `lambda/<name>/index.ts`, and the BACKSTOP_HANDLER it carries. */
 const HANDLERS = {
-  prepare: { name: 'kill-prepare', timeout: Duration.minutes(1), memory: 512 },
+  // Prepare locks, flags and (in part) cuts every agent of a fleet kill: up to 10,000 of them.
+  prepare: { name: 'kill-prepare', timeout: Duration.minutes(10), memory: 1024 },
   surface: { name: 'kill-surface', timeout: Duration.minutes(10), memory: 1024 },
   verify: { name: 'kill-verify', timeout: Duration.minutes(5), memory: 1024 },
   finalize: { name: 'kill-finalize', timeout: Duration.minutes(5), memory: 1024 },
@@ -151,7 +154,7 @@ export class KillPath extends Construct {
       finalize: make('finalize'),
     };
 
-    const states = new KillPathStates(this, 'States', { functions: this.functions });
+    const states = new KillPathStates(this, 'States', { functions: this.functions, ...props.fanOut });
     const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
       retention,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -352,6 +355,22 @@ export class KillPath extends Construct {
       wildcardResourceFinding(this, '*'),
       'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups...) and X-Ray tracing (xray:PutTraceSegments, GetSamplingRules...) support no resource-level permissions: IAM accepts only *.',
     );
+    // The distributed Map of a fleet kill: CDK lets the state machine start, describe, stop and
+    // redrive its own child executions (execution ARNs of this state machine only).
+    const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
+    if (mapPolicy instanceof iam.Policy) {
+      const statements = (mapPolicy.document.toJSON() as { Statement?: { Resource?: unknown }[] }).Statement;
+      for (const statement of statements ?? []) {
+        for (const resource of [statement.Resource ?? []].flat()) {
+          if (typeof resource !== 'string' || !resource.includes('*')) continue;
+          acknowledgments.add(
+            mapPolicy,
+            wildcardResourceFinding(this, resource),
+            "A fleet kill's distributed Map runs its batches as child executions: the state machine describes, stops and redrives executions of itself only (<state machine>:* and <state machine>/<map run>:*), whose names Step Functions picks.",
+          );
+        }
+      }
+    }
     acknowledgments.apply();
   }
 }

@@ -83,11 +83,11 @@ export class LocalKillRunner {
     const handlers: EngineHandlers = Object.fromEntries(
       (Object.keys(HANDLERS) as HandlerName[]).map((name) => [
         name,
-        async (event: unknown, ctx: { env: Readonly<Record<string, string>> }) => {
+        async (event: unknown, ctx: { env: Readonly<Record<string, string>>; waitScale?: number }) => {
           await options.beforeHandler?.(name, event);
           return (HANDLERS[name] as (e: unknown, d: HandlerDeps) => Promise<unknown>)(
             event,
-            this.deps(ctx.env),
+            this.deps(ctx.env, ctx.waitScale ?? 1),
           );
         },
       ]),
@@ -136,12 +136,14 @@ export class LocalKillRunner {
     return read;
   }
 
-  private deps(env: Readonly<Record<string, string>>): HandlerDeps {
+  private deps(env: Readonly<Record<string, string>>, waitScale: number): HandlerDeps {
+    const sleep = this.options.sleep ?? realSleep;
     return {
       env: this.handlerEnvOf(env),
       clients: this.options.clients,
       clock: this.options.clock ?? (() => new Date()),
-      sleep: this.options.sleep ?? realSleep,
+      // The handlers' pauses (a read-back waiting for a mapping to settle) scale with the run's Waits.
+      sleep: waitScale === 1 ? sleep : (ms) => sleep(ms * waitScale),
       randomId: randomHex,
       log: this.options.log ?? silent,
     };

@@ -135,6 +135,7 @@ export class ControlPlaneStack extends Stack {
       table: this.table,
       topic: this.topic,
       workerRole: this.killWorkerRole,
+      fanOut: config.killPath,
     });
     this.breakGlass.grantStartKill(this.killPath.stateMachine);
     const mappings = config.agents.flatMap((a) =>
