@@ -6,6 +6,7 @@
 import { fullStopPolicyName, iamPolicyArn, killBoundaryArn } from '../../../lambda/shared/naming';
 import { parseConfig } from '../../../lib/config';
 import { fleetConfig, fleetLayout } from '../../../lib/local/bench/fleet';
+import { floorBound } from '../../../lib/local/bench/floor';
 import { requestOrder } from '../../../lib/local/bench/measure';
 import { bucketLoads, containBound, longestDisjointChain } from '../../../lib/local/bench/model';
 import { createFleetWorld } from '../../../lib/local/bench/world';
@@ -34,8 +35,8 @@ describe('benchmark fleet', () => {
     expect(fleetLayout({ agents: 1000 }).accounts).toHaveLength(100);
   });
 
-  it.each([0, 1001, 2.5])('refuses a fleet of %p agents', (agents) => {
-    expect(() => fleetLayout({ agents })).toThrow(/fleet size must be a whole number from 1 to 1000/);
+  it.each([0, 10_001, 2.5])('refuses a fleet of %p agents', (agents) => {
+    expect(() => fleetLayout({ agents })).toThrow(/fleet size must be a whole number from 1 to 10000/);
   });
 
   it('lists the agents account by account, or one of each account in turn', () => {
@@ -140,6 +141,13 @@ describe('benchmark model', () => {
     const bound = containBound(loads, 20, 50);
     expect(bound).toEqual(expect.objectContaining({ drainMs: 2000, criticalPathMs: 1000, boundMs: 3000 }));
     expect(bound.binding?.service).toBe('lambda');
+  });
+
+  it("bounds a fleet independently: the busiest account's slowest quota, plus the dependent chain", () => {
+    // One agent: every quota's burst covers it; 10 dependent calls at 20 ms.
+    expect(floorBound(1, 20)).toEqual({ boundMs: 200, drainMs: 0, pathMs: 200 });
+    // Ten in one account: 50 IAM writes past a burst of 10 at 10/s (lambda: 50 past 15 at 15/s).
+    expect(floorBound(10, 20)).toEqual({ boundMs: 4200, drainMs: 4000, pathMs: 200, binding: 'IAM writes' });
   });
 
   it('counts the longest chain of calls that do not overlap', () => {
