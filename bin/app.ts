@@ -6,6 +6,14 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../lib/config';
 import { addBackstopStacks } from '../lib/stacks/backstop-app';
 
+// aws-cdk-lib announces every Lambda bundle on stderr ("Bundling asset <path>..."), with no setting
+// to turn it off; `cdk synth -q` should print errors only, so that one line is dropped here.
+const writeErr = process.stderr.write.bind(process.stderr);
+process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
+  typeof chunk === 'string' && /^Bundling asset \S+\.\.\.\n?$/.test(chunk)
+    ? true
+    : (writeErr as (c: unknown, ...r: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stderr.write;
+
 const app = new App();
 try {
   const config = loadConfig(app.node.tryGetContext('config') ?? DEFAULT_CONFIG_PATH);

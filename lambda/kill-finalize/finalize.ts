@@ -3,9 +3,10 @@ import { errorMessage, errorName } from '../shared/aws-errors';
 import { BatchStore, fullLists } from '../shared/batch-store';
 import { mapLimit } from '../shared/concurrency';
 import { type HandlerDeps, putMetric } from '../shared/deps';
-import { openChain, openStore, writeManifest } from '../shared/kill-io';
+import { openChain, openStore } from '../shared/kill-io';
 import { summarizeAgent } from '../shared/outcome';
 import { OutcomeStore } from '../shared/outcome-store';
+import { sealIncident } from '../shared/seal';
 import type { AgentKillResult, FinalizeInput, KillResult } from '../shared/kill-types';
 import type { KillStatus } from '../shared/types';
 
@@ -89,7 +90,7 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     });
   }
 
-  await mapLimit(prepare.targets, 50, async (t) => {
+  await mapLimit(prepare.dryRun ? [] : prepare.targets, 50, async (t) => {
     try {
       await store.releaseLock(t.agentId, prepare.incidentId);
     } catch (e) {
@@ -109,7 +110,7 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
   }
   let manifestKey: string | null = null;
   try {
-    manifestKey = await writeManifest(deps, prepare.incidentId, chain);
+    manifestKey = (await sealIncident(deps, { incidentId: prepare.incidentId, kind: 'kill', chain })).key;
   } catch (e) {
     deps.log.error('manifest not written', {
       incidentId: prepare.incidentId,

@@ -187,15 +187,16 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
 
   const unreachableIds = new Set(unreachable.map((u) => u.agentId));
   const reachable = kill.agents.filter((a) => !unreachableIds.has(a.agentId));
+  // A dry run takes no lock: a real kill that starts while it runs must cut, never join a plan.
   // All at once, each agent on its own: its lock and then, unless it joins a kill already under
   // way (which changes nothing here), its control flag and the deny on the roles it declares (the
   // authority cut: one write that destroys nothing, made here because the kill role of each
   // account is assumed already).
   const cutAt = new Map<string, string>();
   const cutter = kill.dryRun ? undefined : new EarlyCut(deps, chain, reached.clients, kill.mode);
-  const locks = await mapLimit(reachable, PARALLEL, async (agent) => {
+  const locks = await mapLimit(kill.dryRun ? [] : reachable, PARALLEL, async (agent) => {
     const lock = await lockAgent(deps, store, agent, kill, input.executionId);
-    if (lock.outcome !== 'JOINED' && !kill.dryRun) {
+    if (lock.outcome !== 'JOINED') {
       const [, at] = await Promise.all([
         setFlag(store, chain, kill.mode, kill.incidentId, kill.reason, agent, deps),
         cutter?.cut(agent),
@@ -206,7 +207,12 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   });
   const targets: KillTarget[] = [];
   const joined: PrepareOutput['joined'] = [];
-  reachable.forEach((agent, i) => {
+  if (kill.dryRun) {
+    for (const a of reachable) {
+      targets.push({ agentId: a.agentId, accountId: a.accountId, region: a.region, authorityCutAt: null });
+    }
+  }
+  (kill.dryRun ? [] : reachable).forEach((agent, i) => {
     const lock = locks[i] as (typeof locks)[number];
     if (lock.outcome === 'JOINED') {
       joined.push({ agentId: agent.agentId, incidentId: lock.holder.incidentId, mode: lock.holder.mode });

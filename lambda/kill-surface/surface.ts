@@ -2,10 +2,19 @@ import { errorMessage, errorName, isThrottling } from '../shared/aws-errors';
 import { assumeKillRole, type HandlerDeps } from '../shared/deps';
 import { findAgent } from '../shared/env';
 import { openChain, openStore } from '../shared/kill-io';
+import type { AuditChain } from '../shared/audit';
 import type { SurfaceOutcome, SurfaceTaskInput } from '../shared/kill-types';
+import { PlanStore } from '../shared/plan-store';
+import { KILL_MODES, type KillMode } from '../shared/types';
 import { getSurface } from '../surfaces';
 import { mergeContain } from '../surfaces/common';
-import type { ContainResult, SurfaceContext } from '../surfaces/types';
+import type {
+  ContainResult,
+  ResourceSnapshot,
+  Surface,
+  SurfaceContext,
+  SurfacePlan,
+} from '../surfaces/types';
 
 /** The last path segment of an ARN or id: a role's name, whatever path the ARN carries. */
 function resourceName(id: string): string {
@@ -46,7 +55,8 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
       cause: `agent ${input.agentId} is not in the directory`,
     });
   }
-  if (!surface.appliesTo(input.mode)) return outcome('NOT_APPLICABLE');
+  // A dry run looks at every surface, also those the mode leaves alone, to say what it leaves.
+  if (!surface.appliesTo(input.mode) && !input.dryRun) return outcome('NOT_APPLICABLE');
 
   const actor = { type: 'execution' as const, arn: input.executionId };
   const chain = openChain(deps, input.incidentId, `${input.surface}-${input.agentId}`, actor);
@@ -120,9 +130,19 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
     const current = await surface.snapshot(ctx, ids, cutResult);
 
     if (input.dryRun) {
-      void chain.write('SnapshotTaken', { ...common, detail: { dryRun: true, resources: current } });
+      const plan = planFor(surface, ctx, input.mode, current);
+      void chain.write('SnapshotTaken', { ...common, detail: { dryRun: true, resources: current, plan } });
+      await storePlan(deps, input, {
+        applies: surface.appliesTo(input.mode),
+        resources: current.length,
+        ...plan,
+      });
       await chain.flush();
-      return outcome('PLANNED', { resources: ids.length, plan: current.map((r) => ({ resource: r.id })) });
+      // The state machine gets counts only: the plan itself is in the state table and the audit log.
+      return outcome(surface.appliesTo(input.mode) ? 'PLANNED' : 'NOT_APPLICABLE', {
+        resources: current.length,
+        skipped: plan.skipped.slice(0, MAX_LISTED).map(({ resource, reason }) => ({ resource, reason })),
+      });
     }
 
     const store = openStore(deps);
@@ -166,6 +186,7 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
     const error = errorName(e);
     const message = errorMessage(e);
     void chain.write('SurfaceFailed', { ...common, detail: { action: 'branch', error, message } });
+    if (input.dryRun) await storePlanFailure(deps, input, chain, `${error}: ${message}`);
     await chain.flush();
     if (isThrottling(e))
       throw new ThrottledError(
@@ -173,5 +194,63 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
       );
     deps.log.error('surface failed', { ...common, error, message });
     return outcome('FAILED', { error, cause: message });
+  }
+}
+
+/**
+ * The dry run's plan of one surface. In a mode that does not cut the surface, every resource is
+ * reported as left alone, with what it is and what state it is in: that is the honest answer to
+ * "does a read_only kill stop our scheduled jobs?".
+ */
+function planFor(
+  surface: Surface,
+  ctx: SurfaceContext,
+  mode: KillMode,
+  current: readonly ResourceSnapshot[],
+): SurfacePlan {
+  const plan = surface.plan(ctx, mode, current);
+  if (surface.appliesTo(mode)) return plan;
+  const cutBy = KILL_MODES.filter((m) => surface.appliesTo(m));
+  const reason = `${/^[aeiou]/.test(mode) ? 'an' : 'a'} ${mode} kill leaves it as it is (only ${cutBy.join(', ')} cuts this surface)`;
+  return {
+    actions: [],
+    skipped: [
+      ...plan.actions.map(({ resource, label, current: now }) => ({ resource, label, current: now, reason })),
+      ...plan.skipped,
+    ],
+  };
+}
+
+async function storePlan(
+  deps: HandlerDeps,
+  input: SurfaceTaskInput,
+  plan: SurfacePlan & { applies: boolean; resources: number; error?: string },
+): Promise<void> {
+  const store = new PlanStore(deps.clients.controlPlane().dynamo, deps.env.tableName, deps.clock);
+  await store.put(input.incidentId, {
+    agentId: input.agentId,
+    surface: input.surface,
+    mode: input.mode,
+    ...plan,
+  });
+}
+
+/** A surface that could not be planned is said so in the plan, not left out of it. */
+async function storePlanFailure(
+  deps: HandlerDeps,
+  input: SurfaceTaskInput,
+  chain: AuditChain,
+  error: string,
+) {
+  try {
+    const applies = getSurface(input.surface).appliesTo(input.mode);
+    await storePlan(deps, input, { applies, resources: 0, actions: [], skipped: [], error });
+  } catch (e) {
+    void chain.write('SurfaceFailed', {
+      agentId: input.agentId,
+      surface: input.surface,
+      mode: input.mode,
+      detail: { action: 'store plan', error: errorName(e), message: errorMessage(e) },
+    });
   }
 }

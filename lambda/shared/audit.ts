@@ -1,5 +1,5 @@
 /**
- * The audit log writer (DESIGN.md section 6).
+ * The audit log writer (docs/design.md section 6).
  *
  * Every handler invocation writes one hash chain of records to the Object Lock bucket:
  * `incidents/<incidentId>/<chainId>/<seq>-<type>.json`. Each record holds the SHA-256 (hex) of
@@ -64,6 +64,10 @@ export const AUDIT_RECORD_TYPES = [
   'KillCompleted',
   'AuditWriteFailed',
   'ManifestWritten',
+  /** detail: every object version of the incident put under an Object Lock legal hold. */
+  'LegalHoldPlaced',
+  /** detail: the approved release request and every version whose legal hold was removed. */
+  'LegalHoldReleased',
   'RestoreRequested',
   'ApprovalRecorded',
   'ResourceRestored',
@@ -247,6 +251,8 @@ export interface ImmutablePut {
   readonly kmsKeyArn: string;
   readonly key: string;
   readonly body: string;
+  /** @default 'application/json' */
+  readonly contentType?: string;
   /**
    * Whether an object already at the key counts as this write (a retry whose first attempt
    * landed). @default - byte-for-byte equality
@@ -272,7 +278,7 @@ export async function putImmutableObject(put: ImmutablePut): Promise<ImmutablePu
         Bucket: put.bucket,
         Key: put.key,
         Body: put.body,
-        ContentType: 'application/json',
+        ContentType: put.contentType ?? 'application/json',
         ChecksumAlgorithm: 'SHA256',
         ChecksumSHA256: sha256Base64(put.body),
         IfNoneMatch: '*',

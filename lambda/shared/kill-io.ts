@@ -1,6 +1,5 @@
 import { type AuditActor, AuditChain, newChainId, stateStoreFallback } from './audit';
 import { type HandlerDeps, putMetric } from './deps';
-import { writeManifest as writeSignedManifest } from './manifest';
 import { StateStore } from './state-store';
 
 /** The state table, under the handler's own identity. */
@@ -42,27 +41,4 @@ export function openChain(
       await fallback(records);
     },
   });
-}
-
-/** Writes the incident's signed manifest and returns its key. */
-export async function writeManifest(
-  deps: HandlerDeps,
-  incidentId: string,
-  chain?: AuditChain,
-): Promise<string> {
-  const cp = deps.clients.controlPlane();
-  const result = await writeSignedManifest({
-    s3: cp.s3,
-    kms: cp.kms,
-    store: openStore(deps),
-    bucket: deps.env.auditBucketName,
-    kmsKeyArn: deps.env.auditKmsKeyArn,
-    signingKeyArn: deps.env.manifestSigningKeyArn,
-    incidentId,
-    clock: deps.clock,
-    chain,
-  });
-  if (result.undelivered.length > 0)
-    await putMetric(deps, 'AuditWriteFailures', result.undelivered.length, 'Count');
-  return result.key;
 }

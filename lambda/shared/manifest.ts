@@ -1,23 +1,36 @@
 /**
- * The signed incident manifest (the CloudTrail digest pattern, DESIGN.md section 6).
+ * Signed manifests: an incident is sealed by an ordered series of them (the CloudTrail digest
+ * pattern, docs/design.md section 6).
  *
- * At the end of an incident, {@link writeManifest} lists every object under
- * `incidents/<incidentId>/`, hashes each one's bytes, and writes `manifests/<incidentId>.json`:
+ * ## One incident, several manifests
+ *
+ * Records keep arriving after a kill's manifest: the `ActorAttributed` record (from CloudTrail),
+ * a restore's records, legal-hold records. So an incident is sealed by a series
+ * `manifests/<incidentId>/0001-kill.json`, `0002-attribution.json`, `0003-hold.json`...:
+ *
+ * - manifest `seq` lists every record of the incident that no earlier manifest of the series
+ *   lists (`records`, or `undelivered` for records that never reached the bucket): every record
+ *   is covered by exactly one manifest, and a record no manifest covers was added unsealed;
+ * - `kind` says what closed it: `kill`, `attribution`, `restore` or `hold`;
+ * - `previousInIncident` links it to manifest `seq - 1` of the incident (null for the first),
+ *   `previousManifest` to the manifest before it in the whole log (the chain head it replaced),
+ *   each by key and SHA-256 of its canonical bytes;
+ * - KMS signs the SHA-256 digest of the canonical bytes (`MessageType: DIGEST`, `ECDSA_SHA_256`).
  *
  * ```json
- * { "manifest": { "schemaVersion": 1, "incidentId": "...", "createdAt": "...",
- *                 "records": [{ "key": "...", "sha256": "...", "versionId": "..." }],
- *                 "undelivered": [{ "key": "...", "sha256": "..." }],
- *                 "previousManifest": { "incidentId": "...", "sha256": "..." } | null },
+ * { "manifest": { "schemaVersion": 2, "incidentId": "...", "seq": 2, "kind": "attribution",
+ *                 "createdAt": "...", "records": [{ "key": "...", "sha256": "...", "versionId": "..." }],
+ *                 "undelivered": [], "previousInIncident": { "incidentId", "key", "sha256" },
+ *                 "previousManifest": { "incidentId", "key", "sha256" } | null },
  *   "signature": "<base64 DER ECDSA>", "signingKeyArn": "...", "signingAlgorithm": "ECDSA_SHA_256" }
  * ```
  *
- * The manifest's identity is the SHA-256 of its canonical JSON bytes; KMS signs that digest
- * (`MessageType: DIGEST`, `ECDSA_SHA_256`). `previousManifest` links every manifest to the one
- * before it, across incidents, through a compare-and-swap on the chain head in the state table,
- * so concurrent incidents still form one unbroken chain. `undelivered` lists records the kill
- * path wrote but that never reached the bucket (with the hash the next record links to): the
- * verifier reports them instead of a silent gap.
+ * Handlers seal through `sealIncident(deps, { incidentId, kind })` (lambda/shared/seal.ts), which
+ * calls {@link sealManifest}. Sealing is idempotent and safe to run twice at once: the next `seq`
+ * and the chain head are claimed in one state-table transaction (manifest-store.ts), the loser
+ * re-reads and seals only what is still uncovered, and a call that finds nothing new (at most
+ * `ManifestWritten` notes) writes nothing and answers `NOTHING_NEW`. A claim whose sealer died
+ * before writing the object is finished by the next sealer, byte for byte.
  */
 
 import { type KMSClient, SignCommand } from '@aws-sdk/client-kms';
@@ -32,37 +45,38 @@ import {
 } from './audit';
 import { mapLimit } from './concurrency';
 import { canonicalJson, sha256Bytes, sha256Hex } from './hash';
-import { auditManifestKey } from './naming';
 import {
-  ManifestConflictError,
-  type ManifestPointer,
-  type ManifestRef,
-  type StateStore,
-} from './state-store';
+  type ManifestClaim,
+  ManifestClaimConflictError,
+  type ManifestEntry,
+  type ManifestLink,
+  type ManifestSeriesStore,
+} from './manifest-store';
+import { auditManifestKey, MANIFEST_KINDS, type ManifestKind } from './naming';
+import type { StateStore } from './state-store';
 
-export const MANIFEST_SCHEMA_VERSION = 1;
+export type { ManifestEntry, ManifestLink } from './manifest-store';
+
+export const MANIFEST_SCHEMA_VERSION = 2;
 export const MANIFEST_SIGNING_ALGORITHM = 'ECDSA_SHA_256';
-
-export interface ManifestEntry {
-  readonly key: string;
-  /** SHA-256 hex of the object's bytes. */
-  readonly sha256: string;
-  readonly versionId?: string;
-}
 
 export interface AuditManifest {
   readonly schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   readonly incidentId: string;
+  /** Place in the incident's series, from 1. */
+  readonly seq: number;
+  readonly kind: ManifestKind;
   /** ISO 8601. */
   readonly createdAt: string;
-  /** Every object under `incidents/<incidentId>/`, sorted by key. */
+  /** Records of the incident no earlier manifest of the series lists, sorted by key. */
   readonly records: ManifestEntry[];
-  /** Records written by the kill path that never reached the bucket, sorted by key. */
+  /** Records written that never reached the bucket, with the hash of their bytes, sorted by key. */
   readonly undelivered: ManifestEntry[];
-  readonly previousManifest: ManifestRef | null;
+  readonly previousInIncident: ManifestLink | null;
+  readonly previousManifest: ManifestLink | null;
 }
 
-/** The object stored at `manifests/<incidentId>.json`. */
+/** The object stored at `manifests/<incidentId>/<seq>-<kind>.json`. */
 export interface SignedManifest {
   readonly manifest: AuditManifest;
   /** Base64 of the DER-encoded ECDSA signature KMS returned. */
@@ -71,35 +85,42 @@ export interface SignedManifest {
   readonly signingAlgorithm: typeof MANIFEST_SIGNING_ALGORITHM;
 }
 
-/** The state store methods the manifest writer uses. */
-export type ManifestStateStore = Pick<
+/** The state store methods the sealer uses for records that could not be delivered. */
+export type PendingAuditStore = Pick<
   StateStore,
-  | 'listPendingAudit'
-  | 'removePendingAudit'
-  | 'addPendingAudit'
-  | 'getLatestManifest'
-  | 'getManifestPointer'
-  | 'setLatestManifest'
+  'listPendingAudit' | 'removePendingAudit' | 'addPendingAudit'
 >;
+
+const byKey = (a: ManifestEntry, b: ManifestEntry) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+const entry = (e: ManifestEntry): ManifestEntry => ({
+  key: e.key,
+  sha256: e.sha256,
+  ...(e.versionId !== undefined && { versionId: e.versionId }),
+});
+const link = (l: ManifestLink | null): ManifestLink | null =>
+  l ? { incidentId: l.incidentId, key: l.key, sha256: l.sha256 } : null;
 
 /** Builds a manifest with its entries sorted by key. */
 export function buildManifest(input: {
   readonly incidentId: string;
+  readonly seq: number;
+  readonly kind: ManifestKind;
   readonly createdAt: string;
   readonly records: readonly ManifestEntry[];
   readonly undelivered?: readonly ManifestEntry[];
-  readonly previousManifest: ManifestRef | null;
+  readonly previousInIncident: ManifestLink | null;
+  readonly previousManifest: ManifestLink | null;
 }): AuditManifest {
-  const byKey = (a: ManifestEntry, b: ManifestEntry) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     incidentId: input.incidentId,
+    seq: input.seq,
+    kind: input.kind,
     createdAt: input.createdAt,
-    records: [...input.records].sort(byKey),
-    undelivered: [...(input.undelivered ?? [])].sort(byKey),
-    previousManifest: input.previousManifest
-      ? { incidentId: input.previousManifest.incidentId, sha256: input.previousManifest.sha256 }
-      : null,
+    records: input.records.map(entry).sort(byKey),
+    undelivered: (input.undelivered ?? []).map(entry).sort(byKey),
+    previousInIncident: link(input.previousInIncident),
+    previousManifest: link(input.previousManifest),
   };
 }
 
@@ -108,9 +129,14 @@ export function manifestBytes(manifest: AuditManifest): string {
   return canonicalJson(manifest);
 }
 
-/** SHA-256 hex of the manifest's canonical bytes: its identity in the manifest chain. */
+/** SHA-256 hex of the manifest's canonical bytes: its identity in the chain. */
 export function manifestSha256(manifest: AuditManifest): string {
   return sha256Hex(manifestBytes(manifest));
+}
+
+/** The object key of a manifest. */
+export function manifestKeyOf(manifest: Pick<AuditManifest, 'incidentId' | 'seq' | 'kind'>): string {
+  return auditManifestKey(manifest.incidentId, manifest.seq, manifest.kind);
 }
 
 /** Signs the SHA-256 digest of the manifest's canonical bytes with the asymmetric KMS key. */
@@ -152,18 +178,20 @@ export function parseSignedManifest(bytes: Uint8Array | string): SignedManifest 
   if (!m || typeof m !== 'object') problems.push('no manifest object');
   else {
     if (m.schemaVersion !== MANIFEST_SCHEMA_VERSION)
-      problems.push(`schemaVersion ${String(m.schemaVersion)}`);
+      problems.push(`schemaVersion ${String(m.schemaVersion)} (expected ${MANIFEST_SCHEMA_VERSION})`);
     if (typeof m.incidentId !== 'string') problems.push('no incidentId');
+    if (!Number.isInteger(m.seq) || (m.seq as number) < 1) problems.push('seq is not a whole number from 1');
+    if (!(MANIFEST_KINDS as readonly unknown[]).includes(m.kind))
+      problems.push(`kind ${String(m.kind)} (one of ${MANIFEST_KINDS.join(', ')})`);
     if (typeof m.createdAt !== 'string') problems.push('no createdAt');
     if (!Array.isArray(m.records) || !m.records.every(isEntry))
       problems.push('records is not a list of { key, sha256 }');
-    if (m.undelivered !== undefined && (!Array.isArray(m.undelivered) || !m.undelivered.every(isEntry))) {
+    if (!Array.isArray(m.undelivered) || !m.undelivered.every(isEntry))
       problems.push('undelivered is not a list of { key, sha256 }');
-    }
-    const prev = m.previousManifest as Partial<ManifestRef> | null | undefined;
-    if (prev !== null && (typeof prev?.incidentId !== 'string' || typeof prev?.sha256 !== 'string')) {
-      problems.push('previousManifest is neither null nor { incidentId, sha256 }');
-    }
+    if (!isLinkOrNull(m.previousInIncident))
+      problems.push('previousInIncident is neither null nor { incidentId, key, sha256 }');
+    if (!isLinkOrNull(m.previousManifest))
+      problems.push('previousManifest is neither null nor { incidentId, key, sha256 }');
   }
   if (typeof d?.signature !== 'string' || d.signature === '') problems.push('no signature');
   if (typeof d?.signingKeyArn !== 'string' || d.signingKeyArn === '') problems.push('no signingKeyArn');
@@ -171,13 +199,18 @@ export function parseSignedManifest(bytes: Uint8Array | string): SignedManifest 
     problems.push(`signingAlgorithm ${String(d?.signingAlgorithm)} (expected ${MANIFEST_SIGNING_ALGORITHM})`);
   }
   if (problems.length > 0) throw new Error(`malformed manifest: ${problems.join('; ')}`);
-  const signed = d as SignedManifest;
-  return { ...signed, manifest: { ...signed.manifest, undelivered: signed.manifest.undelivered ?? [] } };
+  return d as SignedManifest;
 }
 
 function isEntry(e: unknown): e is ManifestEntry {
-  const entry = e as Partial<ManifestEntry> | null;
-  return typeof entry?.key === 'string' && typeof entry.sha256 === 'string';
+  const x = e as Partial<ManifestEntry> | null;
+  return typeof x?.key === 'string' && typeof x.sha256 === 'string';
+}
+
+function isLinkOrNull(l: unknown): boolean {
+  if (l === null) return true;
+  const x = l as Partial<ManifestLink> | undefined;
+  return typeof x?.incidentId === 'string' && typeof x.key === 'string' && typeof x.sha256 === 'string';
 }
 
 /** Every object key under a prefix (ListObjectsV2, all pages). */
@@ -194,7 +227,7 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
   return keys;
 }
 
-/** Lists and hashes every object of the incident (the bytes read back, not what the writer meant to write). */
+/** Lists and hashes every record of the incident (the bytes read back, not what a writer meant to write). */
 export async function hashIncidentObjects(
   s3: S3Client,
   bucket: string,
@@ -225,90 +258,163 @@ export async function getObjectIfExists(
   }
 }
 
-export interface WriteManifestOptions {
+/** Whether a record key is a `ManifestWritten` note (they never make a new manifest necessary). */
+export function isManifestNote(key: string): boolean {
+  return key.endsWith('-ManifestWritten.json');
+}
+
+export interface SealManifestOptions {
   readonly s3: S3Client;
   readonly kms: KMSClient;
-  readonly store: ManifestStateStore;
+  readonly series: ManifestSeriesStore;
+  /** Where records the writers could not deliver wait (the state store). */
+  readonly pending: PendingAuditStore;
   readonly bucket: string;
   /** KMS key for SSE-KMS of the manifest object. */
   readonly kmsKeyArn: string;
   /** The asymmetric (ECC_NIST_P256, SIGN_VERIFY) KMS key that signs manifests. */
   readonly signingKeyArn: string;
   readonly incidentId: string;
+  readonly kind: ManifestKind;
   readonly clock: () => Date;
   /**
-   * The finalizing handler's chain: flushed before the listing (so its own records are in the
-   * manifest), then given a `ManifestWritten` record, the only record allowed after the manifest.
-   * @default - none
+   * The sealing handler's own chain: flushed before the listing (so its records are sealed), then
+   * given a `ManifestWritten` record after the manifest. @default - none
    */
   readonly chain?: AuditChain;
-  /** Compare-and-swap attempts on the manifest chain head. @default 10 */
+  /** Claim attempts when the chain head or the seq moves under us. @default 10 */
   readonly maxAttempts?: number;
   /** Parallel GetObject calls while hashing. @default 16 */
   readonly concurrency?: number;
+  /** Waits for a claim another sealer is still writing. @default - setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export interface WriteManifestResult {
-  /** `ALREADY_WRITTEN`: a previous attempt wrote it; nothing was changed. */
-  readonly status: 'WRITTEN' | 'ALREADY_WRITTEN';
-  readonly key: string;
-  readonly sha256: string;
-  readonly previousManifest: ManifestRef | null;
+export interface SealManifestResult {
+  /** `NOTHING_NEW`: every record was already sealed; nothing was written. */
+  readonly status: 'SEALED' | 'NOTHING_NEW';
+  /** The manifest written, or (NOTHING_NEW) the incident's latest; null when the incident has none. */
+  readonly key: string | null;
+  readonly seq: number | null;
+  readonly kind: ManifestKind | null;
+  readonly sha256: string | null;
+  readonly previousManifest: ManifestLink | null;
+  /** Records the written manifest lists (0 for NOTHING_NEW). */
   readonly recordCount: number;
   /** Records that still could not be delivered (kept in the state table, listed in the manifest). */
   readonly undelivered: string[];
+  /** Claims of earlier sealers that died before writing their object, finished here. */
+  readonly finished: string[];
 }
 
-/**
- * Writes the incident's signed manifest (see the file comment). Idempotent: a retry after the
- * manifest landed returns `ALREADY_WRITTEN`; a retry after the chain head moved to this incident
- * but before the object landed rebuilds the same manifest from the stored pointer.
- */
-export async function writeManifest(options: WriteManifestOptions): Promise<WriteManifestResult> {
-  const { s3, kms, bucket, incidentId } = options;
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Seals what is not sealed yet of an incident (see the file comment). */
+export async function sealManifest(options: SealManifestOptions): Promise<SealManifestResult> {
+  const { incidentId, kind } = options;
   assertAuditId('Incident id', incidentId);
+  if (!(MANIFEST_KINDS as readonly string[]).includes(kind)) {
+    throw new Error(`Unknown manifest kind ${JSON.stringify(kind)} (one of ${MANIFEST_KINDS.join(', ')})`);
+  }
   if (options.chain && options.chain.incidentId !== incidentId) {
     throw new Error(
-      `writeManifest: the chain belongs to incident ${options.chain.incidentId}, not ${incidentId}`,
+      `sealManifest: the chain belongs to incident ${options.chain.incidentId}, not ${incidentId}`,
     );
   }
-  const key = auditManifestKey(incidentId);
   if (options.chain) await options.chain.flush();
+  const stillPending = await retryPendingRecords(options);
+  const finished: string[] = [];
+  const attempts = options.maxAttempts ?? 10;
 
-  const existing = await getObjectIfExists(s3, bucket, key);
-  if (existing) {
-    const signed = parseSignedManifest(existing.bytes);
-    const result: WriteManifestResult = {
-      status: 'ALREADY_WRITTEN',
-      key,
-      sha256: manifestSha256(signed.manifest),
-      previousManifest: signed.manifest.previousManifest,
-      recordCount: signed.manifest.records.length,
-      undelivered: signed.manifest.undelivered.map((e) => e.key),
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const series = await options.series.listSeries(incidentId);
+    const covered = new Set<string>();
+    for (const claim of series) {
+      const sealed = await entriesOfClaim(options, claim, covered, finished);
+      for (const e of [...sealed.records, ...sealed.undelivered]) covered.add(e.key);
+    }
+    const objects = await hashIncidentObjects(options.s3, options.bucket, incidentId, options.concurrency);
+    const listed = new Set(objects.map((o) => o.key));
+    const records = objects.filter((o) => !covered.has(o.key));
+    const undelivered = stillPending
+      .filter((p) => !covered.has(p.key) && !listed.has(p.key))
+      .map((p) => ({ key: p.key, sha256: p.sha256 }));
+    const last = series[series.length - 1];
+    if (records.every((r) => isManifestNote(r.key)) && undelivered.length === 0) {
+      const result: SealManifestResult = {
+        status: 'NOTHING_NEW',
+        key: last?.key ?? null,
+        seq: last?.seq ?? null,
+        kind: last?.kind ?? null,
+        sha256: last?.sha256 ?? null,
+        previousManifest: last?.previousManifest ?? null,
+        recordCount: 0,
+        undelivered: stillPending.map((p) => p.key),
+        finished,
+      };
+      await noteManifest(options, result);
+      return result;
+    }
+
+    const head = (await options.series.getHead()) ?? null;
+    const manifest = buildManifest({
+      incidentId,
+      seq: (last?.seq ?? 0) + 1,
+      kind,
+      createdAt: options.clock().toISOString(),
+      records,
+      undelivered,
+      previousInIncident: last ? { incidentId, key: last.key, sha256: last.sha256 } : null,
+      previousManifest: head,
+    });
+    const sha256 = manifestSha256(manifest);
+    const claim: ManifestClaim = {
+      incidentId,
+      seq: manifest.seq,
+      kind,
+      key: manifestKeyOf(manifest),
+      sha256,
+      createdAt: manifest.createdAt,
+      previousInIncident: manifest.previousInIncident,
+      previousManifest: manifest.previousManifest,
+      entries: { records: manifest.records, undelivered: manifest.undelivered },
     };
-    await recordManifestWritten(options, result);
+    try {
+      await options.series.claim(head, claim);
+    } catch (err) {
+      if (err instanceof ManifestClaimConflictError) continue;
+      throw err;
+    }
+    await writeSigned(options, manifest);
+    const result: SealManifestResult = {
+      status: 'SEALED',
+      key: claim.key,
+      seq: claim.seq,
+      kind,
+      sha256,
+      previousManifest: manifest.previousManifest,
+      recordCount: manifest.records.length,
+      undelivered: undelivered.map((e) => e.key),
+      finished,
+    };
+    await noteManifest(options, result);
     return result;
   }
+  throw new Error(
+    `The manifest chain head or ${incidentId}'s series kept moving; gave up after ${attempts} attempts`,
+  );
+}
 
-  const stillPending = await retryPendingRecords(options);
-  const records = await hashIncidentObjects(s3, bucket, incidentId, options.concurrency);
-  const listed = new Set(records.map((r) => r.key));
-  const undelivered = stillPending
-    .filter((p) => !listed.has(p.key))
-    .map((p) => ({ key: p.key, sha256: p.sha256 }));
-  const build = (createdAt: string, previousManifest: ManifestRef | null) =>
-    buildManifest({ incidentId, createdAt, records, undelivered, previousManifest });
-
-  const manifest = await claimChainHead(options, build);
+/** Signs a manifest and writes it once (a retry's different ECDSA signature over the same manifest counts as written). */
+async function writeSigned(options: SealManifestOptions, manifest: AuditManifest): Promise<void> {
   const sha256 = manifestSha256(manifest);
-  const signed = await signManifest(kms, options.signingKeyArn, manifest);
+  const signed = await signManifest(options.kms, options.signingKeyArn, manifest);
   await putImmutableObject({
-    s3,
-    bucket,
+    s3: options.s3,
+    bucket: options.bucket,
     kmsKeyArn: options.kmsKeyArn,
-    key,
+    key: manifestKeyOf(manifest),
     body: canonicalJson(signed),
-    // ECDSA signatures differ on every call: the same manifest under another signature is this write.
     sameContent: (bytes) => {
       try {
         return manifestSha256(parseSignedManifest(bytes).manifest) === sha256;
@@ -317,94 +423,89 @@ export async function writeManifest(options: WriteManifestOptions): Promise<Writ
       }
     },
   });
-  const result: WriteManifestResult = {
-    status: 'WRITTEN',
-    key,
-    sha256,
-    previousManifest: manifest.previousManifest,
-    recordCount: records.length,
-    undelivered: undelivered.map((e) => e.key),
-  };
-  await recordManifestWritten(options, result);
-  return result;
+}
+
+/** Attempts to find the object of a claim another sealer is still writing. */
+const CLAIM_WAITS = 5;
+
+/**
+ * What a claimed manifest covers: from its object, or, when the object is missing (its sealer
+ * died or is still signing), by finishing the claim from the entries it carries. `covered` holds
+ * what the claims before it cover, to rebuild a claim too large to carry its entries.
+ */
+async function entriesOfClaim(
+  options: SealManifestOptions,
+  claim: ManifestClaim,
+  covered: ReadonlySet<string>,
+  finished: string[],
+): Promise<{ records: readonly ManifestEntry[]; undelivered: readonly ManifestEntry[] }> {
+  const sleep = options.sleep ?? defaultSleep;
+  for (let wait = 0; ; wait++) {
+    const object = await getObjectIfExists(options.s3, options.bucket, claim.key);
+    if (object) {
+      const signed = parseSignedManifest(object.bytes);
+      if (manifestSha256(signed.manifest) !== claim.sha256) {
+        throw new Error(
+          `${claim.key} does not hash to the ${claim.sha256} its claim recorded: the manifest object was replaced. Run \`backstop audit verify --incident ${claim.incidentId}\`.`,
+        );
+      }
+      return signed.manifest;
+    }
+    if (claim.entries) break;
+    if (wait >= CLAIM_WAITS) break;
+    await sleep(200 * 2 ** wait);
+  }
+  let entries = claim.entries;
+  if (!entries) {
+    // Too large to carry its entries: rebuild from the bucket as it was when the claim was made.
+    const objects = await hashIncidentObjects(
+      options.s3,
+      options.bucket,
+      claim.incidentId,
+      options.concurrency,
+    );
+    entries = { records: objects.filter((o) => !covered.has(o.key)), undelivered: [] };
+  }
+  const manifest = buildManifest({ ...claim, ...entries });
+  if (manifestSha256(manifest) !== claim.sha256) {
+    throw new Error(
+      `Manifest ${claim.seq} of ${claim.incidentId} was claimed (sha256 ${claim.sha256}) but never written, and it cannot be rebuilt: records were added since. Nothing was written; run \`backstop audit verify --incident ${claim.incidentId}\`.`,
+    );
+  }
+  await writeSigned(options, manifest);
+  finished.push(claim.key);
+  return manifest;
 }
 
 /** Retries the incident's stored undelivered records; returns those that still failed. */
-async function retryPendingRecords(options: WriteManifestOptions): Promise<PendingAuditRecord[]> {
-  const pending = await options.store.listPendingAudit(options.incidentId);
+async function retryPendingRecords(options: SealManifestOptions): Promise<PendingAuditRecord[]> {
+  const pending = await options.pending.listPendingAudit(options.incidentId);
   if (pending.length === 0) return [];
   const { s3, bucket, kmsKeyArn } = options;
   const { delivered, failed } = await deliverPendingRecords({ s3, bucket, kmsKeyArn }, pending);
   if (delivered.length > 0) {
-    await options.store.removePendingAudit(
+    await options.pending.removePendingAudit(
       options.incidentId,
       delivered.map((r) => r.key),
     );
   }
-  if (failed.length > 0) await options.store.addPendingAudit(options.incidentId, failed);
+  if (failed.length > 0) await options.pending.addPendingAudit(options.incidentId, failed);
   return failed;
 }
 
-/**
- * Makes this incident's manifest the head of the manifest chain and returns it. When the head
- * moves under us (another incident's manifest), rebuilds on top of the new head and tries again.
- */
-async function claimChainHead(
-  options: WriteManifestOptions,
-  build: (createdAt: string, previous: ManifestRef | null) => AuditManifest,
-): Promise<AuditManifest> {
-  const { store, incidentId } = options;
-  const rebuild = (pointer: ManifestPointer) => {
-    const manifest = build(pointer.createdAt, pointer.previous);
-    const sha = manifestSha256(manifest);
-    if (sha !== pointer.sha256) {
-      throw new Error(
-        `The manifest chain already names ${incidentId}'s manifest as ${pointer.sha256}, but its records now hash to ${sha}: records were added or delivered after the first attempt. The chain was left as it is; run \`backstop audit verify\` to see the difference.`,
-      );
-    }
-    return manifest;
-  };
-  const pointer = await store.getManifestPointer(incidentId);
-  if (pointer) return rebuild(pointer);
-
-  const attempts = options.maxAttempts ?? 10;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const latest = await store.getLatestManifest();
-    const previous = latest ? { incidentId: latest.incidentId, sha256: latest.sha256 } : null;
-    const createdAt = options.clock().toISOString();
-    const manifest = build(createdAt, previous);
-    try {
-      await store.setLatestManifest(previous, {
-        incidentId,
-        sha256: manifestSha256(manifest),
-        previous,
-        createdAt,
-      });
-      return manifest;
-    } catch (err) {
-      if (!(err instanceof ManifestConflictError)) throw err;
-      // A concurrent attempt for this same incident won: write what it claimed.
-      if (err.existing) return rebuild(err.existing);
-    }
-  }
-  throw new Error(
-    `The manifest chain head kept moving; gave up after ${attempts} attempts for ${incidentId}`,
-  );
-}
-
-async function recordManifestWritten(
-  options: WriteManifestOptions,
-  result: WriteManifestResult,
-): Promise<void> {
-  if (!options.chain) return;
+/** The sealing chain's `ManifestWritten` note: the only kind of record that may follow the last manifest. */
+async function noteManifest(options: SealManifestOptions, result: SealManifestResult): Promise<void> {
+  if (!options.chain || result.key === null) return;
   await options.chain.write('ManifestWritten', {
     detail: {
       manifestKey: result.key,
       manifestSha256: result.sha256,
+      seq: result.seq,
+      kind: result.kind,
       previousManifest: result.previousManifest,
       recordCount: result.recordCount,
       undelivered: result.undelivered,
-      alreadyWritten: result.status === 'ALREADY_WRITTEN',
+      alreadySealed: result.status === 'NOTHING_NEW',
     },
   });
   await options.chain.flush();

@@ -109,8 +109,42 @@ export function auditRecordKey(incidentId: string, chainId: string, seq: number,
   return `incidents/${incidentId}/${chainId}/${String(seq).padStart(4, '0')}-${type}.json`;
 }
 
-export function auditManifestKey(incidentId: string): string {
-  return `manifests/${incidentId}.json`;
+/** What a manifest of an incident's series seals (see lambda/shared/manifest.ts). */
+export const MANIFEST_KINDS = ['kill', 'attribution', 'restore', 'hold'] as const;
+export type ManifestKind = (typeof MANIFEST_KINDS)[number];
+
+/** Where the manifests of one incident live: one object per manifest of its series. */
+export function auditManifestPrefix(incidentId: string): string {
+  return `manifests/${incidentId}/`;
+}
+
+/** Manifest `seq` (1, 2, ...) of an incident's series: `manifests/<incidentId>/<seq>-<kind>.json`. */
+export function auditManifestKey(incidentId: string, seq: number, kind: ManifestKind): string {
+  return `${auditManifestPrefix(incidentId)}${String(seq).padStart(4, '0')}-${kind}.json`;
+}
+
+/**
+ * Where the public half of a manifest signing key is published in the audit bucket (PEM, SPKI),
+ * under the bucket's Object Lock, so that a reviewer verifies signatures without asking KMS.
+ * `keyIdOrArn` is the key id or its ARN.
+ */
+export function publicKeyObjectKey(keyIdOrArn: string): string {
+  const keyId = keyIdOrArn.includes('/') ? keyIdOrArn.slice(keyIdOrArn.lastIndexOf('/') + 1) : keyIdOrArn;
+  return `${PUBLIC_KEY_PREFIX}${keyId}.pem`;
+}
+
+export const PUBLIC_KEY_PREFIX = 'public-keys/';
+/**
+ * The state table's name. Fixed, so the CLI finds it from the configuration alone (DynamoDB table
+ * names are unique per account and region; the control plane has one of each).
+ */
+export function stateTableName(): string {
+  return 'backstop-state';
+}
+
+/** The audit bucket's name: S3 names are global, so the account and region make it unique. */
+export function auditBucketName(accountId: string, region: string): string {
+  return `backstop-audit-${accountId}-${region}`;
 }
 
 /** Names of the control plane's fixed-name resources (worker roles are referenced by the workload trust). */
@@ -118,6 +152,14 @@ export const CONTROL_PLANE = {
   killWorkerRoleName: 'backstop-kill-worker',
   restoreWorkerRoleName: 'backstop-restore-worker',
   killStateMachineName: 'backstop-kill',
+  /** The restore path's state machine: its StartExecution calls are attributed like the kill's. */
+  restoreStateMachineName: 'backstop-restore',
+  /** The role of every handler that signs manifests or changes legal holds (and nothing else does). */
+  auditSealerRoleName: 'backstop-audit-sealer',
+  /** The function that seals incidents, attributes executions and places or releases legal holds. */
+  auditSealerFunctionName: 'backstop-audit-sealer',
+  /** The role of the deploy-time function that publishes the public signing key. */
+  publicKeyPublisherRoleName: 'backstop-public-key-publisher',
   eventBusName: 'backstop',
   metricsNamespace: 'Backstop',
 } as const;

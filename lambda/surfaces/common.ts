@@ -8,10 +8,13 @@ import type {
   ContainResult,
   Failure,
   Mismatch,
+  PlannedAction,
+  PlannedSkip,
   ResourceSnapshot,
   RestoreResult,
   Skipped,
   SurfaceContext,
+  SurfacePlan,
   VerifyResult,
 } from './types';
 
@@ -402,6 +405,33 @@ export function restoreEach<S>(
     out.notRestorable.push({ resource: names.resource(state), reason: valueFor(names.gone, state) });
   };
   return eachResource(snap, limit, emptyRestore, names, notRestorable, step);
+}
+
+/**
+ * Builds a surface's plan: `each` is called once per resource of the snapshot and adds at most one
+ * action or one skip. Planning reads the snapshot only, never AWS.
+ */
+export function planEach<S>(
+  snap: readonly ResourceSnapshot<S>[],
+  each: (state: S, out: { act: (a: PlannedAction) => void; skip: (s: PlannedSkip) => void }) => void,
+): SurfacePlan {
+  const plan: SurfacePlan = { actions: [], skipped: [] };
+  const act = (a: PlannedAction) => plan.actions.push(a);
+  const skip = (s: PlannedSkip) => plan.skipped.push(s);
+  for (const { state } of snap) each(state, { act, skip });
+  return plan;
+}
+
+/** What a plan says about a resource whose state the dry run could not read. */
+export function unreadState(err: ReadError): string {
+  return `unknown (${err.error}: ${err.message})`;
+}
+
+/** The last part of an ARN, or the value itself: `arn:aws:sqs:us-east-1:1:inbox` becomes `inbox`. */
+export function lastName(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const parts = value.split(/[:/]/);
+  return parts[parts.length - 1] || value;
 }
 
 export { mapLimit };

@@ -12,8 +12,10 @@ import {
   containEach,
   declared,
   mapLimit,
+  lastName,
   mismatch,
   paginate,
+  planEach,
   ReadCache,
   type ReadError,
   restoreEach,
@@ -21,6 +23,7 @@ import {
   taggedArns,
   unique,
   unreadNotRestorable,
+  unreadState,
   verifyEach,
 } from './common';
 import type { Surface, SurfaceContext } from './types';
@@ -147,6 +150,31 @@ const contain: Surface<EventSourceMappingSnapshot>['contain'] = async (ctx, _mod
   });
 };
 
+/** `queue support-bot-inbox -> support-bot-inbox-worker`: what feeds what. */
+export function mappingLabel(s: Pick<EventSourceMappingSnapshot, 'eventSourceArn' | 'functionArn'>) {
+  if (!s.eventSourceArn && !s.functionArn) return undefined;
+  const kind = s.eventSourceArn?.split(':')[2];
+  const source = kind === 'sqs' ? 'queue' : (kind ?? 'source');
+  return `${source} ${lastName(s.eventSourceArn) ?? '?'} -> function ${lastName(s.functionArn) ?? '?'}`;
+}
+
+const plan: Surface<EventSourceMappingSnapshot>['plan'] = (_ctx, _mode, snap) =>
+  planEach(snap, (s, { act, skip }) => {
+    const label = mappingLabel(s);
+    const current = s.readError ? unreadState(s.readError) : s.state;
+    if (!s.readError && !RUNNING.has(s.state)) {
+      skip({ resource: s.uuid, label, current, reason: `already ${s.state}: it does not poll` });
+      return;
+    }
+    act({
+      resource: s.uuid,
+      label,
+      action: 'UpdateEventSourceMapping Enabled=false',
+      current,
+      after: 'Disabled (never deleted: messages stay in the source)',
+    });
+  });
+
 const verify: Surface<EventSourceMappingSnapshot>['verify'] = async (ctx, _mode, snap) => {
   const names = { resource: uuidOf, action: 'GetEventSourceMapping' };
   return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
@@ -200,6 +228,7 @@ export const eventSourceMappings: Surface<EventSourceMappingSnapshot> = {
   discover,
   snapshot,
   contain,
+  plan,
   verify,
   restore,
 };

@@ -18,6 +18,7 @@ import {
   mapLimit,
   mismatch,
   paginate,
+  planEach,
   ReadCache,
   type ReadError,
   readError,
@@ -25,6 +26,7 @@ import {
   taggedArns,
   unique,
   unreadNotRestorable,
+  unreadState,
   verifyEach,
 } from './common';
 import type { ResourceSnapshot, Surface, SurfaceContext } from './types';
@@ -187,6 +189,26 @@ const contain: Surface<EventRuleSnapshot>['contain'] = async (ctx, _mode, snap) 
   });
 };
 
+const plan: Surface<EventRuleSnapshot>['plan'] = (_ctx, _mode, snap) =>
+  planEach(snap, (s, { act, skip }) => {
+    const trigger = s.scheduleExpression ?? (s.eventPattern ? 'event pattern' : undefined);
+    const current = s.readError ? unreadState(s.readError) : `${s.state}${trigger ? `, ${trigger}` : ''}`;
+    if (s.managedBy) {
+      skip({ resource: s.arn, current, reason: managedReason(s.managedBy) });
+      return;
+    }
+    if (!s.readError && !ENABLED_STATES.has(s.state)) {
+      skip({ resource: s.arn, current, reason: `already ${s.state}` });
+      return;
+    }
+    act({
+      resource: s.arn,
+      action: 'DisableRule',
+      current,
+      after: 'DISABLED (the definition and targets stay)',
+    });
+  });
+
 const verify: Surface<EventRuleSnapshot>['verify'] = async (ctx, _mode, snap) => {
   const names = { resource: arnOf, action: 'DescribeRule' };
   return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
@@ -242,6 +264,7 @@ export const eventBridgeRules: Surface<EventRuleSnapshot> = {
   discover,
   snapshot,
   contain,
+  plan,
   verify,
   restore,
 };

@@ -14,10 +14,12 @@ import {
   mapLimit,
   mismatch,
   paginate,
+  planEach,
   ReadCache,
   type ReadError,
   snapshotEach,
   unique,
+  unreadState,
   verifyEach,
 } from './common';
 import type { Surface, SurfaceContext } from './types';
@@ -128,6 +130,22 @@ const contain: Surface<ExecutionSnapshot>['contain'] = async (ctx, _mode, snap) 
   });
 };
 
+const plan: Surface<ExecutionSnapshot>['plan'] = (_ctx, _mode, snap) =>
+  planEach(snap, (s, { act, skip }) => {
+    const since = s.startDate ? ` since ${s.startDate.slice(0, 19)}Z` : '';
+    const current = s.readError ? unreadState(s.readError) : `${s.status}${since}`;
+    if (!ACTIVE.has(s.status)) {
+      skip({ resource: s.executionArn, current, reason: `already ended (${s.status})` });
+      return;
+    }
+    act({
+      resource: s.executionArn,
+      action: `StopExecution error=${KILLED_ERROR}`,
+      current,
+      after: 'ABORTED (a stopped execution cannot be resumed)',
+    });
+  });
+
 const verify: Surface<ExecutionSnapshot>['verify'] = async (ctx, _mode, snap) => {
   const names = { resource: executionArnOf, action: 'DescribeExecution' };
   return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
@@ -161,6 +179,7 @@ export const executions: Surface<ExecutionSnapshot> = {
   discover,
   snapshot,
   contain,
+  plan,
   verify,
   restore,
 };

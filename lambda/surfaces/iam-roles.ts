@@ -26,6 +26,7 @@ import {
   IAM_PATH,
   INLINE_DENY_POLICY,
   killBoundaryArn,
+  killBoundaryName,
   REVOKE_SESSIONS_POLICY,
 } from '../shared/naming';
 import {
@@ -1002,6 +1003,107 @@ export const iamRoles: Surface<RoleSnapshot> = {
   cut,
   snapshot,
   contain,
+  plan: planRoles,
   verify,
   restore,
 };
+
+/**
+ * What a kill in `mode` would do to each role of the snapshot (`backstop plan`), without calling
+ * AWS. Per role: (1) attach the mode's deny policy, or, when the role is at the managed-policy
+ * quota, set the Backstop kill boundary instead; (2) in full_stop set the permissions boundary to
+ * `BackstopKillBoundary-<region>`, which cuts every session, old and new; (3) in full_stop detach
+ * the managed and delete the inline policies, each kept verbatim in the snapshot for restore.
+ */
+export function planRoles(
+  ctx: SurfaceContext,
+  mode: KillMode,
+  snap: readonly ResourceSnapshot<RoleSnapshot>[],
+): ReturnType<Surface<RoleSnapshot>['plan']> {
+  const out: ReturnType<Surface<RoleSnapshot>['plan']> = { actions: [], skipped: [] };
+  const deny = modeDeny(ctx, mode);
+  const denyName = deny.split('/').pop() ?? deny;
+  // The boundary the kill sets (the WorkloadAccountStack creates it under this name).
+  const killBoundary = killBoundaryName(ctx.agent.region);
+  /** IAM's default quota of managed policies per role (accounts may have it raised to 20). */
+  const managedQuota = 10;
+  const short = (arn: string) => arn.split('/').pop() ?? arn;
+  for (const { state: role } of snap) {
+    const resource = role.roleArn;
+    const label = `role ${role.roleName}`;
+    const attached = role.attachedPolicies.map((p) => p.policyArn);
+    const own = role.attachedPolicies.filter((p) => !isBackstopPolicyArn(p.policyArn));
+    const inline = role.inlinePolicies.filter((p) => !BACKSTOP_INLINE_POLICY_NAMES.includes(p.policyName));
+    const boundary = role.permissionsBoundaryArn ? short(role.permissionsBoundaryArn) : 'none';
+    const policies = role.readError
+      ? `policies unknown (${role.readError.error}: ${role.readError.message})`
+      : `${attached.length} managed, ${role.inlinePolicies.length} inline`;
+    const atQuota = !role.readError && attached.length >= managedQuota && !attached.includes(deny);
+
+    // 1. The mode's deny (one call cuts the role), or the kill boundary at the quota.
+    if (attached.includes(deny)) {
+      out.skipped.push({ resource, label, current: policies, reason: `${denyName} already attached` });
+    } else if (atQuota) {
+      out.actions.push({
+        resource,
+        label,
+        action: `PutRolePermissionsBoundary ${killBoundary}`,
+        current: `${policies}: at the managed-policy quota, no room for ${denyName}`,
+        after: 'set instead of the deny: cuts the role',
+      });
+    } else {
+      out.actions.push({
+        resource,
+        label,
+        action: `AttachRolePolicy ${denyName}`,
+        current: policies,
+        after: 'attached: cuts the role',
+      });
+    }
+    if (mode !== 'full_stop') continue;
+
+    // 2. The kill boundary: every session, issued before the kill or after, is cut.
+    if (!atQuota) {
+      if (role.permissionsBoundaryArn && short(role.permissionsBoundaryArn) === killBoundary) {
+        out.skipped.push({
+          resource,
+          label,
+          current: `boundary ${boundary}`,
+          reason: 'kill boundary already set',
+        });
+      } else {
+        out.actions.push({
+          resource,
+          label,
+          action: `PutRolePermissionsBoundary ${killBoundary}`,
+          current: `boundary ${boundary}`,
+          after: 'set: cuts every session, old and new',
+        });
+      }
+    }
+
+    // 3. Dismantle: every policy that is not Backstop's goes, recorded verbatim first.
+    if (role.readError) {
+      out.skipped.push({
+        resource,
+        label,
+        current: policies,
+        reason: 'its policies could not be read: none would be removed (restore could not put them back)',
+      });
+    } else if (own.length + inline.length > 0) {
+      const names = [...own.map((p) => p.policyName), ...inline.map((p) => `${p.policyName} (inline)`)];
+      const calls = [
+        ...(own.length > 0 ? [`DetachRolePolicy x${own.length}`] : []),
+        ...(inline.length > 0 ? [`DeleteRolePolicy x${inline.length}`] : []),
+      ];
+      out.actions.push({
+        resource,
+        label,
+        action: calls.join(', '),
+        current: names.join(', '),
+        after: 'removed (each kept verbatim in the snapshot, for restore)',
+      });
+    }
+  }
+  return out;
+}

@@ -10,10 +10,12 @@ import {
   ReadCache,
   containEach,
   mismatch,
+  planEach,
   type ReadError,
   restoreEach,
   snapshotEach,
   unreadNotRestorable,
+  unreadState,
   verifyEach,
 } from './common';
 import type { Surface, SurfaceContext } from './types';
@@ -97,6 +99,25 @@ const contain: Surface<FunctionConcurrencySnapshot>['contain'] = async (ctx, _mo
   });
 };
 
+function concurrencyText(reserved: number | null): string {
+  return reserved === null ? 'unreserved' : `reserved ${reserved}`;
+}
+
+const plan: Surface<FunctionConcurrencySnapshot>['plan'] = (_ctx, _mode, snap) =>
+  planEach(snap, (s, { act, skip }) => {
+    const current = s.readError ? unreadState(s.readError) : concurrencyText(s.reservedConcurrentExecutions);
+    if (!s.readError && s.reservedConcurrentExecutions === 0) {
+      skip({ resource: s.functionArn, current, reason: 'already reserved 0: no invocation can start' });
+      return;
+    }
+    act({
+      resource: s.functionArn,
+      action: 'PutFunctionConcurrency 0',
+      current,
+      after: 'reserved 0: no new invocation, whatever the trigger',
+    });
+  });
+
 const verify: Surface<FunctionConcurrencySnapshot>['verify'] = async (ctx, _mode, snap) => {
   const names = { resource: functionArnOf, action: 'GetFunction' };
   return verifyEach(snap, READ_CONCURRENCY, names, async (s, out) => {
@@ -158,6 +179,7 @@ export const lambdaConcurrency: Surface<FunctionConcurrencySnapshot> = {
   discover: agentFunctionArns,
   snapshot,
   contain,
+  plan,
   verify,
   restore,
 };

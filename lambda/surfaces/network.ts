@@ -20,6 +20,7 @@ import {
   mapLimit,
   mismatch,
   paginate,
+  planEach,
   ReadCache,
   type ReadError,
   restoreEach,
@@ -27,6 +28,7 @@ import {
   snapshotEach,
   unique,
   unreadFailure,
+  unreadState,
   verifyEach,
 } from './common';
 import type { ContainResult, Failure, ResourceSnapshot, Surface, SurfaceContext } from './types';
@@ -488,6 +490,56 @@ const contain: Surface<NetworkSnapshot>['contain'] = async (ctx, _mode, snap) =>
   );
 };
 
+/** `sg-0abc (support-bot-app)`, as the snapshot names the groups. */
+function groupsText(groups: readonly SecurityGroupRef[]): string {
+  if (groups.length === 0) return 'no groups';
+  return groups.map((g) => (g.groupName ? `${g.groupId} (${g.groupName})` : g.groupId)).join(', ');
+}
+
+const plan: Surface<NetworkSnapshot>['plan'] = (_ctx, _mode, snap) => {
+  // Names of the groups the interfaces carry, so a function's VpcConfig can be named too.
+  const names = new Map<string, string>();
+  for (const { state } of snap) {
+    if (state.kind === 'network-interface')
+      for (const g of state.groups) if (g.groupName) names.set(g.groupId, g.groupName);
+  }
+  return planEach(snap, (s, { act, skip }) => {
+    const resource = resourceOf(s);
+    if (s.readError) {
+      skip({
+        resource,
+        current: unreadState(s.readError),
+        reason: 'its state could not be read: the kill would report it FAILED, not isolate it blind',
+      });
+      return;
+    }
+    const isolate = `the closed isolation group of ${s.vpcId}, via the open one (connection tracking)`;
+    if (s.kind === 'function') {
+      const groups = s.securityGroupIds.map((id) => ({ groupId: id, groupName: names.get(id) }));
+      act({
+        resource,
+        label: `function ${s.functionArn.split(':').pop() ?? ''} (VpcConfig)`,
+        action: 'UpdateFunctionConfiguration VpcConfig',
+        current: groupsText(groups),
+        after: isolate,
+      });
+      return;
+    }
+    const label = s.description ? `${s.networkInterfaceId} (${s.description})` : s.networkInterfaceId;
+    if (s.requesterManaged) {
+      skip({ resource, label, current: groupsText(s.groups), reason: requesterManagedReason(s, snap) });
+      return;
+    }
+    act({
+      resource,
+      label,
+      action: 'ModifyNetworkInterfaceAttribute Groups',
+      current: groupsText(s.groups),
+      after: isolate,
+    });
+  });
+};
+
 const verify: Surface<NetworkSnapshot>['verify'] = async (ctx, _mode, snap) => {
   // The groups are looked up while the resources are read, not before.
   const lookup = isolationByVpc(ctx, snap);
@@ -588,6 +640,7 @@ export const network: Surface<NetworkSnapshot> = {
   discover,
   snapshot,
   contain,
+  plan,
   verify,
   restore,
 };

@@ -21,6 +21,7 @@ import {
   mapLimit,
   mismatch,
   paginate,
+  planEach,
   ReadCache,
   type ReadError,
   restoreEach,
@@ -28,6 +29,7 @@ import {
   toJson,
   unique,
   unreadNotRestorable,
+  unreadState,
   verifyEach,
 } from './common';
 import type { Surface, SurfaceContext } from './types';
@@ -232,6 +234,24 @@ const contain: Surface<ScheduleSnapshot>['contain'] = async (ctx, _mode, snap) =
   });
 };
 
+const readErrorUnknown: ReadError = { error: 'Unknown', message: 'the definition was not read' };
+
+const plan: Surface<ScheduleSnapshot>['plan'] = (_ctx, _mode, snap) =>
+  planEach(snap, (s, { act, skip }) => {
+    const d = s.definition;
+    const current = d ? `${d.State}, ${d.ScheduleExpression}` : unreadState(s.readError ?? readErrorUnknown);
+    if (d?.State === 'DISABLED') {
+      skip({ resource: s.arn, current, reason: 'already DISABLED' });
+      return;
+    }
+    act({
+      resource: s.arn,
+      action: 'UpdateSchedule State=DISABLED',
+      current,
+      after: 'DISABLED (the full definition is kept)',
+    });
+  });
+
 const verify: Surface<ScheduleSnapshot>['verify'] = async (ctx, _mode, snap) => {
   const names = { resource: arnOf, action: 'GetSchedule' };
   return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
@@ -268,6 +288,7 @@ export const schedules: Surface<ScheduleSnapshot> = {
   discover,
   snapshot,
   contain,
+  plan,
   verify,
   restore,
 };

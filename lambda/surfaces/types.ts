@@ -95,6 +95,36 @@ export interface RestoreResult {
 }
 
 /**
+ * One change a kill would make, as a dry run (`backstop plan`) reports it. Built from the snapshot
+ * the dry run already took: planning never calls AWS.
+ */
+export interface PlannedAction {
+  /** The resource's ARN or id, as the audit log names it. */
+  readonly resource: string;
+  /** What a person calls it when the id alone does not say (the queue of a mapping). */
+  readonly label?: string;
+  /** The call the kill would make, and with what. */
+  readonly action: string;
+  /** The state now, in words. */
+  readonly current: string;
+  /** The state the kill would leave it in. */
+  readonly after: string;
+}
+
+/** A resource a kill would leave as it is, and why (already cut, managed by AWS, not in this mode). */
+export interface PlannedSkip {
+  readonly resource: string;
+  readonly label?: string;
+  readonly current?: string;
+  readonly reason: string;
+}
+
+export interface SurfacePlan {
+  readonly actions: PlannedAction[];
+  readonly skipped: PlannedSkip[];
+}
+
+/**
  * The state of one resource before the kill touched it: everything restore needs to put it back
  * exactly. `id` is the resource's ARN (or, where AWS has none, a stable identifier such as an
  * ENI id or an event source mapping UUID). `state` is surface-specific and JSON-serializable.
@@ -112,6 +142,7 @@ export interface ResourceSnapshot<S = unknown> {
  *   re-cuts what drifted and changes nothing else), catches per-resource errors into `failures`
  *   and carries on with the next resource.
  * - `verify` only reads.
+ * - `plan` calls nothing: it says, from the snapshot, what `contain` would do in the mode.
  * - `restore` puts back exactly what the snapshot holds, in reverse order of contain.
  */
 export interface Surface<S = unknown> {
@@ -143,6 +174,11 @@ export interface Surface<S = unknown> {
     mode: KillMode,
     snapshot: readonly ResourceSnapshot<S>[],
   ): Promise<ContainResult>;
+  /**
+   * What `contain` would do in `mode` to each resource of the snapshot, without calling AWS. In a
+   * mode the surface does not apply to, the same rows tell what the mode leaves alone.
+   */
+  plan(ctx: SurfaceContext, mode: KillMode, snapshot: readonly ResourceSnapshot<S>[]): SurfacePlan;
   verify(
     ctx: SurfaceContext,
     mode: KillMode,

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { KillResult } from '../../lambda/shared/kill-types';
 import type { KillRequest } from '../../lambda/shared/types';
+import { errorDetail } from './progress';
 import type { ProgressEvent } from './render';
 
 export interface DeployedKillOptions {
@@ -50,12 +51,20 @@ function progressFromHistory(e: HistoryEvent, start: number): ProgressEvent | un
       elapsedMs,
       state: 'Lambda task',
       kind: 'failed',
-      detail: e.lambdaFunctionFailedEventDetails?.error,
+      detail: errorDetail(
+        e.lambdaFunctionFailedEventDetails?.error,
+        e.lambdaFunctionFailedEventDetails?.cause,
+      ),
     };
   }
   if (e.type === 'ExecutionSucceeded') return { elapsedMs, state: 'Kill finished', kind: 'succeeded' };
   if (e.type === 'ExecutionFailed') {
-    return { elapsedMs, state: 'Kill ended', kind: 'failed', detail: e.executionFailedEventDetails?.cause };
+    return {
+      elapsedMs,
+      state: 'Kill ended',
+      kind: 'failed',
+      detail: errorDetail(e.executionFailedEventDetails?.error, e.executionFailedEventDetails?.cause),
+    };
   }
   return undefined;
 }

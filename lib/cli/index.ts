@@ -1,33 +1,30 @@
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { verifyAudit } from '../../lambda/shared/audit-verify';
-import { type ClientFactory, createClientFactory } from '../../lambda/shared/clients';
+import { version } from '../../package.json';
+import type { ClientFactory } from '../../lambda/shared/clients';
 import type { KillResult } from '../../lambda/shared/kill-types';
-import { CONTROL_PLANE } from '../../lambda/shared/naming';
+import { CONTROL_PLANE, stateTableName } from '../../lambda/shared/naming';
+import { PlanStore, type StoredSurfacePlan } from '../../lambda/shared/plan-store';
 import { StateStore } from '../../lambda/shared/state-store';
 import { isKillMode, KILL_MODES, type KillMode, type KillRequest } from '../../lambda/shared/types';
-import { type BackstopConfig, ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config';
+import { type BackstopConfig, ConfigError } from '../config';
 import { CONTROL_PLANE_STACK_NAME } from '../stacks/backstop-app';
+import { type AwsTarget, CredentialsError, explainAwsError, profileOf } from './aws';
+import { registerAuditCommands } from './audit';
+import { addCanaryCommand } from './canary';
 import { runDeployedKill } from './deployed';
-import { OutputsError, readControlPlaneOutputs } from './outputs';
-import { progressFromEngine } from './progress';
-import {
-  auditSummary,
-  changesTable,
-  colourStatus,
-  progressLine,
-  recordLines,
-  resultTable,
-  statusMeaning,
-} from './render';
+import { awsOptions, type CommonOptions, connect, type Resolved, resolve } from './options';
+import { drillCommand } from './drill';
+import { checkIncident, checkReason, UsageError } from './inputs';
+import { OutputsError, readStackOutputs } from './outputs';
+import { type FlagPlan, planJson, planReport, renderPlan } from './plan';
+import { errorDetail, progressFromEngine } from './progress';
+import { colourStatus, outcomeSummary, progressLine, resultTable } from './render';
+import { clip, fitTable, printable, wrap } from './text';
 
-/** A command used wrongly: said plainly, nothing started. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
-/** Exit codes: 0 contained (or planned), 2 not contained or refused, 1 bad usage or an error. */
+/** Exit codes: 0 contained (or planned, verified), 2 not contained, refused or incomplete, 1 bad usage or an error. */
 export const EXIT = { ok: 0, error: 1, notContained: 2 } as const;
 
 export interface Io {
@@ -42,39 +39,23 @@ export interface Io {
 
 const stdio: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`) };
 
-const clientsFor = (io: Io, region: string): ClientFactory =>
-  io.clients ? io.clients(region) : createClientFactory({ region });
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  done: contained (kill), planned (plan), shown (status), verified (audit verify, drill)
+  1  nothing started: bad usage or configuration, no credentials, or an error before an answer
+  2  not contained (PARTIAL, FAILED), refused (REJECTED), plan incomplete, audit log not verified`;
+
+const ENVIRONMENT_HELP = `
+Environment:
+  AWS_PROFILE       the profile when --profile is not given (else the SDK's default chain)
+  AWS_REGION        honoured when it is the control plane's region; another region is noted, unused
+  AWS_ENDPOINT_URL  an AWS-compatible endpoint for every call (what --endpoint sets)
+The design and the runbook: docs/design.md, docs/operations.md.`;
 
 function parseMode(value: string): KillMode {
   if (!isKillMode(value))
-    throw new InvalidArgumentError(`unknown mode "${value}" (one of ${KILL_MODES.join(', ')})`);
+    throw new InvalidArgumentError(`unknown mode "${value.slice(0, 40)}" (one of ${KILL_MODES.join(', ')})`);
   return value;
-}
-
-interface TargetOptions {
-  config: string;
-  outputs?: string;
-  endpoint?: string;
-  local?: boolean;
-  json?: boolean;
-}
-
-function targetOptions(cmd: Command): Command {
-  return cmd
-    .option('--config <file>', 'Backstop configuration', DEFAULT_CONFIG_PATH)
-    .option('--outputs <file>', 'the file `cdk deploy --outputs-file` wrote for the control plane')
-    .option('--endpoint <url>', 'an AWS-compatible endpoint for every SDK call (sets AWS_ENDPOINT_URL)')
-    .option('--json', 'print the result as JSON for scripts');
-}
-
-function useEndpoint(endpoint: string | undefined): void {
-  if (endpoint === undefined) return;
-  try {
-    new URL(endpoint);
-  } catch {
-    throw new UsageError(`--endpoint ${endpoint}: not a URL (for example http://localhost:4566)`);
-  }
-  process.env.AWS_ENDPOINT_URL = endpoint;
 }
 
 function exitFor(result: KillResult | undefined): number {
@@ -82,12 +63,7 @@ function exitFor(result: KillResult | undefined): number {
   return ['CONTAINED', 'PLANNED', 'JOINED'].includes(result.status) ? EXIT.ok : EXIT.notContained;
 }
 
-function printResult(
-  io: Io,
-  result: KillResult | undefined,
-  json: boolean | undefined,
-  extra: Record<string, unknown> = {},
-) {
+function printResult(io: Io, result: KillResult | undefined, json: boolean | undefined, extra: object = {}) {
   if (json) {
     io.out(JSON.stringify({ ...extra, result }, null, 2));
     return;
@@ -98,11 +74,17 @@ function printResult(
   }
   io.out('');
   io.out(
-    `${pc.bold(`Incident ${result.incidentId}`)}: ${colourStatus(result.status)}${result.mode ? ` (${result.mode})` : ''}`,
+    clip(
+      `${pc.bold(`Incident ${result.incidentId}`)}: ${colourStatus(result.status)}${result.mode ? ` (${result.mode})` : ''}`,
+    ),
   );
-  io.out(statusMeaning(result.status));
-  if (result.rejection) io.out(pc.red(`${result.rejection.code}: ${result.rejection.message}`));
-  for (const j of result.joined) io.out(`${j.agentId}: joined incident ${j.incidentId} (${j.mode})`);
+  for (const line of outcomeSummary(result)) io.out(line);
+  if (result.rejection) {
+    for (const line of wrap(printable(`${result.rejection.code}: ${result.rejection.message}`))) {
+      io.out(pc.red(line));
+    }
+  }
+  for (const j of result.joined) io.out(clip(`${j.agentId}: joined incident ${j.incidentId} (${j.mode})`));
   const total = Object.values(result.counts ?? {}).reduce((n, c) => n + (c ?? 0), 0);
   if (total > 1) {
     const byStatus = Object.entries(result.counts).map(([status, n]) => `${n} ${colourStatus(status)}`);
@@ -115,42 +97,57 @@ function printResult(
     io.out(`Time to authority cut: ${(result.timeToAuthorityCutMs / 1000).toFixed(2)} s`);
   if (result.timeToContainMs !== null)
     io.out(`Time to contain: ${(result.timeToContainMs / 1000).toFixed(2)} s`);
-  if (result.manifestKey) io.out(`Signed manifest: ${result.manifestKey}`);
+  if (result.manifestKey) io.out(clip(`Signed manifest: ${result.manifestKey}`));
 }
 
-async function killCommand(
-  io: Io,
-  agents: string[],
-  opts: TargetOptions & { mode: KillMode; reason?: string; incidentId?: string; wait: boolean },
-  dryRun: boolean,
-): Promise<number> {
-  useEndpoint(opts.endpoint);
-  const config = loadConfig(opts.config);
+interface KillOptions extends CommonOptions {
+  mode: KillMode;
+  reason?: string;
+  incident?: string;
+  incidentId?: string;
+  wait: boolean;
+  local?: boolean;
+}
+
+function incidentOption(opts: KillOptions): string | undefined {
+  if (opts.incident !== undefined && opts.incidentId !== undefined && opts.incident !== opts.incidentId) {
+    throw new UsageError('--incident and --incident-id name two different incidents: give --incident only');
+  }
+  return opts.incident !== undefined
+    ? checkIncident(opts.incident, '--incident')
+    : checkIncident(opts.incidentId, '--incident-id');
+}
+
+async function killCommand(io: Io, cmd: Command, agents: string[], opts: KillOptions, dryRun: boolean) {
+  const r = resolve(cmd, opts, agents);
+  const reason = checkReason(opts.reason, !dryRun) ?? 'plan: what would a kill cut?';
+  const incidentId = incidentOption(opts);
+  if (opts.local && !r.outputs) {
+    throw new UsageError(
+      '--local needs --outputs <file>: the deployed names of the control plane (cdk deploy --outputs-file)',
+    );
+  }
   const request: KillRequest = {
     ...(agents.length === 1 ? { agentId: agents[0] } : { agentIds: agents }),
     mode: opts.mode,
-    reason: opts.reason ?? (dryRun ? 'plan: what would a kill cut?' : undefined),
-    ...(opts.incidentId ? { incidentId: opts.incidentId } : {}),
+    reason,
+    ...(incidentId ? { incidentId } : {}),
     ...(dryRun ? { dryRun: true } : {}),
   };
   const executionName =
-    opts.incidentId ?? `${dryRun ? 'plan' : 'cli'}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    incidentId ?? `${dryRun ? 'plan' : 'cli'}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const onProgress = opts.json ? undefined : (line: string) => io.out(line);
+  const clients = await connect(io, r);
 
+  let result: KillResult | undefined;
+  let executionArn: string;
   if (opts.local) {
-    if (!opts.outputs) {
-      throw new UsageError(
-        '--local needs --outputs <file>: the deployed names of the control plane (cdk deploy --outputs-file)',
-      );
-    }
     // Loaded on demand: it synthesizes the app, which plain deployed commands never need.
     const { LocalKillRunner } = require('../local/kill-runner') as typeof import('../local/kill-runner');
-    const outputs = readStackOutputs(opts.outputs);
-    const cp = readControlPlaneOutputs(opts.outputs);
     const runner = new LocalKillRunner({
-      config,
-      clients: clientsFor(io, config.controlPlane.region),
-      stackOutputs: outputs,
+      config: r.config,
+      clients,
+      stackOutputs: readStackOutputs(opts.outputs as string, CONTROL_PLANE_STACK_NAME),
     });
     const outcome = await runner.kill(request, {
       executionName,
@@ -159,36 +156,87 @@ async function killCommand(
         if (p && onProgress) onProgress(progressLine(p));
       },
     });
-    printResult(io, outcome.result, opts.json, {
-      executionArn: outcome.execution.executionArn,
-      controlPlane: cp.killStateMachineArn,
+    result = outcome.result;
+    executionArn = outcome.execution.executionArn;
+  } else {
+    const stateMachineArn = r.outputs?.killStateMachineArn ?? killStateMachineArn(r.config);
+    const outcome = await runDeployedKill(request, {
+      sfn: clients.controlPlane().sfn,
+      stateMachineArn,
+      executionName,
+      wait: opts.wait || dryRun,
+      onProgress: (p) => onProgress?.(progressLine(p)),
     });
-    return exitFor(outcome.result);
+    executionArn = outcome.executionArn;
+    if (!opts.wait && !dryRun) {
+      io.out(opts.json ? JSON.stringify({ executionArn }) : clip(`started ${executionArn}`));
+      return EXIT.ok;
+    }
+    if (outcome.status !== 'SUCCEEDED' && !outcome.result) {
+      if (opts.json) io.out(JSON.stringify(outcome, null, 2));
+      else {
+        const why = errorDetail(outcome.error, outcome.cause) ?? 'no error reported';
+        for (const line of wrap(`kill execution ${outcome.status}: ${why}`)) io.err(pc.red(line));
+      }
+      return outcome.error === 'Backstop.KillRejected' ? EXIT.notContained : EXIT.error;
+    }
+    result = outcome.result;
   }
 
-  const stateMachineArn = opts.outputs
-    ? readControlPlaneOutputs(opts.outputs).killStateMachineArn
-    : killStateMachineArn(config);
-  const outcome = await runDeployedKill(request, {
-    sfn: clientsFor(io, config.controlPlane.region).controlPlane().sfn,
-    stateMachineArn,
-    executionName,
-    wait: opts.wait,
-    onProgress: (p) => onProgress?.(progressLine(p)),
-  });
-  if (!opts.wait) {
+  if (dryRun && result?.status === 'PLANNED') {
+    return showPlan(io, clients, r, result, opts, executionArn);
+  }
+  printResult(io, result, opts.json, { executionArn });
+  return exitFor(result);
+}
+
+/** Reads the dry run's plan back from the state table and shows it. */
+async function showPlan(
+  io: Io,
+  clients: ClientFactory,
+  r: Resolved,
+  result: KillResult,
+  opts: KillOptions,
+  executionArn: string,
+): Promise<number> {
+  const tableName = r.outputs?.stateTableName ?? stateTableName();
+  const doc = clients.controlPlane().dynamo;
+  let plans: StoredSurfacePlan[] = [];
+  let readError: string | undefined;
+  try {
+    plans = await new PlanStore(doc, tableName).list(result.incidentId);
+  } catch (e) {
+    readError = `the plan could not be read from the state table ${tableName}: ${explainAwsError(e, r.target)}`;
+  }
+  const store = new StateStore({ doc, tableName });
+  const flags: FlagPlan[] = await Promise.all(
+    result.agents.map(async (a) => {
+      try {
+        return {
+          agentId: a.agentId,
+          now: (await store.getMode(a.agentId))?.mode ?? 'normal',
+          after: opts.mode,
+        };
+      } catch {
+        return { agentId: a.agentId, after: opts.mode };
+      }
+    }),
+  );
+  const report = planReport(result, plans, flags, opts.mode);
+  const incomplete = readError ? [readError, ...report.incomplete] : report.incomplete;
+  const full = { ...report, incomplete };
+  if (opts.json) {
+    io.out(planJson(full, { executionArn, result }));
+  } else {
+    io.out('');
     io.out(
-      opts.json ? JSON.stringify({ executionArn: outcome.executionArn }) : `started ${outcome.executionArn}`,
+      clip(
+        `${pc.bold(`Plan ${result.incidentId}`)}: ${colourStatus('PLANNED')} (${opts.mode}): a dry run, nothing was changed`,
+      ),
     );
-    return EXIT.ok;
+    for (const line of renderPlan(full)) io.out(line);
   }
-  if (outcome.status !== 'SUCCEEDED' && !outcome.result) {
-    if (opts.json) io.out(JSON.stringify(outcome, null, 2));
-    else io.err(pc.red(`kill execution ${outcome.status}: ${outcome.error ?? ''} ${outcome.cause ?? ''}`));
-    return outcome.error === 'Backstop.KillRejected' ? EXIT.notContained : EXIT.error;
-  }
-  printResult(io, outcome.result, opts.json, { executionArn: outcome.executionArn });
-  return exitFor(outcome.result);
+  return incomplete.length === 0 ? EXIT.ok : EXIT.notContained;
 }
 
 function killStateMachineArn(config: BackstopConfig): string {
@@ -196,77 +244,12 @@ function killStateMachineArn(config: BackstopConfig): string {
   return `arn:${partition}:states:${config.controlPlane.region}:${config.controlPlane.accountId}:stateMachine:${CONTROL_PLANE.killStateMachineName}`;
 }
 
-function readStackOutputs(file: string): Record<string, string> {
-  readControlPlaneOutputs(file);
-  const all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
-  return all[CONTROL_PLANE_STACK_NAME] as Record<string, string>;
-}
-
-async function drillCommand(
-  io: Io,
-  opts: { mode: KillMode; json?: boolean; throttle?: boolean; latency?: number },
-) {
-  const { runDrill } = require('../local/drill/run') as typeof import('../local/drill/run');
-  if (!opts.json) {
-    io.out(pc.bold('Backstop drill: the kill path end to end on the embedded simulator'));
-    io.out(
-      'Seeding a control plane (111111111111) and a workload account (222222222222, us-east-1) with the sample agent support-bot...',
-    );
-  }
-  const report = await runDrill({
-    mode: opts.mode,
-    throttling: opts.throttle ? 'design' : undefined,
-    latencyMs: opts.latency,
-    onEvent: opts.json
-      ? undefined
-      : (e) => {
-          const p = progressFromEngine(e);
-          if (p) io.out(progressLine(p));
-        },
-  });
-  const result = report.outcome.result;
-  if (opts.json) {
-    io.out(
-      JSON.stringify(
-        {
-          result,
-          audit: report.audit,
-          records: report.records.map((r) => ({ key: r.key, type: r.record.type })),
-        },
-        null,
-        2,
-      ),
-    );
-  } else {
-    const s = report.inventory;
-    io.out('');
-    io.out(
-      `Seeded: ${s.roles.length} roles, ${s.functions.length} functions, ${s.mappings.length} event source mappings, ${s.rules.length} rules, ${s.schedules.length} schedule, ${s.networkInterfaces.length} network interface, ${s.executions.length} running execution`,
-    );
-    io.out(pc.bold('\nWhat the kill changed (from the audit log: before -> after)'));
-    io.out(changesTable(report.records.map((r) => r.record)));
-    printResult(io, result, false);
-    io.out(pc.bold('\nAudit log'));
-    const byType = new Map<string, number>();
-    for (const r of report.records) byType.set(r.record.type, (byType.get(r.record.type) ?? 0) + 1);
-    io.out(`${report.records.length} records: ${[...byType].map(([t, n]) => `${t} ${n}`).join(', ')}`);
-    for (const line of recordLines(report.records)) io.out(line);
-    io.out(auditSummary(report.audit));
-  }
-  if (!report.audit.ok) return EXIT.notContained;
-  return result?.status === 'CONTAINED' || result?.status === 'PLANNED' ? EXIT.ok : EXIT.notContained;
-}
-
-async function statusCommand(io: Io, agents: string[], opts: TargetOptions) {
-  useEndpoint(opts.endpoint);
-  const config = loadConfig(opts.config);
-  if (!opts.outputs) throw new UsageError('status needs --outputs <file> to find the state table');
-  const outputs = readControlPlaneOutputs(opts.outputs);
-  const store = new StateStore({
-    doc: clientsFor(io, config.controlPlane.region).controlPlane().dynamo,
-    tableName: outputs.stateTableName,
-  });
-  const ids = agents.length > 0 ? agents : config.agents.map((a) => a.id);
+async function statusCommand(io: Io, cmd: Command, agents: string[], opts: CommonOptions) {
+  const r = resolve(cmd, opts, agents);
+  const tableName = r.outputs?.stateTableName ?? stateTableName();
+  const clients = await connect(io, r);
+  const store = new StateStore({ doc: clients.controlPlane().dynamo, tableName });
+  const ids = agents.length > 0 ? agents : r.config.agents.map((a) => a.id);
   const rows = [];
   for (const id of ids) {
     const mode = await store.getMode(id);
@@ -278,34 +261,43 @@ async function statusCommand(io: Io, agents: string[], opts: TargetOptions) {
     });
   }
   if (opts.json) io.out(JSON.stringify(rows, null, 2));
-  else
-    for (const r of rows)
-      io.out(`${r.agentId.padEnd(24)} ${colourStatus(r.mode).padEnd(16)} ${r.incidentId ?? ''}`);
+  else {
+    io.out(
+      fitTable(
+        ['agent', 'mode (control flag)', 'incident', 'since'],
+        rows.map((row) => [
+          row.agentId,
+          row.mode === 'normal' ? row.mode : pc.yellow(row.mode),
+          printable(row.incidentId ?? '-'),
+          printable(row.updatedAt ?? '-'),
+        ]),
+      ),
+    );
+  }
   return EXIT.ok;
 }
 
-async function auditVerifyCommand(io: Io, opts: TargetOptions & { incident?: string; all?: boolean }) {
-  useEndpoint(opts.endpoint);
-  const config = loadConfig(opts.config);
-  if (!opts.outputs) throw new UsageError('audit verify needs --outputs <file> to find the audit bucket');
-  if (!opts.incident && !opts.all) throw new UsageError('audit verify needs --incident <id> or --all');
-  const outputs = readControlPlaneOutputs(opts.outputs);
-  const cp = clientsFor(io, config.controlPlane.region).controlPlane();
-  const report = await verifyAudit({
-    s3: cp.s3,
-    kms: cp.kms,
-    bucket: outputs.auditBucketName,
-    clock: () => new Date(),
-    ...(opts.incident ? { incidentId: opts.incident } : { all: true as const }),
-    expectedMode: config.audit.mode,
-    retentionDays: config.audit.retentionDays,
-    trustedSigningKeyArns: [outputs.signingKeyArn],
-  });
-  io.out(opts.json ? JSON.stringify(report, null, 2) : auditSummary(report));
-  return report.ok ? EXIT.ok : EXIT.notContained;
+/** The message a failed command leaves on the terminal: never a stack trace unless --debug. */
+function failureMessage(e: unknown, debug: boolean): string {
+  const err = e as Error;
+  if (
+    e instanceof ConfigError ||
+    e instanceof OutputsError ||
+    e instanceof UsageError ||
+    e instanceof CredentialsError
+  ) {
+    return err.message;
+  }
+  const target: AwsTarget = {
+    region: process.env.AWS_REGION ?? '',
+    ...(process.env.AWS_ENDPOINT_URL ? { endpoint: process.env.AWS_ENDPOINT_URL } : {}),
+    profile: profileOf(undefined),
+  };
+  const text = explainAwsError(e, target);
+  return debug && err?.stack ? `${text}\n${err.stack}` : `${text}\n(run with --debug for the stack trace)`;
 }
 
-/** Builds the `backstop` command line. `run` resolves with the exit code. */
+/** Builds the `backstop` command line. `run` resolves with the exit code and never throws. */
 export function buildCli(io: Io = stdio): { program: Command; run: (argv: string[]) => Promise<number> } {
   let code: number = EXIT.ok;
   const set = (p: Promise<number>) =>
@@ -314,82 +306,113 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
     });
   const program = new Command('backstop')
     .description('Kill switch and backstop control plane for AI agents running in AWS')
-    .showHelpAfterError()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .version(`backstop ${version}`, '--version', 'print the version')
+    .option('--debug', 'show the stack trace of an unexpected error')
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ helpWidth: 100 })
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      writeErr: (s) => {
+        for (const line of s.trimEnd().split('\n')) for (const l of wrap(line)) io.err(l);
+      },
+    })
+    .addHelpText('after', `${EXIT_CODES_HELP}\n${ENVIRONMENT_HELP}`)
     .exitOverride();
 
   const modeOption = () =>
     new Option('--mode <mode>', `kill mode: ${KILL_MODES.join(', ')}`)
       .argParser(parseMode)
       .makeOptionMandatory();
+  const incident = () =>
+    new Option('--incident <id>', 'incident id, also the execution name (idempotency key)');
+  const deprecatedIncident = () => new Option('--incident-id <id>', 'old name of --incident').hideHelp();
+  const outputsHelp =
+    'the file `cdk deploy --outputs-file` wrote (default: the names the configuration gives)';
 
-  targetOptions(
+  awsOptions(
     program
       .command('kill')
       .description("cut an agent's authority now, prove it, and audit every step")
       .argument('<agents...>', 'agent id(s) from the configuration')
       .addOption(modeOption())
       .requiredOption('--reason <text>', 'why (goes in the audit log; at most 1024 characters)')
-      .option('--incident-id <id>', 'incident id, also the execution name (idempotency key)')
+      .addOption(incident())
+      .addOption(deprecatedIncident())
       .option('--no-wait', 'start the kill and return its execution ARN')
-      .option(
-        '--local',
-        'run the kill path here with the local engine against --endpoint, not in Step Functions',
-      ),
-  ).action((agents: string[], opts) => set(killCommand(io, agents, opts, false)));
+      .option('--local', 'run the kill path here with the local engine against --endpoint (needs --outputs)'),
+    outputsHelp,
+  )
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(function (this: Command, agents: string[], opts: KillOptions) {
+      return set(killCommand(io, this, agents, opts, false));
+    });
 
-  targetOptions(
+  awsOptions(
     program
       .command('plan')
-      .description('dry run: discover and report what a kill would cut, change nothing')
+      .description('dry run: list what a kill in the mode would cut and leave, resource by resource')
       .argument('<agents...>', 'agent id(s) from the configuration')
       .addOption(new Option('--mode <mode>', 'kill mode to plan').argParser(parseMode).default('full_stop'))
-      .option('--local', 'run the kill path here with the local engine against --endpoint'),
-  ).action((agents: string[], opts) => set(killCommand(io, agents, { ...opts, wait: true }, true)));
+      .option('--reason <text>', 'why (goes in the audit log)')
+      .addOption(incident())
+      .addOption(deprecatedIncident())
+      .option('--local', 'run the kill path here with the local engine against --endpoint (needs --outputs)'),
+    outputsHelp,
+  )
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(function (this: Command, agents: string[], opts: KillOptions) {
+      return set(killCommand(io, this, agents, { ...opts, wait: true }, true));
+    });
 
-  targetOptions(
+  awsOptions(
     program
       .command('status')
       .description("show each agent's current mode (the control flag)")
       .argument('[agents...]', 'agent id(s); default every configured agent'),
-  ).action((agents: string[], opts) => set(statusCommand(io, agents, opts)));
+    outputsHelp,
+  )
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(function (this: Command, agents: string[], opts: CommonOptions) {
+      return set(statusCommand(io, this, agents, opts));
+    });
 
-  const audit = program.command('audit').description('the Object Lock audit log');
-  targetOptions(
-    audit
-      .command('verify')
-      .description('check retention, signatures, hashes and completeness of the audit log')
-      .option('--incident <id>', 'one incident')
-      .option('--all', 'every incident and the manifest chain'),
-  ).action((opts) => set(auditVerifyCommand(io, opts)));
+  registerAuditCommands(program, io, set);
+  addCanaryCommand(program, io, set);
 
   program
     .command('drill')
     .description('seed a sample agent in the embedded simulator, kill it, verify, and print the timeline')
     .addOption(new Option('--mode <mode>', 'kill mode').argParser(parseMode).default('full_stop'))
-    .option('--throttle', 'apply the AWS API quotas of DESIGN.md section 11')
+    .option('--plan', 'a dry run: what a kill in the mode would cut, on the simulator')
+    .option('--throttle', 'apply the AWS API quotas of the performance model (docs/design.md)')
     .option('--latency <ms>', 'per-call latency in milliseconds', (v) => {
       const n = Number(v);
-      if (!Number.isFinite(n) || n < 0)
-        throw new InvalidArgumentError('--latency takes a number of milliseconds');
+      if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of milliseconds');
       return n;
     })
-    .option('--json', 'print the result as JSON')
+    .option('--verbose', 'list every audit record, not just the count of each type')
+    .option('--json', 'print the report as JSON only')
+    .addHelpText('after', EXIT_CODES_HELP)
     .action((opts) => set(drillCommand(io, opts)));
 
   const run = async (argv: string[]): Promise<number> => {
+    const debug = argv.includes('--debug');
     try {
       await program.parseAsync(argv, { from: 'user' });
       return code;
     } catch (e) {
       const err = e as Error & { code?: string; exitCode?: number };
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
-      if (err.code?.startsWith('commander.')) return err.exitCode ?? EXIT.error;
-      if (e instanceof ConfigError || e instanceof OutputsError || e instanceof UsageError) {
-        io.err(pc.red(err.message));
-        return EXIT.error;
+      if (err.code === 'commander.help') return EXIT.ok;
+      if (err.code?.startsWith('commander.')) return err.exitCode === 0 ? EXIT.ok : EXIT.error;
+      for (const line of failureMessage(e, debug).split('\n')) {
+        if (debug) io.err(line);
+        else {
+          // A wrapped `  - field: reason` continues under the reason, not under the dash.
+          const indent = (line.match(/^\s*(?:- )?/)?.[0] ?? '').replace('-', ' ');
+          for (const l of wrap(line, undefined, indent)) io.err(pc.red(l));
+        }
       }
-      io.err(pc.red(`${err.name}: ${err.message}`));
       return EXIT.error;
     }
   };

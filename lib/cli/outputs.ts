@@ -20,6 +20,13 @@ export class OutputsError extends Error {
 
 const stackOutputs = z.record(z.string(), z.string());
 
+/** Every output of one stack in an outputs file (the local engine maps them to physical names). */
+export function readStackOutputs(file: string, stackName = 'Backstop-ControlPlane'): Record<string, string> {
+  readControlPlaneOutputs(file, stackName);
+  const all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  return all[stackName] as Record<string, string>;
+}
+
 /**
  * Reads the file `cdk deploy --outputs-file` writes ({ "<stack>": { "<key>": "<value>" } }) and
  * picks the control plane stack's outputs. Names the missing keys if the file is incomplete.
@@ -32,7 +39,12 @@ export function readControlPlaneOutputs(
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new OutputsError(`--outputs ${file}: cannot read it as JSON (${(e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OutputsError(
+      code === 'ENOENT'
+        ? `--outputs ${file}: file not found (cdk deploy Backstop-ControlPlane --outputs-file ${file} writes it)`
+        : `--outputs ${file}: cannot read it as JSON (${(e as Error).message.split('\n')[0]})`,
+    );
   }
   const parsed = z.record(z.string(), stackOutputs).safeParse(raw);
   if (!parsed.success) {

@@ -1,4 +1,5 @@
 import type { EngineEvent } from '../local/engine';
+import { printable } from './text';
 import type { ProgressEvent } from './render';
 
 const agentOf = (value: unknown): string | undefined =>
@@ -11,13 +12,41 @@ function statusOf(value: unknown): string | undefined {
   const v = value as {
     status?: unknown;
     pending?: unknown;
-    surfaces?: { surface: string; status: string }[];
+    surfaces?: { surface: string; status: string; message?: string }[];
   };
   if (Array.isArray(v.surfaces)) {
+    if (v.surfaces.length > 0 && v.surfaces.every((s) => s.message?.startsWith('dry run')))
+      return 'dry run: nothing was cut, nothing to read back';
     const open = v.surfaces.filter((s) => s.status !== 'VERIFIED' && s.status !== 'NOT_APPLICABLE');
     return open.length === 0 ? 'all verified' : open.map((s) => `${s.surface} ${s.status}`).join(', ');
   }
   return typeof v.status === 'string' ? v.status : undefined;
+}
+
+/**
+ * An error's cause in one short line. A Lambda error's cause is the runtime's JSON (error type,
+ * message and a stack trace): only the message is kept; a stack trace never reaches the terminal.
+ */
+export function oneLineCause(cause: string | undefined, max = 160): string | undefined {
+  if (!cause) return undefined;
+  let text = cause;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown; message?: unknown };
+    if (typeof parsed?.errorMessage === 'string') text = parsed.errorMessage;
+    else if (typeof parsed?.message === 'string') text = parsed.message;
+  } catch {
+    // not JSON: the text itself
+  }
+  const first = text.split('\n').find((l) => l.trim() !== '' && !/^\s*at /.test(l)) ?? text;
+  const flat = printable(first.replace(/\s+/g, ' ').trim());
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** `Error: cause`, each part made safe for one terminal line. */
+export function errorDetail(error: string | undefined, cause: string | undefined): string | undefined {
+  const why = oneLineCause(cause);
+  if (!error && !why) return undefined;
+  return [error && printable(error), why].filter(Boolean).join(': ');
 }
 
 /** The engine events a person wants to see while a kill runs, as progress lines. */
@@ -29,17 +58,17 @@ export function progressFromEngine(e: EngineEvent): ProgressEvent | undefined {
     case 'TaskSucceeded':
       return { ...base, kind: 'succeeded', agentId: agentOf(e.output), detail: statusOf(e.output) };
     case 'TaskFailed':
-      return { ...base, kind: 'failed', detail: e.error };
+      return { ...base, kind: 'failed', detail: errorDetail(e.error, e.cause) };
     case 'StateRetried':
       return { ...base, kind: 'retried', detail: `attempt ${e.attempt ?? '?'}: ${e.error ?? ''}` };
     case 'StateCaught':
-      return { ...base, kind: 'caught', detail: e.error };
+      return { ...base, kind: 'caught', detail: errorDetail(e.error, e.cause) };
     case 'WaitStarted':
       return { ...base, kind: 'waiting', agentId: agentOf(e.input) };
     case 'ExecutionSucceeded':
       return { ...base, state: 'Kill finished', kind: 'succeeded', detail: statusOf(e.output) };
     case 'ExecutionFailed':
-      return { ...base, state: 'Kill ended', kind: 'failed', detail: `${e.error ?? ''}: ${e.cause ?? ''}` };
+      return { ...base, state: 'Kill ended', kind: 'failed', detail: errorDetail(e.error, e.cause) };
     default:
       return undefined;
   }

@@ -15,6 +15,13 @@ export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 /** Default Object Lock mode of audit records: nobody, not even the root user, can shorten or remove it. */
 export const DEFAULT_AUDIT_MODE = 'COMPLIANCE';
 
+/**
+ * Whether the control plane account already has a CloudTrail trail that logs management events.
+ * The default (none) makes the control plane create one: without a trail, CloudTrail sends no
+ * API events to EventBridge, and kills could not be attributed nor key tampering alarmed.
+ */
+export const DEFAULT_CLOUDTRAIL_EXISTING_TRAIL = false;
+
 /** Distinct approvals a restore needs. Never below 2: restoring authority is a two-person decision. */
 export const DEFAULT_RESTORE_QUORUM = 2;
 
@@ -64,8 +71,14 @@ export const DEFAULT_MAX_CONCURRENT_AGENTS = 40;
 /** Agents per child execution of a fleet kill (about 60 history events each, of 25,000). */
 export const DEFAULT_AGENTS_PER_BATCH = 100;
 
-/** Most agents one child execution may take: its history (25,000 events) holds about 60 per agent. */
-export const MAX_AGENTS_PER_BATCH = 300;
+/**
+ * Most agents one child execution may take. Its history holds 25,000 events: an agent costs about
+ * 60, and up to about 160 when every read-back polls to its last attempt (12), so 150 agents fit
+ * even then, with room for the state machine's retries.
+ */
+export const MAX_AGENTS_PER_BATCH = 150;
 
 /** Child executions of a fleet kill running at once. */
 export const DEFAULT_MAX_CONCURRENT_BATCHES = 10;
+/** Minutes between two canary rehearsals of a kill, in every workload account and region. */
+export const DEFAULT_CANARY_INTERVAL_MINUTES = 60;

@@ -1,3 +1,4 @@
+export { cdkContext } from './cdk-context';
 export * from './defaults';
 export { agentsIn, regionsOf, toDirectory, workloadTargets } from './directory';
 export { ConfigError, type ConfigIssue, ConfigLimitError } from './errors';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, type ConfigIssue, formatPath } from './errors';
+import { ConfigError, type ConfigIssue, describeFound, formatPath, previewValue } from './errors';
 import { type BackstopConfig, configSchema } from './schema';
 import { crossFieldIssues } from './validate';
 
@@ -13,7 +13,8 @@ import { crossFieldIssues } from './validate';
  * @param source where it came from, for the error message
  */
 export function parseConfig(input: unknown, source = '<inline>'): BackstopConfig {
-  const parsed = configSchema.safeParse(input);
+  // reportInput: a type error then says what it found, not just that something is missing.
+  const parsed = configSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(source, parsed.error.issues.flatMap(toConfigIssues));
   }
@@ -48,6 +49,22 @@ export function loadConfig(path: string): BackstopConfig {
   return parseConfig(json, fullPath);
 }
 
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'an array',
+};
+
+const TOP_LEVEL_FIELDS = 'controlPlane, workloadAccounts, agents, breakGlass, restore';
+
+/** A schema message written for this field ("must be a 12-digit AWS account id"), not zod's default. */
+function ownWords(message: string): string | undefined {
+  return message.startsWith('Invalid input') ? undefined : message.replace(/^must be /, '');
+}
+
 function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
   const path = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
@@ -56,8 +73,25 @@ function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
       message: 'unknown field (check the spelling; see lib/config/schema.ts for the fields)',
     }));
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return [{ path, message: 'is required' }];
+  if (issue.code === 'invalid_type') {
+    const type = TYPE_NAMES[issue.expected] ?? issue.expected;
+    const own = ownWords(issue.message);
+    const expected = own && own !== type ? `${own} (${type})` : type;
+    // JSON has no undefined: an undefined input is a field left out.
+    if (issue.input === undefined) return [{ path, message: `is required: expected ${expected}` }];
+    if (path === '') {
+      return [
+        {
+          path,
+          message: `the configuration must be a JSON object (${TOP_LEVEL_FIELDS}), found ${describeFound(issue.input)}`,
+        },
+      ];
+    }
+    return [{ path, message: `expected ${expected}, found ${describeFound(issue.input)}` }];
+  }
+  // Format and range errors say what they got; the others get it added here, shortened.
+  if ('input' in issue && !/\bgot\b/.test(issue.message)) {
+    return [{ path, message: `${issue.message}, got ${previewValue(issue.input)}` }];
   }
   return [{ path, message: issue.message }];
 }

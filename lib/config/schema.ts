@@ -3,7 +3,9 @@ import { KILL_MODES } from '../../lambda/shared/types';
 import {
   DEFAULT_AGENTS_PER_BATCH,
   DEFAULT_AUDIT_MODE,
+  DEFAULT_CANARY_INTERVAL_MINUTES,
   DEFAULT_AUDIT_RETENTION_DAYS,
+  DEFAULT_CLOUDTRAIL_EXISTING_TRAIL,
   DEFAULT_HIGH_RISK_ACTIONS,
   DEFAULT_MAX_CONCURRENT_AGENTS,
   DEFAULT_MAX_CONCURRENT_BATCHES,
@@ -11,6 +13,7 @@ import {
   MAX_AGENTS_PER_BATCH,
   DEFAULT_RESTORE_QUORUM,
 } from './defaults';
+import { previewValue } from './errors';
 
 /**
  * The schema of backstop.config.json. Field-level rules (formats, ranges, defaults) live here;
@@ -43,33 +46,33 @@ export const IAM_PATH_PATTERN = /^\/(?:[\x21-\x2e\x30-\x7e]+\/)*$/;
 export const FUNCTION_PREFIX_PATTERN = /^[A-Za-z0-9_-]{3,40}$/;
 
 const accountId = z.string({ error: 'must be a 12-digit AWS account id' }).regex(ACCOUNT_ID, {
-  error: (issue) => `must be a 12-digit AWS account id, got ${JSON.stringify(issue.input)}`,
+  error: (issue) => `must be a 12-digit AWS account id, got ${previewValue(issue.input)}`,
 });
 
 const region = z.string({ error: 'must be an AWS region name such as us-east-1' }).regex(REGION, {
-  error: (issue) => `must be an AWS region name such as us-east-1, got ${JSON.stringify(issue.input)}`,
+  error: (issue) => `must be an AWS region name such as us-east-1, got ${previewValue(issue.input)}`,
 });
 
 const arn = z.string({ error: 'must be an ARN' }).regex(ARN, {
   error: (issue) =>
-    `must be an ARN (arn:partition:service:region:account:resource), got ${JSON.stringify(issue.input)}`,
+    `must be an ARN (arn:partition:service:region:account:resource), got ${previewValue(issue.input)}`,
 });
 
 const roleArn = z.string({ error: 'must be an IAM role ARN' }).regex(IAM_ROLE_ARN, {
   error: (issue) =>
-    `must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got ${JSON.stringify(issue.input)}`,
+    `must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got ${previewValue(issue.input)}`,
 });
 
 const principalArn = z.string({ error: 'must be an IAM user or role ARN' }).regex(IAM_PRINCIPAL_ARN, {
   error: (issue) =>
-    `must be an IAM user or role ARN (arn:aws:iam::<account>:user/<name> or :role/<name>), got ${JSON.stringify(issue.input)}`,
+    `must be an IAM user or role ARN (arn:aws:iam::<account>:user/<name> or :role/<name>), got ${previewValue(issue.input)}`,
 });
 
 const iamAction = z
   .string({ error: 'must be an IAM action name such as s3:DeleteObject' })
   .regex(IAM_ACTION, {
     error: (issue) =>
-      `must be an IAM action name such as s3:DeleteObject (a wildcard may appear in the action part, never in the service), got ${JSON.stringify(issue.input)}`,
+      `must be an IAM action name such as s3:DeleteObject (a wildcard may appear in the action part, never in the service), got ${previewValue(issue.input)}`,
   });
 
 /** A CloudWatch alarm that triggers a kill of the agent when it goes to ALARM. */
@@ -91,7 +94,7 @@ const agentSchema = z.strictObject({
     .max(AGENT_ID_MAX_LENGTH, { error: `must be at most ${AGENT_ID_MAX_LENGTH} characters` })
     .regex(AGENT_ID, {
       error: (issue) =>
-        `must be lowercase letters, digits and dashes, starting and ending with a letter or digit, got ${JSON.stringify(issue.input)}`,
+        `must be lowercase letters, digits and dashes, starting and ending with a letter or digit, got ${previewValue(issue.input)}`,
     }),
   /** Workload account the agent runs in; must be declared in `workloadAccounts`. */
   accountId,
@@ -122,8 +125,7 @@ const workloadRegionSchema = z.strictObject({
   vpcIds: z
     .array(
       z.string({ error: 'must be a VPC id' }).regex(VPC_ID, {
-        error: (issue) =>
-          `must be a VPC id such as vpc-0abc12345def67890, got ${JSON.stringify(issue.input)}`,
+        error: (issue) => `must be a VPC id such as vpc-0abc12345def67890, got ${previewValue(issue.input)}`,
       }),
     )
     .default([]),
@@ -145,7 +147,7 @@ export const configSchema = z.strictObject({
   organizationId: z
     .string()
     .regex(ORGANIZATION_ID, {
-      error: (issue) => `must be an organization id such as o-a1b2c3d4e5, got ${JSON.stringify(issue.input)}`,
+      error: (issue) => `must be an organization id such as o-a1b2c3d4e5, got ${previewValue(issue.input)}`,
     })
     .optional(),
   /** AWS partition. @default 'aws' */
@@ -159,7 +161,7 @@ export const configSchema = z.strictObject({
       retentionDays: z
         .number({ error: 'must be a whole number of days' })
         .int({ error: 'must be a whole number of days' })
-        .min(1, { error: (issue) => `must be at least 1 day, got ${String(issue.input)}` })
+        .min(1, { error: (issue) => `must be at least 1 day, got ${previewValue(issue.input)}` })
         .max(36500, { error: 'must be at most 36500 days (100 years)' })
         .default(DEFAULT_AUDIT_RETENTION_DAYS),
       /** Object Lock mode. `GOVERNANCE` can be lifted by privileged users, so it needs `allowGovernance`. @default 'COMPLIANCE' */
@@ -174,6 +176,16 @@ export const configSchema = z.strictObject({
       mode: DEFAULT_AUDIT_MODE,
       allowGovernance: false,
     }),
+  /**
+   * CloudTrail in the control plane account: `existingTrail: true` when a trail (an organization
+   * trail counts) already logs its management events; otherwise the control plane creates one.
+   * @default { existingTrail: false }
+   */
+  cloudTrail: z
+    .strictObject({
+      existingTrail: z.boolean({ error: 'must be true or false' }).default(DEFAULT_CLOUDTRAIL_EXISTING_TRAIL),
+    })
+    .default({ existingTrail: DEFAULT_CLOUDTRAIL_EXISTING_TRAIL }),
   /** Accounts and regions where agents run. */
   workloadAccounts: z
     .array(workloadAccountSchema)
@@ -185,8 +197,7 @@ export const configSchema = z.strictObject({
   agentRolePath: z
     .string()
     .regex(IAM_PATH_PATTERN, {
-      error: (issue) =>
-        `must be an IAM path that starts and ends with "/", got ${JSON.stringify(issue.input)}`,
+      error: (issue) => `must be an IAM path that starts and ends with "/", got ${previewValue(issue.input)}`,
     })
     .optional(),
   /**
@@ -228,7 +239,7 @@ export const configSchema = z.strictObject({
         .int({ error: 'must be a whole number' })
         .min(1, { error: 'must be at least 1' })
         .max(MAX_AGENTS_PER_BATCH, {
-          error: `must be at most ${MAX_AGENTS_PER_BATCH}: a child execution's history holds 25,000 events, about 60 per agent`,
+          error: `must be at most ${MAX_AGENTS_PER_BATCH}: a child execution's history holds 25,000 events, up to about 160 per agent`,
         })
         .default(DEFAULT_AGENTS_PER_BATCH),
       /** Child executions running at once in a fleet kill. @default DEFAULT_MAX_CONCURRENT_BATCHES */
@@ -250,6 +261,25 @@ export const configSchema = z.strictObject({
   breakGlass: z.strictObject({
     principals: z.array(principalArn).min(1, { error: 'must list at least one principal' }),
   }),
+  /**
+   * The canary that rehearses a kill (discovery and a permission check, no cut) in every workload
+   * account and region, and alarms when a real kill would end PARTIAL or FAILED.
+   * @default { intervalMinutes: 60 }
+   */
+  canary: z
+    .strictObject({
+      /** Minutes between two rehearsals. @default 60 */
+      intervalMinutes: z
+        .number({ error: 'must be a whole number of minutes' })
+        .int({ error: 'must be a whole number of minutes' })
+        .min(5, { error: (issue) => `must be at least 5 minutes, got ${String(issue.input)}` })
+        .max(720, {
+          error: (issue) =>
+            `must be at most 720 minutes (12 hours: the canary's silence alarm watches two intervals within a day), got ${String(issue.input)}`,
+        })
+        .default(DEFAULT_CANARY_INTERVAL_MINUTES),
+    })
+    .optional(),
   /** Who approves a restore, and how many of them must. */
   restore: z.strictObject({
     approvers: z
@@ -261,7 +291,7 @@ export const configSchema = z.strictObject({
       .int({ error: 'must be a whole number' })
       .min(2, {
         error: (issue) =>
-          `must be at least 2 (restoring authority is a two-person decision), got ${String(issue.input)}`,
+          `must be at least 2 (restoring authority is a two-person decision), got ${previewValue(issue.input)}`,
       })
       .default(DEFAULT_RESTORE_QUORUM),
   }),

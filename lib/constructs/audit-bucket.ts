@@ -1,9 +1,12 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { auditBucketName } from '../../lambda/shared/naming';
 import { DEFAULT_AUDIT_MODE, DEFAULT_AUDIT_RETENTION_DAYS } from '../config/defaults';
+import { type AuditWriters, auditBucketPolicyStatements } from './audit-bucket-policy';
+import { protectKey } from './audit-key-protection';
 import { auditBucketLockSettings, RETAIN, withNonNegotiableBucketSettings } from './secure-defaults';
 
 export interface AuditBucketProps {
@@ -26,20 +29,24 @@ export interface AuditBucketProps {
    * @default - none
    */
   readonly bucketOverrides?: Partial<s3.BucketProps>;
+  /**
+   * Who may write what (role ARNs). Everyone else is denied every write, and removing a legal
+   * hold is denied to all but `holdReleasers`.
+   * @default - no principal restriction (writes still need If-None-Match and the audit key)
+   */
+  readonly writers?: AuditWriters;
 }
 
-/** Actions the bucket policy denies to every principal, and why. */
-export const AUDIT_BUCKET_DENIED_ACTIONS = [
-  // A delete marker hides a record even where the version itself is locked.
+export { AUDIT_BUCKET_DENIED_ACTIONS, type AuditWriters } from './audit-bucket-policy';
+
+/** What the access-log bucket denies to everyone: it holds the only record of reads and writes. */
+export const ACCESS_LOG_BUCKET_DENIED_ACTIONS = [
   's3:DeleteObject',
   's3:DeleteObjectVersion',
-  // GOVERNANCE retention can be shortened with this permission; nobody gets it.
-  's3:BypassGovernanceRetention',
-  // Lowering the default retention or switching it to GOVERNANCE would weaken every future record.
-  // Consequence: a retention change in the config needs this statement lifted in a reviewed change first.
-  's3:PutBucketObjectLockConfiguration',
-  // An expiration rule makes S3 itself add delete markers, which a DeleteObject deny does not stop.
   's3:PutLifecycleConfiguration',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:PutEncryptionConfiguration',
 ] as const;
 
 /**
@@ -52,6 +59,8 @@ export class AuditBucket extends Construct {
   readonly accessLogsBucket: s3.IBucket;
   readonly retentionDays: number;
   readonly mode: s3.ObjectLockMode;
+  /** The default retention of every object (also used for the trail's log bucket). */
+  readonly retention: s3.ObjectLockRetention;
 
   constructor(scope: Construct, id: string, props: AuditBucketProps = {}) {
     super(scope, id);
@@ -82,12 +91,13 @@ export class AuditBucket extends Construct {
         withNonNegotiableBucketSettings({ encryption: s3.BucketEncryption.S3_MANAGED }),
       );
 
-    const retention =
+    const retention = (this.retention =
       this.mode === s3.ObjectLockMode.COMPLIANCE
         ? s3.ObjectLockRetention.compliance(Duration.days(this.retentionDays))
-        : s3.ObjectLockRetention.governance(Duration.days(this.retentionDays));
+        : s3.ObjectLockRetention.governance(Duration.days(this.retentionDays)));
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      bucketName: auditBucketName(Stack.of(this).account, Stack.of(this).region),
       ...withNonNegotiableBucketSettings(props.bucketOverrides),
       ...auditBucketLockSettings(retention),
       encryption: s3.BucketEncryption.KMS,
@@ -97,41 +107,26 @@ export class AuditBucket extends Construct {
       serverAccessLogsPrefix: 'audit-bucket/',
     });
 
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyDeletingOrUnlockingAuditRecords',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: [...AUDIT_BUCKET_DENIED_ACTIONS],
-        resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
-      }),
-    );
-    // Two statements, because conditions inside one statement are ANDed: either header, when a
-    // writer sends it, must name the audit key (a record under another key could be made
-    // unreadable by deleting that key). Writers that send neither get the bucket default.
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyRecordsNotEncryptedWithKms',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [this.bucket.arnForObjects('*')],
-        conditions: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
-      }),
-    );
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyRecordsEncryptedWithAnotherKey',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [this.bucket.arnForObjects('*')],
-        conditions: {
-          StringNotEqualsIfExists: {
-            's3:x-amz-server-side-encryption-aws-kms-key-id': this.encryptionKey.keyArn,
-          },
-        },
-      }),
-    );
+    for (const statement of auditBucketPolicyStatements({
+      bucketArn: this.bucket.bucketArn,
+      auditKeyArn: this.encryptionKey.keyArn,
+      writers: props.writers,
+    })) {
+      this.bucket.addToResourcePolicy(iam.PolicyStatement.fromJson(statement));
+    }
+    // S3 refuses Object Lock on a server access log destination: the log bucket is versioned and
+    // its objects can be neither deleted nor expired, nor its policy changed, by anyone.
+    if (this.accessLogsBucket instanceof s3.Bucket) {
+      this.accessLogsBucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'DenyDeletingOrExpiringAccessLogs',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: [...ACCESS_LOG_BUCKET_DENIED_ACTIONS],
+          resources: [this.accessLogsBucket.bucketArn, this.accessLogsBucket.arnForObjects('*')],
+        }),
+      );
+    }
+    if (this.encryptionKey instanceof kms.Key) protectKey(this.encryptionKey);
   }
 }

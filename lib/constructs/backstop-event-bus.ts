@@ -1,3 +1,4 @@
+import { CfnResource } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -35,24 +36,30 @@ export class BackstopEventBus extends Construct {
     const sources = props.alarmSources ?? [];
     if (sources.length > 0) {
       const accounts = [...new Set(sources.map((s) => s.accountId))];
-      // A CfnEventBusPolicy with a statement (the L2 helper goes through a deprecated property).
-      new events.CfnEventBusPolicy(this, 'AlarmForwardingPolicy', {
-        eventBusName: this.eventBus.eventBusName,
-        statementId: 'AllowAlarmForwardingFromWorkloadAccounts',
-        statement: new iam.PolicyStatement({
-          principals: accounts.map((account) => new iam.AccountPrincipal(account)),
-          actions: ['events:PutEvents'],
-          resources: [this.eventBus.eventBusArn],
-          conditions: {
-            ArnEquals: {
-              'aws:SourceArn': sources.map(
-                (s) =>
-                  `arn:${props.partition}:events:${s.region}:${s.accountId}:rule/${props.forwarderRuleName}`,
-              ),
+      // A raw AWS::Events::EventBusPolicy: both the L2 helper and the generated CfnEventBusPolicy
+      // class go through its deprecated `principal` property, which prints a warning on every synth.
+      new CfnResource(this, 'AlarmForwardingPolicy', {
+        type: 'AWS::Events::EventBusPolicy',
+        properties: {
+          EventBusName: this.eventBus.eventBusName,
+          StatementId: 'AllowAlarmForwardingFromWorkloadAccounts',
+          Statement: new iam.PolicyStatement({
+            principals: accounts.map((account) => new iam.AccountPrincipal(account)),
+            actions: ['events:PutEvents'],
+            resources: [this.eventBus.eventBusArn],
+            conditions: {
+              ArnEquals: {
+                'aws:SourceArn': sources.map(
+                  (s) =>
+                    `arn:${props.partition}:events:${s.region}:${s.accountId}:rule/${props.forwarderRuleName}`,
+                ),
+              },
+              ...(props.organizationId
+                ? { StringEquals: { 'aws:PrincipalOrgID': props.organizationId } }
+                : {}),
             },
-            ...(props.organizationId ? { StringEquals: { 'aws:PrincipalOrgID': props.organizationId } } : {}),
-          },
-        }).toStatementJson(),
+          }).toStatementJson(),
+        },
       });
     }
   }

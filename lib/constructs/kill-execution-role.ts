@@ -1,6 +1,6 @@
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { killExecutionRoleName } from '../../lambda/shared/naming';
+import { IAM_PATH, killExecutionRoleName } from '../../lambda/shared/naming';
 import type { DenyPolicies } from './deny-policies';
 import {
   allowOnTargets,
@@ -115,6 +115,14 @@ export class KillExecutionRole extends Construct {
         Null: { 'lambda:SecurityGroupIds': 'false', 'lambda:Layer': 'true' },
       });
     }
+
+    // The canary (in the control plane, through this role) asks IAM whether this role is still
+    // allowed what a kill needs: it may simulate its own policies, no other principal's.
+    builder.allow({
+      sid: 'CanarySimulatesThisRolesOwnPolicies',
+      actions: ['iam:SimulatePrincipalPolicy'],
+      resources: [s.iamArn(`role${IAM_PATH}${killExecutionRoleName(s.region)}`)],
+    });
 
     this.role = createExecutionRole(this, 'Role', props, {
       roleName: killExecutionRoleName(s.region),

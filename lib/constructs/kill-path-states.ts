@@ -77,7 +77,7 @@ export const PER_BATCH_MAP = 'Cut each batch';
 export const BATCH_SUFFIX = ' (batch)';
 
 /**
- * The kill path's states (DESIGN.md section 5), in JSONPath so that the local engine runs the
+ * The kill path's states (docs/design.md section 5), in JSONPath so that the local engine runs the
  * very definition that is deployed:
  *
  * Prepare -> for each agent (Map) { Parallel of surface branches -> verify, re-cut, poll } -> Finalize.

@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -14,9 +12,10 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
-import { DIRECTORY_FILE, ENV } from '../../lambda/shared/env';
+import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
+import { directoryCopy } from './directory-bundle';
 import { type KillPathFunctions, KillPathStates } from './kill-path-states';
 import { wildcardResourceFinding } from './policy-builder';
 
@@ -31,6 +30,11 @@ export interface KillPathProps {
   readonly topic: sns.ITopic;
   /** The role the handlers run as: the only principal the workload kill roles trust. */
   readonly workerRole: iam.IRole;
+  /**
+   * The audit sealer: Finalize runs as its role, the only one the signing key lets sign (the
+   * worker, which holds the workload accounts' kill roles, may not sign manifests).
+   */
+  readonly sealer: { readonly role: iam.IRole; grantLogs(logGroup: logs.ILogGroup): void };
   /**
    * Days the handlers' and the state machine's logs are kept.
    * @default logs.RetentionDays.ONE_YEAR
@@ -56,33 +60,6 @@ const HANDLERS = {
 
 const PROJECT_ROOT = path.join(__dirname, '..', '..');
 const LAMBDA_ROOT = path.join(PROJECT_ROOT, 'lambda');
-
-/**
- * Writes the fleet directory next to the cloud assembly (named by its hash, so a config change is
- * a new file and a new asset hash) and returns the shell command that copies it into a bundle as
- * {@link DIRECTORY_FILE}. A file under the project root is named from the bundler's input
- * directory, so the command works in Docker bundling too. Nothing is written when the stack is
- * not bundled (`aws:cdk:bundling-stacks`).
- */
-function directoryCopy(
-  scope: Construct,
-  directory: Directory,
-): (inputDir: string, outputDir: string) => string[] {
-  const json = JSON.stringify(directory);
-  const hash = createHash('sha256').update(json).digest('hex').slice(0, 16);
-  const outdir = Stage.of(scope)?.outdir ?? path.join(PROJECT_ROOT, 'cdk.out');
-  const file = path.join(outdir, `backstop-directory-${hash}.json`);
-  if (Stack.of(scope).bundlingRequired) {
-    mkdirSync(outdir, { recursive: true });
-    writeFileSync(file, json);
-  }
-  const relative = path.relative(PROJECT_ROOT, file);
-  const underRoot = !relative.startsWith('..') && !path.isAbsolute(relative);
-  const quote = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
-  return (inputDir, outputDir) => [
-    `cp ${quote(underRoot ? path.posix.join(inputDir, ...relative.split(path.sep)) : file)} ${quote(path.posix.join(outputDir, DIRECTORY_FILE))}`,
-  ];
-}
 
 /**
  * The kill path: its four handlers, the Standard workflow that runs them (logged, traced) and
@@ -115,7 +92,9 @@ export class KillPath extends Construct {
         retention,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      logGroups.push(logGroup);
+      const sealed = key === 'finalize';
+      if (sealed) props.sealer.grantLogs(logGroup);
+      else logGroups.push(logGroup);
       return new nodejs.NodejsFunction(this, spec.name, {
         entry: path.join(LAMBDA_ROOT, spec.name, 'index.ts'),
         projectRoot: PROJECT_ROOT,
@@ -123,7 +102,7 @@ export class KillPath extends Construct {
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
-        role: props.workerRole,
+        role: sealed ? props.sealer.role : props.workerRole,
         timeout: spec.timeout,
         memorySize: spec.memory,
         tracing: lambda.Tracing.ACTIVE,
@@ -132,6 +111,8 @@ export class KillPath extends Construct {
         bundling: {
           minify: true,
           sourceMap: true,
+          // esbuild's size table and timing banner are not errors: `cdk synth -q` stays silent.
+          logLevel: nodejs.LogLevel.ERROR,
           target: 'node24',
           // Bundle the SDK too: the deployed kill path runs exactly the client versions the tests
           // ran, not whatever the Lambda runtime ships that day.
@@ -265,17 +246,15 @@ export class KillPath extends Construct {
       });
     }
 
-    // Audit records: write (no overwrite is enforced by If-None-Match), read back for the manifest.
+    // Audit records: write (the bucket policy refuses any write without If-None-Match), read back
+    // after a 412. Manifests are the sealer's: Finalize runs as the sealer role.
     add(
       {
         sid: 'WriteAuditRecords',
         actions: ['s3:PutObject', 's3:GetObject'],
-        resources: [
-          props.auditBucket.arnForObjects('incidents/*'),
-          props.auditBucket.arnForObjects('manifests/*'),
-        ],
+        resources: [props.auditBucket.arnForObjects('incidents/*')],
       },
-      'Audit records are written under incidents/<incidentId>/ and manifests/<incidentId>.json, keys named at run time by the incident; the prefixes hold nothing else, and the bucket policy denies every delete.',
+      'Audit records are written under incidents/<incidentId>/, keys named at run time by the incident; the prefix holds nothing else, and the bucket policy denies every delete and every write without If-None-Match.',
     );
     add({ sid: 'ListAuditRecords', actions: ['s3:ListBucket'], resources: [props.auditBucket.bucketArn] });
     // SSE-KMS with the audit key: PutObject asks for a data key, GetObject for its decryption.
@@ -285,18 +264,7 @@ export class KillPath extends Construct {
       resources: [props.auditKey.keyArn],
       conditions: viaService('s3'),
     });
-    add({ sid: 'SignManifests', actions: ['kms:Sign'], resources: [props.signingKey.keyArn] });
-
-    add({ sid: 'PublishNotifications', actions: ['sns:Publish'], resources: [props.topic.topicArn] });
-    if (props.topic.masterKey) {
-      // What SNS asks KMS for when a publisher sends to an encrypted topic.
-      add({
-        sid: 'EncryptNotificationsThroughSns',
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [props.topic.masterKey.keyArn],
-        conditions: viaService('sns'),
-      });
-    }
+    // Signing and notifying are Finalize's, under the sealer role.
 
     add(
       {

@@ -66,7 +66,7 @@ const silent: Log = { info: () => {}, warn: () => {}, error: () => {} };
 
 /**
  * The kill path, run locally: the synthesized state machine definition executed by the local
- * engine, its Task states calling the real handlers with injected clients (DESIGN.md section 10).
+ * engine, its Task states calling the real handlers with injected clients (docs/design.md section 10).
  */
 export class LocalKillRunner {
   readonly engine: LocalEngine;

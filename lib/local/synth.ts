@@ -1,5 +1,5 @@
 import { App } from 'aws-cdk-lib';
-import type { BackstopConfig } from '../config';
+import { type BackstopConfig, cdkContext } from '../config';
 import { addBackstopStacks, CONTROL_PLANE_STACK_NAME } from '../stacks/backstop-app';
 import type { CfnTemplate } from './engine';
 
@@ -18,7 +18,7 @@ export function synthControlPlane(config: BackstopConfig): SynthesizedControlPla
   const key = JSON.stringify(config);
   const cached = cache.get(key);
   if (cached) return cached;
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...cdkContext(), 'aws:cdk:bundling-stacks': [] } });
   addBackstopStacks(app, config);
   const assembly = app.synth();
   const stack = assembly.getStackByName(CONTROL_PLANE_STACK_NAME);

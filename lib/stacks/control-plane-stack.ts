@@ -1,22 +1,37 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { CONTROL_PLANE, killExecutionRoleArn, restoreExecutionRoleArn } from '../../lambda/shared/naming';
+import {
+  AGENT_TAG,
+  CONTROL_PLANE,
+  IAM_PATH,
+  iamRoleArn,
+  killExecutionRoleArn,
+  restoreExecutionRoleArn,
+} from '../../lambda/shared/naming';
 import { agentsIn, toDirectory, workloadTargets } from '../config/directory';
+import { DEFAULT_CANARY_INTERVAL_MINUTES } from '../config/defaults';
 import type { BackstopConfig } from '../config/schema';
 import { ALARM_FORWARDER_RULE_NAME } from '../constructs/alarm-forwarder';
 import { AlarmTrigger } from '../constructs/alarm-trigger';
+import { ActorAttribution } from '../constructs/actor-attribution';
 import { AuditBucket } from '../constructs/audit-bucket';
+import { AuditGlueTable } from '../constructs/audit-glue-table';
+import { AuditKeyAlarms } from '../constructs/audit-key-protection';
+import { AuditSealer, auditSealerRoleArn } from '../constructs/audit-sealer';
 import { BackstopEventBus } from '../constructs/backstop-event-bus';
 import { BreakGlassRole } from '../constructs/break-glass-role';
+import { Canary } from '../constructs/canary';
 import { KillPath } from '../constructs/kill-path';
 import { ManifestSigningKey } from '../constructs/manifest-signing-key';
 import { NotificationTopic } from '../constructs/notification-topic';
+import { OperatorDashboard } from '../constructs/operator-dashboard';
+import { PublicKeyPublisher, publicKeyPublisherRoleArn } from '../constructs/public-key-publisher';
 import { RETAIN } from '../constructs/secure-defaults';
 import { StateTable } from '../constructs/state-table';
 import { WorkerRole } from '../constructs/worker-role';
@@ -55,6 +70,16 @@ export class ControlPlaneStack extends Stack {
   readonly killPath: KillPath;
   /** The rules that start the kill path when a mapped agent alarm fires. */
   readonly alarmTrigger?: AlarmTrigger;
+  /** The scheduled rehearsal of a kill in every workload account and region. */
+  readonly canary: Canary;
+  /** The operator's view: kills, restores, audit write failures, canary. */
+  readonly dashboard: OperatorDashboard;
+  /** Signs manifests (Finalize runs as its role), attributes executions, holds incidents. */
+  readonly auditSealer: AuditSealer;
+  /** Publishes the public signing key in the audit bucket at deploy time. */
+  readonly publicKeyPublisher: PublicKeyPublisher;
+  /** Who started each kill and restore (CloudTrail), and the trail when none exists. */
+  readonly actorAttribution: ActorAttribution;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     const { config, ...stackProps } = props;
@@ -72,22 +97,60 @@ export class ControlPlaneStack extends Stack {
     const partition = config.partition;
     const workloads = workloadTargets(config);
 
+    // Fixed role names: the bucket and key policies name them before the roles exist.
+    const sealerArn = auditSealerRoleArn(partition, config.controlPlane.accountId);
+    const roleArn = (name: string) => iamRoleArn(partition, config.controlPlane.accountId, name);
     const audit = new AuditBucket(this, 'Audit', {
       retentionDays: config.audit.retentionDays,
       mode: s3.ObjectLockMode[config.audit.mode],
+      writers: {
+        records: [
+          roleArn(CONTROL_PLANE.killWorkerRoleName),
+          roleArn(CONTROL_PLANE.restoreWorkerRoleName),
+          sealerArn,
+        ],
+        publicKeys: [publicKeyPublisherRoleArn(partition, config.controlPlane.accountId)],
+        holdReleasers: [sealerArn],
+      },
     });
     this.auditBucket = audit.bucket;
     this.auditKey = audit.encryptionKey;
     this.accessLogsBucket = audit.accessLogsBucket;
 
-    this.manifestSigningKey = new ManifestSigningKey(this, 'ManifestSigning').key;
+    this.manifestSigningKey = new ManifestSigningKey(this, 'ManifestSigning', {
+      signerRoleArn: sealerArn,
+    }).key;
 
     this.dataKey = new kms.Key(this, 'DataKey', {
       description: 'Backstop: encrypts the state table and the notification topic',
       enableKeyRotation: true,
       removalPolicy: RETAIN,
     });
-    this.table = new StateTable(this, 'State', { encryptionKey: this.dataKey }).table;
+    const workloadAccountIds = [...new Set(workloads.map((w) => w.accountId))];
+    this.table = new StateTable(this, 'State', {
+      encryptionKey: this.dataKey,
+      flagReaders: { partition, accountIds: workloadAccountIds, organizationId: config.organizationId },
+      flagWriterArns: [CONTROL_PLANE.killWorkerRoleName, CONTROL_PLANE.restoreWorkerRoleName].map((name) =>
+        iamRoleArn(partition, config.controlPlane.accountId, name, IAM_PATH),
+      ),
+    }).table;
+    // The agents' roles read their flag through DynamoDB, which decrypts the table key for them.
+    this.dataKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AgentsDecryptTheirControlFlagThroughDynamoDB',
+        principals: workloadAccountIds.map((id) => new iam.ArnPrincipal(`arn:${partition}:iam::${id}:root`)),
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `dynamodb.${this.region}.${this.urlSuffix}`,
+            'kms:CallerAccount': workloadAccountIds,
+            ...(config.organizationId ? { 'aws:PrincipalOrgID': config.organizationId } : {}),
+          },
+          Null: { [`aws:PrincipalTag/${AGENT_TAG}`]: 'false' },
+        },
+      }),
+    );
     this.topic = new NotificationTopic(this, 'Notifications', { encryptionKey: this.dataKey }).topic;
 
     this.eventBus = new BackstopEventBus(this, 'EventBus', {
@@ -127,6 +190,39 @@ export class ControlPlaneStack extends Stack {
     output('RestoreWorkerRoleArn', this.restoreWorkerRole.roleArn, 'Role of the restore path handlers');
     output('BreakGlassRoleArn', this.breakGlassRole.roleArn, 'Break-glass role (MFA)');
 
+    this.auditSealer = new AuditSealer(this, 'AuditSealer', {
+      directory: toDirectory(config),
+      auditBucket: this.auditBucket,
+      auditKey: this.auditKey,
+      signingKey: this.manifestSigningKey,
+      table: this.table,
+      topic: this.topic,
+      approvers: config.restore.approvers,
+      quorum: config.restore.quorum,
+    });
+    this.publicKeyPublisher = new PublicKeyPublisher(this, 'PublicSigningKey', {
+      auditBucket: this.auditBucket,
+      auditKey: this.auditKey,
+      signingKey: this.manifestSigningKey,
+    });
+    this.actorAttribution = new ActorAttribution(this, 'ActorAttribution', {
+      sealer: this.auditSealer.function,
+      existingTrail: config.cloudTrail.existingTrail,
+      trailRetention: audit.retention,
+      auditBucket: this.auditBucket,
+      accessLogsBucket: this.accessLogsBucket,
+    });
+    new AuditKeyAlarms(this, 'AuditKeyAlarms', {
+      keys: [this.auditKey, this.manifestSigningKey],
+      topic: this.topic,
+    });
+    new AuditGlueTable(this, 'AuditQuery', { auditBucket: this.auditBucket });
+    output(
+      'PublicSigningKeyObject',
+      `s3://${this.auditBucket.bucketName}/${this.publicKeyPublisher.objectKey}`,
+      'The public manifest signing key (PEM), published at deploy time: verify manifests without KMS',
+    );
+
     this.killPath = new KillPath(this, 'KillPath', {
       directory: toDirectory(config),
       auditBucket: this.auditBucket,
@@ -136,6 +232,7 @@ export class ControlPlaneStack extends Stack {
       topic: this.topic,
       workerRole: this.killWorkerRole,
       fanOut: config.killPath,
+      sealer: this.auditSealer,
     });
     this.breakGlass.grantStartKill(this.killPath.stateMachine);
     const mappings = config.agents.flatMap((a) =>
@@ -152,9 +249,29 @@ export class ControlPlaneStack extends Stack {
         eventBus: this.eventBus,
         stateMachine: this.killPath.stateMachine,
         topic: this.topic,
+        table: this.table,
         mappings,
       });
     }
     output('KillStateMachineArn', this.killPath.stateMachine.stateMachineArn, 'Kill path state machine');
+
+    this.canary = new Canary(this, 'Canary', {
+      directory: toDirectory(config),
+      workerRole: this.killWorkerRole,
+      topic: this.topic,
+      intervalMinutes: config.canary?.intervalMinutes ?? DEFAULT_CANARY_INTERVAL_MINUTES,
+      namespace: CONTROL_PLANE.metricsNamespace,
+    });
+    this.dashboard = new OperatorDashboard(this, 'Operations', {
+      killStateMachine: this.killPath.stateMachine,
+      namespace: CONTROL_PLANE.metricsNamespace,
+      alarms: [
+        this.killPath.notContainedAlarm,
+        this.killPath.executionFailedAlarm,
+        this.killPath.auditFailureAlarm,
+        ...(this.alarmTrigger ? [this.alarmTrigger.undeliveredAlarm] : []),
+      ],
+      canaryAlarms: [this.canary.findingsAlarm, this.canary.silentAlarm],
+    });
   }
 }

@@ -1,6 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -9,10 +10,50 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { KillResult } from '../../lambda/shared/kill-types';
+import type { StoredSurfacePlan } from '../../lambda/shared/plan-store';
+import { SURFACE_NAMES } from '../../lambda/shared/types';
 import { buildCli, EXIT } from '../../lib/cli';
 
 const SAMPLE_CONFIG = join(__dirname, '..', '..', 'backstop.config.json');
 const sfn = mockClient(SFNClient);
+const dynamo = mockClient(DynamoDBDocumentClient);
+
+/** Every variable the SDK reads credentials, profile, region or endpoint from. */
+const AWS_ENV = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE',
+  'AWS_REGION',
+  'AWS_ENDPOINT_URL',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_EC2_METADATA_DISABLED',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+] as const;
+let saved: Record<string, string | undefined>;
+
+beforeEach(() => {
+  saved = Object.fromEntries(AWS_ENV.map((k) => [k, process.env[k]]));
+  for (const k of AWS_ENV) delete process.env[k];
+  // Fake keys: the calls are answered by the mocks, never sent. Nothing may reach the network
+  // or read outside the repository: no instance metadata, no ~/.aws files.
+  process.env.AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
+  process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  process.env.AWS_CONFIG_FILE = join(__dirname, 'no-such-aws-config');
+  process.env.AWS_SHARED_CREDENTIALS_FILE = join(__dirname, 'no-such-aws-credentials');
+});
+
+afterEach(() => {
+  for (const k of AWS_ENV) {
+    if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
+  }
+});
 
 function cli() {
   const out: string[] = [];
@@ -27,6 +68,8 @@ function cli() {
     err,
     text: () => plain(out),
     errors: () => plain(err),
+    /** The errors with the line breaks of wrapping taken out. */
+    flat: () => plain(err).replace(/\s*\n\s*/g, ' '),
   };
 }
 
@@ -53,6 +96,7 @@ const contained: KillResult = {
 
 beforeEach(() => {
   sfn.reset();
+  dynamo.reset();
   sfn.on(StartExecutionCommand).resolves({
     executionArn: 'arn:aws:states:us-east-1:111111111111:execution:backstop-kill:inc-1',
     startDate: new Date('2026-11-22T00:00:00Z'),
@@ -72,23 +116,14 @@ beforeEach(() => {
   });
 });
 
+const KILL = ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'spend spike'];
+
 describe('backstop kill (deployed)', () => {
   it('starts the kill state machine named in the config, follows it, and exits 0 when contained', async () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(contained) });
     const c = cli();
 
-    const code = await c.run(
-      'kill',
-      'support-bot',
-      '--mode',
-      'full_stop',
-      '--reason',
-      'spend spike',
-      '--incident-id',
-      'inc-1',
-      '--config',
-      SAMPLE_CONFIG,
-    );
+    const code = await c.run(...KILL, '--incident', 'inc-1', '--config', SAMPLE_CONFIG);
 
     expect(code).toBe(EXIT.ok);
     const start = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
@@ -104,6 +139,19 @@ describe('backstop kill (deployed)', () => {
     });
     expect(c.text()).toMatch(/Cut IAM authority \[support-bot\]\s+succeeded\s+CONTAINED/);
     expect(c.text()).toMatch(/Incident inc-1: CONTAINED \(full_stop\)/);
+  });
+
+  it('still takes the old --incident-id, and refuses it naming another incident than --incident', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(contained) });
+    const old = cli();
+    expect(await old.run(...KILL, '--incident-id', 'inc-1', '--config', SAMPLE_CONFIG)).toBe(EXIT.ok);
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe('inc-1');
+
+    const both = cli();
+    const code = await both.run(...KILL, '--incident', 'a', '--incident-id', 'b', '--config', SAMPLE_CONFIG);
+    expect(code).toBe(EXIT.error);
+    expect(both.errors()).toMatch(/--incident and --incident-id name two different incidents/);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 
   it('exits 2 and says what PARTIAL means when some authority was not proven cut', async () => {
@@ -123,46 +171,25 @@ describe('backstop kill (deployed)', () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(partial) });
     const c = cli();
 
-    const code = await c.run(
-      'kill',
-      'support-bot',
-      '--mode',
-      'full_stop',
-      '--reason',
-      'x',
-      '--config',
-      SAMPLE_CONFIG,
-      '--json',
-    );
+    const code = await c.run(...KILL, '--config', SAMPLE_CONFIG, '--json');
 
     expect(code).toBe(EXIT.notContained);
     expect(JSON.parse(c.text()).result.status).toBe('PARTIAL');
   });
 
-  it('exits 2 with the reason when the kill path refuses the request', async () => {
+  it('exits 2 with the reason, in one line and no stack trace, when the kill path refuses the request', async () => {
     sfn.on(DescribeExecutionCommand).resolves({
       status: 'FAILED',
       error: 'Backstop.KillRejected',
-      cause: 'agentId: unknown agent(s) ghost',
+      cause: JSON.stringify({
+        errorType: 'Backstop.KillRejected',
+        errorMessage: 'a read_only kill would loosen: agent support-bot is at full_stop',
+        trace: [
+          'Backstop.KillRejected: a read_only kill would loosen',
+          '    at run (/var/task/index.js:1:1)',
+        ],
+      }),
     });
-    const c = cli();
-
-    const code = await c.run(
-      'kill',
-      'ghost',
-      '--mode',
-      'full_stop',
-      '--reason',
-      'x',
-      '--config',
-      SAMPLE_CONFIG,
-    );
-
-    expect(code).toBe(EXIT.notContained);
-    expect(c.errors()).toMatch(/unknown agent\(s\) ghost/);
-  });
-
-  it('returns the execution ARN at once with --no-wait', async () => {
     const c = cli();
 
     const code = await c.run(
@@ -172,10 +199,20 @@ describe('backstop kill (deployed)', () => {
       'read_only',
       '--reason',
       'x',
-      '--no-wait',
       '--config',
       SAMPLE_CONFIG,
     );
+
+    expect(code).toBe(EXIT.notContained);
+    expect(c.errors()).toBe(
+      'kill execution FAILED: Backstop.KillRejected: a read_only kill would loosen: agent support-bot is at\nfull_stop',
+    );
+  });
+
+  it('returns the execution ARN at once with --no-wait', async () => {
+    const c = cli();
+
+    const code = await c.run(...KILL, '--no-wait', '--config', SAMPLE_CONFIG);
 
     expect(code).toBe(EXIT.ok);
     expect(c.text()).toMatch(/started arn:aws:states:.*:execution:backstop-kill:inc-1/);
@@ -183,24 +220,169 @@ describe('backstop kill (deployed)', () => {
   });
 });
 
-describe('backstop command line errors', () => {
+describe('backstop plan (deployed)', () => {
+  const planned: KillResult = {
+    ...contained,
+    incidentId: 'plan-1',
+    status: 'PLANNED',
+    dryRun: true,
+    timeToContainMs: null,
+    counts: { PLANNED: 1 },
+    agents: [
+      {
+        agentId: 'support-bot',
+        status: 'PLANNED',
+        surfaces: SURFACE_NAMES.map((surface) => ({
+          surface,
+          contain: surface === 'iam' ? 'PLANNED' : 'NOT_APPLICABLE',
+          verify: surface === 'iam' ? 'VERIFIED' : 'NOT_APPLICABLE',
+        })),
+      },
+    ],
+  };
+  const stored = (surface: (typeof SURFACE_NAMES)[number]): StoredSurfacePlan => ({
+    agentId: 'support-bot',
+    surface,
+    mode: 'read_only',
+    applies: surface === 'iam',
+    resources: 1,
+    actions:
+      surface === 'iam'
+        ? [
+            {
+              resource: 'arn:aws:iam::222222222222:role/agents/support-bot-runtime',
+              label: 'role support-bot-runtime',
+              action: 'AttachRolePolicy backstop-read-only-us-east-1',
+              current: '3 managed, 2 inline',
+              after: 'attached: cuts the role',
+            },
+          ]
+        : [],
+    skipped:
+      surface === 'iam'
+        ? []
+        : [
+            {
+              resource: `arn:aws:lambda:us-east-1:222222222222:function:${surface}-thing`,
+              current: 'ENABLED',
+              reason: 'a read_only kill leaves it as it is (only full_stop cuts this surface)',
+            },
+          ],
+  });
+
+  beforeEach(() => {
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(planned) });
+  });
+
+  it('runs a dry run and reads the plan back from the state table the configuration names', async () => {
+    dynamo.on(QueryCommand).resolves({
+      Items: SURFACE_NAMES.map((s) => ({
+        pk: 'INCIDENT#plan-1',
+        sk: `PLAN#support-bot#${s}`,
+        plan: stored(s),
+      })),
+    });
+    dynamo.on(GetCommand).resolves({});
+    const c = cli();
+
+    const code = await c.run('plan', 'support-bot', '--mode', 'read_only', '--config', SAMPLE_CONFIG);
+
+    expect(code).toBe(EXIT.ok);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input as string)).toEqual(
+      expect.objectContaining({ agentId: 'support-bot', mode: 'read_only', dryRun: true }),
+    );
+    expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.TableName).toBe('backstop-state');
+    const text = c.text().replace(/\s+/g, ' ');
+    expect(text).toMatch(/Plan plan-1: PLANNED \(read_only\): a dry run, nothing was changed/);
+    expect(text).toMatch(
+      /role support-bot-runtime AttachRolePolicy 3 managed, 2 inline -> attached: cuts the role backstop-read-only-us-east-1/,
+    );
+    expect(text).toMatch(
+      /In short: a read_only kill would change 1 IAM role and the control flag\. It leaves running: 1 Lambda function, 1 event source mapping/,
+    );
+    for (const line of c.text().split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+  });
+
+  it('exits 2 and says the plan is incomplete when the state table cannot be read', async () => {
+    dynamo.on(QueryCommand).rejects(
+      Object.assign(new Error('not authorized to perform dynamodb:Query'), {
+        name: 'AccessDeniedException',
+      }),
+    );
+    dynamo.on(GetCommand).resolves({});
+    const c = cli();
+
+    const code = await c.run('plan', 'support-bot', '--config', SAMPLE_CONFIG, '--json');
+
+    expect(code).toBe(EXIT.notContained);
+    const json = JSON.parse(c.text());
+    expect(json.complete).toBe(false);
+    expect(json.incomplete[0]).toMatch(
+      /^the plan could not be read from the state table backstop-state: AccessDeniedException/,
+    );
+  });
+});
+
+describe('wrong input is said at once, names the option, exits 1, and calls nothing', () => {
+  const config = ['--config', SAMPLE_CONFIG];
   it.each([
     [
-      ['kill', 'support-bot', '--mode', 'halt', '--reason', 'x'],
-      /unknown mode "halt" \(one of approval_gated, draft_only, read_only, full_stop\)/,
-    ],
-    [['kill', 'support-bot', '--mode', 'full_stop'], /required option '--reason <text>' not specified/],
-    [['kill', 'support-bot', '--reason', 'x'], /required option '--mode <mode>' not specified/],
-    [
-      ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'x', '--local', '--config', SAMPLE_CONFIG],
-      /--local needs --outputs <file>/,
+      'an unknown agent (kill), with the nearest known id',
+      ['kill', 'no-such-bot', '--mode', 'full_stop', '--reason', 'x', ...config],
+      /^unknown agent "no-such-bot": not in .*backstop\.config\.json\. Did you mean [a-z-]+\? Known agents: support-bot, etl-agent, code-reviewer$/,
     ],
     [
-      ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'x', '--config', 'missing.json'],
-      /missing\.json/,
+      'a mistyped agent (plan)',
+      ['plan', 'suport-bot', ...config],
+      /unknown agent "suport-bot": .*Did you mean support-bot\?/,
     ],
-    [['audit', 'verify', '--config', SAMPLE_CONFIG], /audit verify needs --outputs <file>/],
     [
+      'a mistyped agent (status)',
+      ['status', 'typo-bot', ...config],
+      /unknown agent "typo-bot": .*Did you mean support-bot\?/,
+    ],
+    [
+      'an empty reason',
+      ['kill', 'support-bot', '--mode', 'full_stop', '--reason', '   ', ...config],
+      /^--reason is empty: say why \(it goes in the audit log\)$/,
+    ],
+    [
+      'an overlong reason',
+      ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'x'.repeat(1025), ...config],
+      /^--reason is 1025 characters long; at most 1024/,
+    ],
+    [
+      'a missing reason',
+      ['kill', 'support-bot', '--mode', 'full_stop', ...config],
+      /required option '--reason <text>' not specified/,
+    ],
+    [
+      'an unknown mode',
+      ['kill', 'support-bot', '--mode', 'halt', '--reason', 'x', ...config],
+      /option '--mode <mode>' argument 'halt' is invalid\. unknown mode "halt" \(one of approval_gated, draft_only, read_only, full_stop\)/,
+    ],
+    [
+      'a missing mode',
+      ['kill', 'support-bot', '--reason', 'x', ...config],
+      /required option '--mode <mode>' not specified/,
+    ],
+    [
+      'a malformed incident id (kill)',
+      ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'x', '--incident', 'INC 4711!', ...config],
+      /^--incident "INC 4711!": 1 to 55 letters, digits, "\.", "_" or "-"/,
+    ],
+    [
+      'a malformed incident id (the old option name)',
+      ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'x', '--incident-id', '-x', ...config],
+      /^--incident-id "-x": 1 to 55 letters/,
+    ],
+    [
+      'a malformed incident id (audit verify)',
+      ['audit', 'verify', '--incident', '../../etc', '--outputs', 'cdk-outputs.json', ...config],
+      /^--incident "\.\.\/\.\.\/etc": 1 to 55 letters/,
+    ],
+    [
+      'an endpoint without a scheme',
       [
         'kill',
         'support-bot',
@@ -209,30 +391,168 @@ describe('backstop command line errors', () => {
         '--reason',
         'x',
         '--endpoint',
-        'not a url',
-        '--config',
-        SAMPLE_CONFIG,
+        'localhost:4566',
+        ...config,
       ],
-      /--endpoint not a url: not a URL/,
+      /^--endpoint "localhost:4566": needs a URL with http:\/\/ or https:\/\/ \(for example http:\/\/localhost:4566\)$/,
     ],
-  ])('%j fails with a message naming the problem and starts nothing', async (argv, message) => {
+    [
+      'an endpoint that is not a URL',
+      ['status', '--endpoint', 'not a url', ...config],
+      /^--endpoint "not a url": needs a URL with http:\/\/ or https:\/\//,
+    ],
+    [
+      'a region other than the control plane region',
+      ['status', '--region', 'eu-west-1', ...config],
+      /^--region eu-west-1: the control plane is in us-east-1 \(controlPlane\.region in .*\) and the kill path runs only there\. Leave --region out or pass --region us-east-1\.$/,
+    ],
+    [
+      '--local without --outputs',
+      ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'x', '--local', ...config],
+      /--local needs --outputs <file>/,
+    ],
+    [
+      'a missing configuration file',
+      ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'x', '--config', 'missing.json'],
+      /missing\.json: - file not found/,
+    ],
+    [
+      'a missing outputs file',
+      ['status', '--outputs', join(__dirname, 'no-such-outputs.json'), ...config],
+      /--outputs .*no-such-outputs\.json: file not found \(cdk deploy Backstop-ControlPlane --outputs-file/,
+    ],
+    [
+      'audit verify without --outputs',
+      ['audit', 'verify', '--all', ...config],
+      /audit verify needs --outputs <file>/,
+    ],
+    [
+      'audit verify without a scope',
+      ['audit', 'verify', ...config],
+      /needs exactly one of --incident <id>, --all or --bundle <path>/,
+    ],
+  ])('%s', async (_what, argv, message) => {
     const c = cli();
 
     const code = await c.run(...argv);
 
     expect(code).toBe(EXIT.error);
-    expect(c.errors()).toMatch(message);
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(c.flat()).toMatch(message);
+    expect(c.errors()).not.toMatch(/^\s+at /m);
+    for (const line of c.errors().split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+    expect(sfn.calls()).toHaveLength(0);
+    expect(dynamo.calls()).toHaveLength(0);
   });
 
   it('names the missing stack outputs of an incomplete --outputs file', async () => {
-    const file = join(tmpdir(), `backstop-outputs-${process.pid}.json`);
+    const file = join(mkdtempSync(join(tmpdir(), 'backstop-cli-')), 'outputs.json');
     writeFileSync(file, JSON.stringify({ 'Backstop-ControlPlane': { AuditBucketName: 'b' } }));
     const c = cli();
 
     const code = await c.run('audit', 'verify', '--all', '--outputs', file, '--config', SAMPLE_CONFIG);
 
     expect(code).toBe(EXIT.error);
-    expect(c.errors()).toMatch(/lacks output\(s\) StateTableName, TopicArn, AuditKeyArn/);
+    expect(c.flat()).toMatch(/lacks output\(s\) StateTableName, TopicArn, AuditKeyArn/);
   });
+
+  it('says which credentials it tried, and how to fix it, when there are none: the default chain', async () => {
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    const c = cli();
+
+    const code = await c.run(
+      'kill',
+      'support-bot',
+      '--mode',
+      'full_stop',
+      '--reason',
+      'x',
+      '--config',
+      SAMPLE_CONFIG,
+    );
+
+    expect(code).toBe(EXIT.error);
+    expect(c.flat()).toMatch(/^No AWS credentials\. Tried the SDK's default chain: AWS_ACCESS_KEY_ID/);
+    expect(c.flat()).toMatch(/Fix: pass --profile <name> \(or set AWS_PROFILE\), or run aws sso login/);
+    expect(c.errors()).not.toMatch(/CredentialsProviderError|^\s+at /m);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    [['--profile', 'oncall'], 'from --profile'],
+    [[], 'from AWS_PROFILE'],
+  ])('says which profile it tried (%j) and how to fix it', async (flag, from) => {
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    if (flag.length === 0) process.env.AWS_PROFILE = 'oncall';
+    const c = cli();
+
+    const code = await c.run('status', ...flag, '--config', SAMPLE_CONFIG);
+
+    expect(code).toBe(EXIT.error);
+    expect(c.flat()).toMatch(
+      new RegExp(
+        `^No AWS credentials\\. Tried profile "oncall" \\(${from}\\) in ~/\\.aws/config and ~/\\.aws/credentials`,
+      ),
+    );
+    expect(c.flat()).toMatch(/Fix: aws sso login --profile oncall, or aws configure --profile oncall/);
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+
+  it('notes an AWS_REGION set to another region and uses the control plane region', async () => {
+    process.env.AWS_REGION = 'eu-west-1';
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(contained) });
+    const c = cli();
+
+    const code = await c.run(...KILL, '--config', SAMPLE_CONFIG);
+
+    expect(code).toBe(EXIT.ok);
+    expect(c.errors()).toMatch(/^note: AWS_REGION="eu-west-1" not used: the control plane is in us-east-1/);
+    expect(await sfn.commandCalls(StartExecutionCommand)[0]?.thisValue.config.region()).toBe('us-east-1');
+  });
+
+  it('shows no stack trace for an unexpected error, and shows it with --debug', async () => {
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const quiet = cli();
+    expect(await quiet.run(...KILL, '--config', SAMPLE_CONFIG)).toBe(EXIT.error);
+    expect(quiet.errors()).toBe('ThrottlingException: Rate exceeded\n(run with --debug for the stack trace)');
+
+    const debug = cli();
+    expect(await debug.run(...KILL, '--config', SAMPLE_CONFIG, '--debug')).toBe(EXIT.error);
+    expect(debug.errors()).toMatch(/^ThrottlingException: Rate exceeded\n.*\n\s+at /s);
+  });
+});
+
+describe('backstop help and version', () => {
+  it('prints the version', async () => {
+    const c = cli();
+    expect(await c.run('--version')).toBe(EXIT.ok);
+    expect(c.text()).toMatch(/^backstop \d+\.\d+\.\d+$/);
+  });
+
+  it('lists the exit codes and the AWS environment in --help, in at most 100 columns', async () => {
+    const c = cli();
+    expect(await c.run('--help')).toBe(EXIT.ok);
+    expect(c.text()).toMatch(
+      /Exit codes:\n {2}0 {2}done.*\n {2}1 {2}nothing started.*\n {2}2 {2}not contained/,
+    );
+    expect(c.text()).toMatch(/AWS_PROFILE/);
+    expect(c.text()).toMatch(/AWS_REGION/);
+    for (const line of c.text().split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+  });
+
+  it.each([['kill'], ['plan'], ['status'], ['audit', 'verify']])(
+    'gives %j --profile and --region (with their environment variables), one incident option, and the exit codes',
+    async (...command) => {
+      const c = cli();
+      expect(await c.run(...command, '--help')).toBe(EXIT.ok);
+      expect(c.text()).toMatch(/--profile <name>.*\(env: AWS_PROFILE\)/);
+      expect(c.text()).toMatch(/--region <region>[\s\S]*\(env: AWS_REGION\)/);
+      expect(c.text()).not.toMatch(/--incident-id/);
+      expect(c.text()).toMatch(/Exit codes:/);
+      for (const line of c.text().split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+    },
+  );
 });

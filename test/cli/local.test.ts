@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClientFactory } from '../../lambda/shared/clients';
 import { buildCli, EXIT } from '../../lib/cli';
+import { stripAnsi } from '../../lib/cli/text';
 import { createDrillWorld, type DrillWorld } from '../../lib/local/drill/run';
 import { DRILL_AGENT, DRILL_CONFIG } from '../../lib/local/drill/scenario';
 import { stackOutputsOf } from '../../lib/local/simulator';
@@ -35,8 +36,9 @@ function cli() {
   const out: string[] = [];
   const err: string[] = [];
   const { run } = buildCli({
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
+    // Colour depends on the terminal (and on CI=true): the text is what is asserted.
+    out: (t) => out.push(stripAnsi(t)),
+    err: (t) => err.push(stripAnsi(t)),
     clients: (region) =>
       createClientFactory({
         region,
@@ -52,10 +54,37 @@ describe('backstop --local with an outputs file', () => {
   it('plans, kills, shows the mode and verifies the audit log of the kill', async () => {
     const plan = cli();
     expect(await plan.run('plan', DRILL_AGENT, '--local', '--json')).toBe(EXIT.ok);
-    expect(JSON.parse(plan.out.join('\n')).result.status).toBe('PLANNED');
+    const planned = JSON.parse(plan.out.join('\n'));
+    expect(planned.result.status).toBe('PLANNED');
+    expect(planned.complete).toBe(true);
+    expect(planned.agents[0].controlFlag).toEqual({ now: 'normal', after: 'full_stop' });
+    expect(
+      Object.fromEntries(
+        planned.agents[0].surfaces.map((s: { surface: string; actions: unknown[] }) => [
+          s.surface,
+          s.actions.length,
+        ]),
+      ),
+    ).toEqual({
+      iam: 8,
+      lambda: 3,
+      'event-source-mappings': 2,
+      'eventbridge-rules': 2,
+      schedules: 1,
+      executions: 1,
+      network: 2,
+    });
     expect(
       world.simulator.lambda.reservedConcurrency('222222222222', 'us-east-1', 'support-bot-planner'),
     ).toBe(25);
+
+    const text = cli();
+    expect(await text.run('plan', DRILL_AGENT, '--local', '--mode', 'read_only')).toBe(EXIT.ok);
+    const shown = text.out.join('\n').replace(/\s+/g, ' ');
+    expect(shown).toMatch(/a read_only kill sets the control flag normal -> read_only first/);
+    expect(shown).toMatch(
+      /It leaves running: 3 Lambda functions, 2 event source mappings, 2 EventBridge rules, 1 Scheduler schedule, 1 running execution, 2 network resources/,
+    );
 
     const kill = cli();
     const code = await kill.run(
@@ -66,7 +95,7 @@ describe('backstop --local with an outputs file', () => {
       'full_stop',
       '--reason',
       'cli test',
-      '--incident-id',
+      '--incident',
       'cli-inc-1',
       '--json',
     );
@@ -84,6 +113,10 @@ describe('backstop --local with an outputs file', () => {
     expect(JSON.parse(status.out.join('\n'))).toEqual([
       expect.objectContaining({ agentId: DRILL_AGENT, mode: 'full_stop', incidentId: 'cli-inc-1' }),
     ]);
+
+    const typo = cli();
+    expect(await typo.run('status', 'support-bt')).toBe(EXIT.error);
+    expect(typo.err.join(' ')).toMatch(/unknown agent "support-bt".*Did you mean\s+support-bot\?/);
 
     const audit = cli();
     expect(await audit.run('audit', 'verify', '--incident', 'cli-inc-1', '--json')).toBe(EXIT.ok);

@@ -10,6 +10,7 @@ import {
   loadConfig,
   parseConfig,
 } from '../../lib/config';
+import { previewValue } from '../../lib/config/errors';
 import { SAMPLE_CONFIG_PATH, sampleConfigInput } from '../helpers/cdk';
 
 /** The issues a configuration is rejected with (fails the test if it is accepted). */
@@ -175,7 +176,7 @@ describe('configuration errors name the field and the reason', () => {
         }[where];
         expect(issues).toContainEqual({
           path,
-          message: `must be a 12-digit AWS account id, got ${JSON.stringify(accountId)}`,
+          message: `must be a 12-digit AWS account id, got ${previewValue(accountId)}`,
         });
       }),
       { numRuns: 60 },
@@ -253,7 +254,61 @@ describe('configuration errors name the field and the reason', () => {
       issuesOf((c) => {
         delete (c as Partial<BackstopConfigInput>).breakGlass;
       }),
-    ).toEqual([{ path: 'breakGlass', message: 'is required' }]);
+    ).toEqual([{ path: 'breakGlass', message: 'is required: expected an object' }]);
+  });
+
+  it('says a number where a string belongs is a type error, naming the field, the type and the value', () => {
+    expect(
+      issuesOf((c) => {
+        (c.workloadAccounts[1] as Record<string, unknown>).accountId = 111111111111;
+      }),
+    ).toEqual([
+      {
+        path: 'workloadAccounts[1].accountId',
+        message: 'expected a 12-digit AWS account id (a string), found the number 111111111111',
+      },
+    ]);
+  });
+
+  it.each([
+    [[{ controlPlane: {} }], 'an array [{"controlPlane":{}}]'],
+    [null, 'null'],
+    ['backstop', 'the string "backstop"'],
+    [42, 'the number 42'],
+  ])('says a configuration that is not an object (%j) is not one, and what it is', (input, found) => {
+    expect(() => parseConfig(input, 'backstop.config.json')).toThrow(
+      `Invalid Backstop configuration backstop.config.json:\n  - the configuration must be a JSON object (controlPlane, workloadAccounts, agents, breakGlass, restore), found ${found}`,
+    );
+  });
+
+  it('never echoes a huge invalid value: at most 80 characters of it, cut in the middle', () => {
+    const huge = `${'x'.repeat(5_000_000)}END`;
+    const issues = issuesOf((c) => {
+      c.agents![0].roleArns = [huge];
+    });
+    const message = issues.find((i) => i.path === 'agents[0].roleArns[0]')?.message ?? '';
+    const got = message.slice(message.indexOf('got ') + 4);
+    expect(got.length).toBeLessThanOrEqual(80);
+    expect(got).toMatch(/^"x+…x+END"$/);
+    expect(message.length).toBeLessThan(200);
+  });
+
+  it('names the field, the expected type and a short view of what was found for other type slips', () => {
+    expect(
+      issuesOf((c) => {
+        (c.audit as Record<string, unknown>) = { retentionDays: '365' };
+        (c.agents![0] as Record<string, unknown>).roleArns = 'arn:aws:iam::222222222222:role/x';
+      }),
+    ).toEqual([
+      {
+        path: 'audit.retentionDays',
+        message: 'expected a whole number of days (a number), found the string "365"',
+      },
+      {
+        path: 'agents[0].roleArns',
+        message: 'expected an array, found the string "arn:aws:iam::222222222222:role/x"',
+      },
+    ]);
   });
 
   it('rejects agent ids that are not lowercase [a-z0-9-] of at most 32 characters', () => {

@@ -1,4 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
+import { type AlarmTriggerEvent, killRequestFor } from '../../lambda/alarm-trigger/trigger';
 import { validateKillRequest } from '../../lambda/shared/request';
 import { toDirectory } from '../../lib/config';
 import { synthStacks } from '../helpers/cdk';
@@ -17,19 +18,26 @@ interface RuleProps {
   }[];
 }
 
-/** EventBridge's input transformer, for the paths the trigger uses (`$.a.b`). */
+/**
+ * EventBridge's input transformer, for the paths the trigger uses (`$.a.b`): a placeholder inside
+ * a JSON string is replaced by the value's text, one outside by the value as JSON.
+ */
 function transform(
   t: RuleProps['Targets'][number]['InputTransformer'],
   event: Record<string, unknown>,
 ): unknown {
-  let text = t.InputTemplate;
-  for (const [name, path] of Object.entries(t.InputPathsMap)) {
-    const value = path
+  const value = (name: string) =>
+    (t.InputPathsMap[name] ?? '')
       .replace(/^\$\./, '')
       .split('.')
       .reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], event);
-    text = text.split(`<${name}>`).join(String(value));
-  }
+  const text = t.InputTemplate.split('"')
+    .map((part, i) =>
+      part.replace(/<([\w-]+)>/g, (_, name: string) =>
+        i % 2 === 1 ? String(value(name)) : JSON.stringify(value(name)),
+      ),
+    )
+    .join('"');
   return JSON.parse(text);
 }
 
@@ -55,23 +63,33 @@ describe('AlarmTrigger', () => {
         s.controlPlane.resolve(s.controlPlane.eventBus.eventBusName),
       );
       expect(r.Targets[0]?.Arn).toEqual(
-        s.controlPlane.resolve(s.controlPlane.killPath.stateMachine.stateMachineArn),
+        s.controlPlane.resolve(s.controlPlane.alarmTrigger?.function.functionArn),
       );
       expect(r.Targets[0]?.DeadLetterConfig).toBeDefined();
     }
   });
 
-  it('turns the alarm event into a kill request the kill path accepts, for the mapped agent and mode', () => {
+  it('turns the alarm event into the trigger’s input, and that into a kill request the kill path accepts', () => {
     const directory = toDirectory(s.config);
     for (const agent of s.config.agents) {
       for (const alarm of agent.alarms) {
         const rule = triggers.find((r) => r.EventPattern.detail.alarmName[0] === alarm.alarmName);
-        const request = transform(rule?.Targets[0]?.InputTransformer as never, {
+        const input = transform(rule?.Targets[0]?.InputTransformer as never, {
           time: '2026-11-22T01:00:00Z',
           account: agent.accountId,
           region: agent.region,
           detail: { alarmName: alarm.alarmName, state: { value: 'ALARM' } },
         });
+        expect(input).toEqual({
+          agentId: agent.id,
+          mode: alarm.mode,
+          alarmName: alarm.alarmName,
+          accountId: agent.accountId,
+          region: agent.region,
+          time: '2026-11-22T01:00:00Z',
+          state: 'ALARM',
+        });
+        const request = killRequestFor(input as AlarmTriggerEvent);
         const checked = validateKillRequest(request, directory, 'alarm-execution');
         expect(checked).toEqual({
           ok: true,

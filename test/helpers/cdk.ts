@@ -5,7 +5,13 @@
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { type BackstopConfig, type BackstopConfigInput, loadConfig, parseConfig } from '../../lib/config';
+import {
+  type BackstopConfig,
+  type BackstopConfigInput,
+  cdkContext,
+  loadConfig,
+  parseConfig,
+} from '../../lib/config';
 import { addBackstopStacks } from '../../lib/stacks/backstop-app';
 import type { ControlPlaneStack } from '../../lib/stacks/control-plane-stack';
 import type { WorkloadAccountStack } from '../../lib/stacks/workload-account-stack';
@@ -32,7 +38,7 @@ export function configWith(change: (input: BackstopConfigInput) => void): Backst
 
 /** An App that skips asset bundling (`aws:cdk:bundling-stacks: []`). */
 export function newTestApp(): App {
-  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new App({ context: { ...cdkContext(), 'aws:cdk:bundling-stacks': [] } });
 }
 
 export interface SynthesizedBackstop {

@@ -401,6 +401,26 @@ describe('kill path on the embedded simulator', () => {
     expect(planned).toHaveLength(7);
   });
 
+  it('a real kill that starts while a plan runs cuts: it never joins the dry run', async () => {
+    let real: Awaited<ReturnType<typeof kill>> | undefined;
+    let started = false;
+    const world: DrillWorld = await createDrillWorld({
+      beforeHandler: async (handler) => {
+        if (handler === 'kill-surface' && !started) {
+          started = true; // once: the real kill's own branches pass through here too
+          real = await kill(world, { reason: 'test: the real thing, mid-plan' });
+        }
+      },
+    });
+
+    const plan = await kill(world, { dryRun: true });
+
+    expect(plan.result?.status).toBe('PLANNED');
+    expect(real?.result?.status).toBe('CONTAINED');
+    expect(real?.result?.joined).toEqual([]);
+    expect(await store(world).getMode(DRILL_AGENT)).toEqual(expect.objectContaining({ mode: 'full_stop' }));
+  });
+
   it('never loosens: a read_only kill of an agent held at full_stop is refused', async () => {
     const world = await createDrillWorld();
     await kill(world);

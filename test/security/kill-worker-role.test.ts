@@ -5,10 +5,11 @@
  * `ReEncrypt*` or `GenerateDataKey*` family, no other table call, no write outside the audit
  * prefixes, no other metric namespace).
  *
- * `CALLS` lists the SDK commands of every module the kill handlers load (followed from
- * lambda/kill-<step>/index.ts through their relative imports), except lambda/surfaces, whose
- * calls go to the workload accounts under the kill execution role
- * (kill-role-covers-surfaces.test.ts). A guard reads that source, so a new call without a row fails.
+ * `CALLS` lists the SDK commands of every module the kill handlers that run as the worker load
+ * (followed from lambda/kill-<step>/index.ts through their relative imports), except
+ * lambda/surfaces, whose calls go to the workload accounts under the kill execution role
+ * (kill-role-covers-surfaces.test.ts), and Finalize, which runs as the audit sealer
+ * (audit-sealer-role.test.ts). A guard reads that source, so a new call without a row fails.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -46,9 +47,8 @@ const DATA_KEY = deployed(stack.dataKey.keyArn);
 const AUDIT_BUCKET = deployed(stack.auditBucket.bucketArn);
 const AUDIT_KEY = deployed(stack.auditKey.keyArn);
 const SIGNING_KEY = deployed(stack.manifestSigningKey.keyArn);
-const TOPIC = deployed(stack.topic.topicArn);
 const RECORD = `${AUDIT_BUCKET}/${auditRecordKey('inc-42', 'chain-1', 1, 'KillRequested')}`;
-const MANIFEST = `${AUDIT_BUCKET}/${auditManifestKey('inc-42')}`;
+const MANIFEST = `${AUDIT_BUCKET}/${auditManifestKey('inc-42', 1, 'kill')}`;
 /** The encryption headers the audit writer sends with every PutObject (lambda/shared/audit.ts). */
 const SSE_KMS = {
   's3:x-amz-server-side-encryption': 'aws:kms',
@@ -155,12 +155,23 @@ const CALLS: readonly Call[] = [
     needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
   },
   {
+    source: 'shared/plan-store.ts',
+    command: 'PutCommand',
+    what: "keep a dry run's plan of one agent and surface",
+    needs: [onTable('dynamodb:PutItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/plan-store.ts',
+    command: 'QueryCommand',
+    what: 'read a dry run plan back (the CLI reads it; listed because the module holds it)',
+    needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
+  },
+  {
     source: 'shared/audit.ts',
     command: 'PutObjectCommand',
-    what: 'write an audit record and a manifest (SSE-KMS with the audit key)',
+    what: 'write an audit record (SSE-KMS with the audit key, never over an existing one)',
     needs: [
-      { action: 's3:PutObject', resource: RECORD, context: SSE_KMS },
-      { action: 's3:PutObject', resource: MANIFEST, context: SSE_KMS },
+      { action: 's3:PutObject', resource: RECORD, context: { ...SSE_KMS, 's3:if-none-match': '*' } },
       { action: 'kms:GenerateDataKey', resource: AUDIT_KEY, context: via('s3') },
     ],
   },
@@ -172,30 +183,6 @@ const CALLS: readonly Call[] = [
       { action: 's3:GetObject', resource: RECORD },
       { action: 'kms:Decrypt', resource: AUDIT_KEY, context: via('s3') },
     ],
-  },
-  {
-    source: 'shared/manifest.ts',
-    command: 'ListObjectsV2Command',
-    what: "list an incident's records",
-    needs: [
-      { action: 's3:ListBucket', resource: AUDIT_BUCKET, context: { 's3:prefix': 'incidents/inc-42/' } },
-    ],
-  },
-  {
-    source: 'shared/manifest.ts',
-    command: 'GetObjectCommand',
-    what: 'read records and the previous manifest to hash them',
-    needs: [
-      { action: 's3:GetObject', resource: RECORD },
-      { action: 's3:GetObject', resource: MANIFEST },
-      { action: 'kms:Decrypt', resource: AUDIT_KEY, context: via('s3') },
-    ],
-  },
-  {
-    source: 'shared/manifest.ts',
-    command: 'SignCommand',
-    what: 'sign the manifest with the asymmetric key',
-    needs: [{ action: 'kms:Sign', resource: SIGNING_KEY }],
   },
   {
     source: 'shared/deps.ts',
@@ -226,19 +213,6 @@ const CALLS: readonly Call[] = [
         action: 'states:DescribeExecution',
         resource: `arn:aws:states:${REGION}:${CP}:execution:${CONTROL_PLANE.killStateMachineName}:inc-41`,
       },
-    ],
-  },
-  {
-    source: 'kill-finalize/finalize.ts',
-    command: 'PublishCommand',
-    what: 'notify the outcome on the encrypted topic',
-    needs: [
-      { action: 'sns:Publish', resource: TOPIC },
-      ...['kms:GenerateDataKey', 'kms:Decrypt'].map((action) => ({
-        action,
-        resource: DATA_KEY,
-        context: via('sns'),
-      })),
     ],
   },
 ];
@@ -283,9 +257,9 @@ function decide(need: Authorization) {
 function killHandlerModules(): string[] {
   const seen = new Set<string>();
   const pending = readdirSync(LAMBDA_DIR)
-    .filter((dir) => dir.startsWith('kill-'))
+    .filter((dir) => dir.startsWith('kill-') && dir !== 'kill-finalize')
     .map((dir) => join(LAMBDA_DIR, dir, 'index.ts'));
-  expect(pending.length).toBeGreaterThanOrEqual(4);
+  expect(pending.length).toBeGreaterThanOrEqual(3);
   while (pending.length > 0) {
     const file = pending.pop() as string;
     if (seen.has(file)) continue;
@@ -359,6 +333,10 @@ describe('the kill worker role', () => {
     for (const action of ['kms:Verify', 'kms:GetPublicKey', 'kms:Decrypt']) {
       await expect(decide({ action, resource: SIGNING_KEY })).resolves.not.toBe('Allowed');
     }
+    // Manifests are signed by the audit sealer alone: the worker holds the execution roles.
+    await expect(
+      decide({ action: 'kms:Sign', resource: SIGNING_KEY, context: { 'kms:MessageType': 'DIGEST' } }),
+    ).resolves.not.toBe('Allowed');
   });
 
   it('makes no table call beyond the state store’s own, and writes nothing outside the audit prefixes', async () => {
@@ -372,6 +350,7 @@ describe('the kill worker role', () => {
     }
     for (const [action, resource, context] of [
       ['s3:PutObject', `${AUDIT_BUCKET}/elsewhere/record.json`, SSE_KMS],
+      ['s3:PutObject', MANIFEST, { ...SSE_KMS, 's3:if-none-match': '*' }],
       ['s3:DeleteObject', RECORD],
       ['s3:PutObjectRetention', RECORD],
       ['s3:PutObjectLegalHold', RECORD],

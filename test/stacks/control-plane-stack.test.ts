@@ -185,7 +185,7 @@ describe('ControlPlaneStack', () => {
       );
     });
 
-    it('denies deleting records, bypassing governance retention, and weakening the lock or lifecycle, to every principal', () => {
+    it('denies deleting records, bypassing governance retention, and weakening the lock, lifecycle, policy or encryption, to every principal', () => {
       expect(bucketPolicyStatements(stack.auditBucket)).toContainEqual({
         Sid: 'DenyDeletingOrUnlockingAuditRecords',
         Effect: 'Deny',
@@ -196,6 +196,9 @@ describe('ControlPlaneStack', () => {
           's3:BypassGovernanceRetention',
           's3:PutBucketObjectLockConfiguration',
           's3:PutLifecycleConfiguration',
+          's3:PutBucketPolicy',
+          's3:DeleteBucketPolicy',
+          's3:PutEncryptionConfiguration',
         ],
         Resource: [
           stack.resolve(stack.auditBucket.bucketArn),
@@ -488,6 +491,9 @@ describe('ControlPlaneStack', () => {
       RestoreWorkerRoleArn: stack.resolve(stack.restoreWorkerRole.roleArn),
       BreakGlassRoleArn: stack.resolve(stack.breakGlassRole.roleArn),
       KillStateMachineArn: stack.resolve(stack.killPath.stateMachine.stateMachineArn),
+      PublicSigningKeyObject: stack.resolve(
+        `s3://${stack.auditBucket.bucketName}/${stack.publicKeyPublisher.objectKey}`,
+      ),
     });
     for (const output of Object.values(outputs)) expect(output).not.toHaveProperty('Export');
   });

@@ -76,7 +76,7 @@ function positiveInteger(name: string) {
 function program(): Command {
   return new Command('bench')
     .description(
-      'Kill fleets of agents (full_stop) on the embedded simulator with the DESIGN.md quotas and a per-call latency; print time to contain against the lower bound of the same model',
+      'Kill fleets of agents (full_stop) on the embedded simulator with the docs/design.md quotas and a per-call latency; print time to contain against the lower bound of the same model',
     )
     .addOption(
       new Option('--sizes <list>', 'fleet sizes, comma separated')

@@ -5,7 +5,7 @@ import type { BackstopConfigInput } from '../../config';
 import type { Simulator } from '../simulator';
 
 /**
- * A fleet of identical agents for the benchmark (DESIGN.md section 11), spread over workload
+ * A fleet of identical agents for the benchmark (docs/design.md section 11), spread over workload
  * accounts the way platform teams group them: a small fleet in one account, a large one at a
  * fixed number of agents per account. Each agent is the shape of a typical worker agent:
  *

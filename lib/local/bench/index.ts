@@ -1,5 +1,5 @@
 /**
- * The kill benchmark (DESIGN.md section 11): fleets of agents seeded on the embedded simulator
+ * The kill benchmark (docs/design.md section 11): fleets of agents seeded on the embedded simulator
  * with the design quotas and a per-call latency, killed through the local engine and the real
  * handlers, measured against the lower bound the same model gives. `npm run bench` runs it.
  */

@@ -184,7 +184,7 @@ function mapInFlight(events: readonly EngineEvent[]): number {
 }
 
 /**
- * Seeds a fleet on the simulator with DESIGN.md's quotas and a per-call latency, kills all of it
+ * Seeds a fleet on the simulator with docs/design.md's quotas and a per-call latency, kills all of it
  * in one request through the local engine and the real handlers, and measures the kill: time to
  * contain, calls per service, the load of every token bucket, the state machine's retries.
  */

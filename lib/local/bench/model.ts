@@ -2,7 +2,7 @@ import type { CallRecord, ServiceName, ThrottleRule, ThrottlingConfig } from '..
 import { SERVICES } from '../simulator/errors';
 
 /**
- * The performance model of DESIGN.md section 11, applied to the calls a kill made: every account
+ * The performance model of docs/design.md section 11, applied to the calls a kill made: every account
  * (and region; IAM is global) has one token bucket per quota, each call that a bucket covers takes
  * a token, and a bucket that starts full serves its capacity at once and then `refillPerSecond`.
  * Draining `tokens` through it takes at least `(tokens - capacity) / refillPerSecond` seconds.

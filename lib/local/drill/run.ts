@@ -2,6 +2,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import type { AuditRecord } from '../../../lambda/shared/audit';
 import { type AuditReport, verifyAudit } from '../../../lambda/shared/audit-verify';
 import { type ClientFactory, createClientFactory } from '../../../lambda/shared/clients';
+import { PlanStore, type StoredSurfacePlan } from '../../../lambda/shared/plan-store';
 import type { KillMode } from '../../../lambda/shared/types';
 import { type BackstopConfig, parseConfig } from '../../config';
 import type { EngineEvent } from '../engine';
@@ -27,6 +28,8 @@ import {
 export interface DrillOptions extends DrillWorldOptions {
   /** @default 'full_stop' */
   readonly mode?: KillMode;
+  /** A dry run (`backstop plan` on the simulator): nothing is cut. @default false */
+  readonly dryRun?: boolean;
   /** Multiplies the kill path's waits and retry intervals. @default 0.1 */
   readonly waitScale?: number;
   readonly onEvent?: (event: EngineEvent) => void;
@@ -34,11 +37,17 @@ export interface DrillOptions extends DrillWorldOptions {
 
 export interface DrillReport {
   readonly agentId: string;
+  readonly mode: KillMode;
+  readonly incidentId: string;
+  /** The audit bucket of the simulated control plane. */
+  readonly bucket: string;
   readonly inventory: DrillInventory;
   readonly outcome: LocalKillOutcome;
   /** Every audit record of the incident, in key order. */
   readonly records: { key: string; record: AuditRecord }[];
   readonly audit: AuditReport;
+  /** A dry run's plan, per surface, as the state table holds it. */
+  readonly plans?: StoredSurfacePlan[];
   readonly simulator: Simulator;
 }
 
@@ -114,22 +123,37 @@ export async function createDrillWorld(options: DrillWorldOptions = {}): Promise
  */
 export async function runDrill(options: DrillOptions = {}): Promise<DrillReport> {
   const world = await createDrillWorld(options);
+  const mode = options.mode ?? 'full_stop';
   const outcome = await world.runner.kill(
     {
       agentId: DRILL_AGENT,
-      mode: options.mode ?? 'full_stop',
-      reason: 'drill: rehearse the kill path on the embedded simulator',
+      mode,
+      reason: options.dryRun
+        ? 'drill: what would a kill cut? (dry run on the embedded simulator)'
+        : 'drill: rehearse the kill path on the embedded simulator',
+      ...(options.dryRun ? { dryRun: true } : {}),
     },
-    { executionName: `drill-${Date.now()}`, waitScale: options.waitScale ?? 0.1, onEvent: options.onEvent },
+    {
+      executionName: `${options.dryRun ? 'drill-plan' : 'drill'}-${Date.now()}`,
+      waitScale: options.waitScale ?? 0.1,
+      onEvent: options.onEvent,
+    },
   );
   const incidentId = outcome.result?.incidentId ?? outcome.execution.executionName;
   const { records, audit } = await readAndVerifyIncident(world, incidentId);
+  const plans = options.dryRun
+    ? await new PlanStore(world.clients.controlPlane().dynamo, world.controlPlane.tableName).list(incidentId)
+    : undefined;
   return {
     agentId: DRILL_AGENT,
+    mode,
+    incidentId,
+    bucket: world.controlPlane.auditBucketName,
     inventory: world.inventory,
     outcome,
     records,
     audit,
+    ...(plans ? { plans } : {}),
     simulator: world.simulator,
   };
 }

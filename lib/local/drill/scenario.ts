@@ -74,10 +74,11 @@ const allow = (actions: string[], resource = '*') =>
   });
 
 /**
- * Seeds the sample agent of issue 4 into a simulated workload account that already holds the
- * Backstop workload resources: two roles (one with three managed and two inline policies), three
- * functions (one in a VPC), two SQS event source mappings, rules on the default and a custom bus,
- * a schedule, an EC2 network interface and a running state machine execution.
+ * Seeds the sample agent into a simulated workload account that already holds the Backstop
+ * workload resources: three roles (one with three managed and two inline policies, one that runs
+ * the schedule), three functions (one in a VPC), two SQS event source mappings, rules on the
+ * default and a custom bus, a schedule, an EC2 network interface and a running state machine
+ * execution.
  */
 export async function seedDrillAgent(sim: Simulator, boundaryArn: string): Promise<DrillInventory> {
   const api = sim.as(W, R);
@@ -227,7 +228,7 @@ export async function seedDrillAgent(sim: Simulator, boundaryArn: string): Promi
   });
 
   return {
-    roles,
+    roles: [...roles, 'support-bot-scheduler'],
     functions,
     mappings,
     rules: ['default/support-bot-nightly-digest', 'support-events/support-bot-ticket-created'],

@@ -1,6 +1,6 @@
 /**
  * The local engine: executes a state machine taken from a synthesized CloudFormation template
- * with a local ASL interpreter, its Task states calling local handlers (DESIGN.md section 10).
+ * with a local ASL interpreter, its Task states calling local handlers (docs/design.md section 10).
  */
 import '../polyfills';
 

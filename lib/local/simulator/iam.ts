@@ -6,8 +6,9 @@
  * The simulator models trust (checked by STS AssumeRole), not authorization: identity policies,
  * boundaries and deny policies attached to a role are stored and listed but never evaluated for
  * other calls. Tests that need a call refused use `Simulator.denyAction`, or an authorizer
- * (`Simulator.authorize`) that decides each call as IAM would. Managed policies keep their
- * versions (CreatePolicyVersion); the default one is what GetPolicy names.
+ * (`Simulator.authorize`) that decides each call as IAM would. The one exception is
+ * SimulatePrincipalPolicy, which evaluates a role's policies and boundary (iam-simulate.ts).
+ * Managed policies keep their versions (CreatePolicyVersion); the default one is what GetPolicy names.
  */
 import type {
   AttachRolePolicyCommandInput,
@@ -46,6 +47,8 @@ import type {
   PutRolePolicyCommandInput,
   PutRolePolicyCommandOutput,
   Role,
+  SimulatePrincipalPolicyCommandInput,
+  SimulatePrincipalPolicyCommandOutput,
   TagRoleCommandInput,
   TagRoleCommandOutput,
   UntagRoleCommandInput,
@@ -54,6 +57,7 @@ import type {
 import type { Out, SimCore } from './core';
 import { SimError } from './errors';
 import { type Page, paginate, sortedBy } from './pagination';
+import { simulatePrincipalPolicy } from './iam-simulate';
 import { MalformedPolicyError, type PolicyDocument, parsePolicy } from './policy';
 import {
   type CallContext,
@@ -703,6 +707,39 @@ export class IamService {
     if (previous) previous.boundaryUsage -= 1;
     role.boundaryArn = undefined;
     return {};
+  }
+
+  SimulatePrincipalPolicy(
+    input: SimulatePrincipalPolicyCommandInput,
+    ctx: CallContext,
+  ): Out<SimulatePrincipalPolicyCommandOutput> {
+    const arn = required(input.PolicySourceArn, 'policySourceArn');
+    const parsed = parseArn(arn);
+    if (parsed?.service !== 'iam' || !parsed.resource.startsWith('role/')) {
+      throw new SimError(
+        'InvalidInputException',
+        `The embedded simulator models SimulatePrincipalPolicy for roles only, not ${arn}.`,
+        400,
+      );
+    }
+    const role = parsed.account === ctx.accountId ? this.roleByArn(arn) : undefined;
+    if (!role) throw new SimError('NoSuchEntityException', `The role with ARN ${arn} cannot be found.`, 404);
+    const results = simulatePrincipalPolicy(input, {
+      inline: role.inlinePolicies,
+      managed: role.attachedPolicyArns.map((policyArn) => ({
+        arn: policyArn,
+        document: this.policy(policyArn, ctx)?.document,
+      })),
+      boundary: role.boundaryArn
+        ? { arn: role.boundaryArn, document: this.policy(role.boundaryArn, ctx)?.document }
+        : undefined,
+    });
+    const page = this.page(results, input, (r) => r.key);
+    return compact({
+      EvaluationResults: page.items.map((r) => r.result),
+      IsTruncated: page.next !== undefined,
+      Marker: page.next,
+    });
   }
 
   // ---- used by other models and by tests ----

@@ -1,5 +1,5 @@
 /**
- * The embedded simulator (DESIGN.md section 10): an in-memory model of a control plane account
+ * The embedded simulator (docs/design.md section 10): an in-memory model of a control plane account
  * and workload accounts that answers the AWS SDK v3 commands Backstop's handlers send.
  *
  * ```ts

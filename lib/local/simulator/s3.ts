@@ -8,12 +8,16 @@
  *   verified against the body (`BadDigest`) and stored.
  * - `IfNoneMatch: '*'` on an existing key answers 412 `PreconditionFailed`.
  * - Deleting a locked version answers `AccessDenied`; COMPLIANCE retention can be neither
- *   shortened nor removed, GOVERNANCE only with BypassGovernanceRetention.
+ *   shortened nor removed, GOVERNANCE only with BypassGovernanceRetention. A legal hold
+ *   (PutObjectLegalHold, per version, needs an integrity header) locks a version until removed;
+ *   GetObjectLegalHold answers `NoSuchObjectLockConfiguration` for a version that never had one.
  * - A bucket policy's Deny statements are enforced for writes (`s3:PutObject`, with the
  *   `s3:x-amz-server-side-encryption` and `s3:x-amz-server-side-encryption-aws-kms-key-id` keys
  *   taken from the request's headers, as S3 does: a bucket's default encryption does not fill
- *   them), object deletion (`s3:DeleteObject`, `s3:DeleteObjectVersion`) and retention changes
- *   (`s3:PutObjectRetention`, `s3:BypassGovernanceRetention`); a condition it cannot evaluate
+ *   them; and `s3:if-none-match`, `s3:if-match`, `s3:object-lock-legal-hold` from the
+ *   conditional and lock headers), object deletion (`s3:DeleteObject`, `s3:DeleteObjectVersion`),
+ *   retention changes (`s3:PutObjectRetention`, `s3:BypassGovernanceRetention`) and legal holds
+ *   (`s3:PutObjectLegalHold`, with `s3:object-lock-legal-hold`); a condition it cannot evaluate
  *   makes the statement apply (fail closed). Bucket policies are not evaluated for other actions,
  *   and there is no cross-account access: only the owning account reaches a bucket.
  * - Objects sent without encryption headers get the bucket's default encryption
@@ -35,6 +39,8 @@ import type {
   GetBucketVersioningCommandOutput,
   GetObjectCommandInput,
   GetObjectCommandOutput,
+  GetObjectLegalHoldCommandInput,
+  GetObjectLegalHoldCommandOutput,
   GetObjectLockConfigurationCommandInput,
   GetObjectLockConfigurationCommandOutput,
   GetObjectRetentionCommandInput,
@@ -54,6 +60,8 @@ import type {
   PutBucketVersioningCommandOutput,
   PutObjectCommandInput,
   PutObjectCommandOutput,
+  PutObjectLegalHoldCommandInput,
+  PutObjectLegalHoldCommandOutput,
   PutObjectLockConfigurationCommandInput,
   PutObjectLockConfigurationCommandOutput,
   PutObjectRetentionCommandInput,
@@ -95,7 +103,8 @@ interface Version {
     BucketKeyEnabled?: boolean;
   };
   retention?: Retention;
-  readonly legalHold: boolean;
+  /** Undefined until a legal hold is first set on the version (PutObject or PutObjectLegalHold). */
+  legalHold?: 'ON' | 'OFF';
 }
 
 interface Bucket {
@@ -262,7 +271,7 @@ export class S3Service {
   }
 
   private locked(v: Version, now: Date, bypassGovernance: boolean): boolean {
-    if (v.legalHold) return true;
+    if (v.legalHold === 'ON') return true;
     if (!v.retention || v.retention.RetainUntilDate.getTime() <= now.getTime()) return false;
     return v.retention.Mode === 'COMPLIANCE' || !bypassGovernance;
   }
@@ -285,7 +294,7 @@ export class S3Service {
       Metadata: { ...v.Metadata },
       ObjectLockMode: v.retention?.Mode,
       ObjectLockRetainUntilDate: v.retention ? new Date(v.retention.RetainUntilDate) : undefined,
-      ObjectLockLegalHoldStatus: v.legalHold ? ('ON' as const) : undefined,
+      ObjectLockLegalHoldStatus: v.legalHold,
       ChecksumType: checksumMode === 'ENABLED' && v.checksum ? ('FULL_OBJECT' as const) : undefined,
       ...checksum,
     });
@@ -517,6 +526,9 @@ export class S3Service {
     this.checkPolicy(ctx, bucket, 's3:PutObject', key, {
       's3:x-amz-server-side-encryption': input.ServerSideEncryption,
       's3:x-amz-server-side-encryption-aws-kms-key-id': input.SSEKMSKeyId,
+      's3:if-none-match': input.IfNoneMatch,
+      's3:if-match': input.IfMatch,
+      's3:object-lock-legal-hold': input.ObjectLockLegalHoldStatus,
     });
     const body = await bodyBytes(input.Body);
 
@@ -598,7 +610,7 @@ export class S3Service {
       checksum,
       sse,
       retention,
-      legalHold: input.ObjectLockLegalHoldStatus === 'ON',
+      legalHold: input.ObjectLockLegalHoldStatus,
     };
     const versions = bucket.objects.get(key) ?? [];
     const kept = bucket.versioning === 'Enabled' ? versions : versions.filter((v) => v.VersionId !== 'null');
@@ -885,6 +897,59 @@ export class S3Service {
     return {};
   }
 
+  PutObjectLegalHold(
+    input: PutObjectLegalHoldCommandInput,
+    ctx: CallContext,
+  ): Out<PutObjectLegalHoldCommandOutput> {
+    const bucket = this.bucket(ctx, input.Bucket);
+    if (!bucket.objectLock)
+      throw new SimError('InvalidRequest', 'Bucket is missing Object Lock Configuration', 400);
+    const status = input.LegalHold?.Status;
+    if (status !== 'ON' && status !== 'OFF') {
+      throw new SimError('InvalidArgument', "Legal Hold must be either of 'ON' or 'OFF'", 400);
+    }
+    this.requireContentChecksum(ctx);
+    const v = this.version(bucket, input.Key, input.VersionId, false);
+    this.checkPolicy(ctx, bucket, 's3:PutObjectLegalHold', input.Key!, {
+      's3:object-lock-legal-hold': status,
+    });
+    v.legalHold = status;
+    return {};
+  }
+
+  GetObjectLegalHold(
+    input: GetObjectLegalHoldCommandInput,
+    ctx: CallContext,
+  ): Out<GetObjectLegalHoldCommandOutput> {
+    const bucket = this.bucket(ctx, input.Bucket);
+    if (!bucket.objectLock)
+      throw new SimError('InvalidRequest', 'Bucket is missing Object Lock Configuration', 400);
+    const v = this.version(bucket, input.Key, input.VersionId, false);
+    if (!v.legalHold) {
+      throw new SimError(
+        'NoSuchObjectLockConfiguration',
+        'The specified object does not have a ObjectLock configuration',
+        404,
+      );
+    }
+    return { LegalHold: { Status: v.legalHold } };
+  }
+
+  /** Requests S3 refuses without an integrity header (Content-MD5 or an x-amz-checksum-*); the SDK adds one. */
+  private requireContentChecksum(ctx: CallContext): void {
+    if (ctx.seeding) return;
+    const has = Object.keys(ctx.headers).some(
+      (h) => h === 'content-md5' || h.startsWith('x-amz-checksum-') || h === 'x-amz-sdk-checksum-algorithm',
+    );
+    if (!has) {
+      throw new SimError(
+        'InvalidRequest',
+        'Missing required header for this request: Content-MD5 OR x-amz-checksum-*',
+        400,
+      );
+    }
+  }
+
   DeleteObject(input: DeleteObjectCommandInput, ctx: CallContext): Out<DeleteObjectCommandOutput> {
     const bucket = this.bucket(ctx, input.Bucket);
     const key = input.Key;
@@ -927,7 +992,6 @@ export class S3Service {
       ETag: '',
       Metadata: {},
       sse: { ServerSideEncryption: 'AES256' },
-      legalHold: false,
     };
     const kept = bucket.versioning === 'Enabled' ? versions : versions.filter((v) => v.VersionId !== 'null');
     bucket.objects.set(key, [marker, ...kept]);
@@ -949,6 +1013,7 @@ export class S3Service {
     body: string;
     checksum?: { algorithm: string; value: string };
     retention?: { mode: string; retainUntil: Date };
+    legalHold?: 'ON' | 'OFF';
   }[] {
     const b = this.buckets.get(bucket);
     if (!b) throw new Error(`no bucket ${bucket}`);
@@ -961,6 +1026,7 @@ export class S3Service {
         retention: v.retention
           ? { mode: v.retention.Mode, retainUntil: new Date(v.retention.RetainUntilDate) }
           : undefined,
+        legalHold: v.legalHold,
       }),
     );
   }

@@ -22,6 +22,10 @@ import {
   restoreExecutionRoleName,
 } from '../../../lambda/shared/naming';
 import { denyDocument, killBoundaryDocument } from '../../../lambda/shared/policy-documents';
+import { killRolePolicyDocument } from './kill-role-policy';
+import { publishPublicKey } from '../../../lambda/audit-public-key/publish';
+import { createClientFactory } from '../../../lambda/shared/clients';
+import { auditBucketPolicyStatements, type AuditWriters } from '../../constructs/audit-bucket-policy';
 import type { Simulator } from './simulator';
 import { checkAccountId } from './world';
 
@@ -54,6 +58,11 @@ export interface SeedWorkloadOptions {
   readonly killRoleTrustPolicy?: string;
   /** Replaces the generated trust policy of the restore execution role. */
   readonly restoreRoleTrustPolicy?: string;
+  /**
+   * Replaces the kill execution role's permissions (one managed policy, `backstop-kill-<region>-1`);
+   * `null` seeds the role without any. @default killRolePolicyDocument (what a kill needs)
+   */
+  readonly killRolePolicy?: string | null;
 }
 
 export interface SeededWorkload {
@@ -210,6 +219,18 @@ export async function seedBackstopWorkload(
       options.killRoleTrustPolicy ??
       executionRoleTrustPolicy(partition, controlPlaneAccountId, killWorker, options.organizationId),
   });
+  const killPolicy =
+    options.killRolePolicy === undefined
+      ? killRolePolicyDocument(partition, accountId, region)
+      : options.killRolePolicy;
+  if (killPolicy !== null) {
+    const arn = await createPolicy(
+      `${killExecutionRoleName(region)}-1`,
+      'Backstop kill execution role: cuts agent authority, never grants it',
+      killPolicy,
+    );
+    await api.iam.AttachRolePolicy({ RoleName: killExecutionRoleName(region), PolicyArn: arn });
+  }
   const restore = await api.iam.CreateRole({
     RoleName: restoreExecutionRoleName(region),
     Path: IAM_PATH,
@@ -339,6 +360,11 @@ export interface SeedControlPlaneOptions {
 export interface SeededControlPlane {
   readonly killWorkerRoleArn: string;
   readonly restoreWorkerRoleArn: string;
+  /** The role of Finalize and the audit sealer: the only signer, the only legal hold remover. */
+  readonly auditSealerRoleArn: string;
+  readonly publicKeyPublisherRoleArn: string;
+  /** Where the public signing key was published in the audit bucket (as the stack does at deploy). */
+  readonly publicKeyObjectKey: string;
   readonly auditBucketName: string;
   readonly auditKeyArn: string;
   readonly manifestSigningKeyArn: string;
@@ -349,43 +375,20 @@ export interface SeededControlPlane {
 }
 
 /**
- * The audit bucket policy of lib/constructs/audit-bucket.ts: deletion, unlocking and lifecycle
- * changes denied to everyone; writes must name the audit key (when they send the headers).
+ * The audit bucket policy of lib/constructs/audit-bucket.ts (the same statements, from
+ * lib/constructs/audit-bucket-policy.ts): deletion, unlocking, lifecycle and policy changes
+ * denied to everyone; writes only once (`If-None-Match: *`), only with the audit key, only by
+ * `writers`; removing a legal hold only by the sealer. Plus CDK's TLS-only statement.
  */
-export function auditBucketPolicy(partition: string, bucket: string, auditKeyArn: string): string {
+export function auditBucketPolicy(
+  partition: string,
+  bucket: string,
+  auditKeyArn: string,
+  writers?: AuditWriters,
+): string {
   const bucketArn = `arn:${partition}:s3:::${bucket}`;
   return policy([
-    {
-      Sid: 'DenyDeletingOrUnlockingAuditRecords',
-      Effect: 'Deny',
-      Principal: { AWS: '*' },
-      Action: [
-        's3:DeleteObject',
-        's3:DeleteObjectVersion',
-        's3:BypassGovernanceRetention',
-        's3:PutBucketObjectLockConfiguration',
-        's3:PutLifecycleConfiguration',
-      ],
-      Resource: [bucketArn, `${bucketArn}/*`],
-    },
-    {
-      Sid: 'DenyRecordsNotEncryptedWithKms',
-      Effect: 'Deny',
-      Principal: { AWS: '*' },
-      Action: 's3:PutObject',
-      Resource: `${bucketArn}/*`,
-      Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
-    },
-    {
-      Sid: 'DenyRecordsEncryptedWithAnotherKey',
-      Effect: 'Deny',
-      Principal: { AWS: '*' },
-      Action: 's3:PutObject',
-      Resource: `${bucketArn}/*`,
-      Condition: {
-        StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': auditKeyArn },
-      },
-    },
+    ...auditBucketPolicyStatements({ bucketArn, auditKeyArn, writers }),
     {
       Sid: 'DenyInsecureTransport',
       Effect: 'Deny',
@@ -420,6 +423,11 @@ export async function seedBackstopControlPlane(
     ).Role!.Arn!;
   const killWorkerRoleArn = await worker(CONTROL_PLANE.killWorkerRoleName, 'Backstop kill worker');
   const restoreWorkerRoleArn = await worker(CONTROL_PLANE.restoreWorkerRoleName, 'Backstop restore worker');
+  const auditSealerRoleArn = await worker(CONTROL_PLANE.auditSealerRoleName, 'Backstop audit sealer');
+  const publicKeyPublisherRoleArn = await worker(
+    CONTROL_PLANE.publicKeyPublisherRoleName,
+    'Backstop public signing key publisher',
+  );
   if (killWorkerRoleArn !== iamRoleArn(partition, accountId, CONTROL_PLANE.killWorkerRoleName)) {
     throw new Error(`kill worker role ARN ${killWorkerRoleArn} does not match naming.ts`);
   }
@@ -459,7 +467,26 @@ export async function seedBackstopControlPlane(
   });
   await api.s3.PutBucketPolicy({
     Bucket: auditBucketName,
-    Policy: options.auditBucketPolicy ?? auditBucketPolicy(partition, auditBucketName, auditKeyArn),
+    Policy:
+      options.auditBucketPolicy ??
+      auditBucketPolicy(partition, auditBucketName, auditKeyArn, {
+        records: [killWorkerRoleArn, restoreWorkerRoleArn, auditSealerRoleArn],
+        publicKeys: [publicKeyPublisherRoleArn],
+        holdReleasers: [auditSealerRoleArn],
+      }),
+  });
+  // What the stack's custom resource does at deploy time, by the same code, as the publisher role.
+  const publisher = createClientFactory({
+    region,
+    plugins: [sim.plugin()],
+    credentials: sim.credentialsFor(publicKeyPublisherRoleArn),
+  }).controlPlane();
+  const published = await publishPublicKey({
+    s3: publisher.s3,
+    kms: publisher.kms,
+    bucket: auditBucketName,
+    kmsKeyArn: auditKeyArn,
+    signingKeyArn: manifestSigningKeyArn,
   });
 
   const tableName = options.tableName ?? 'backstop-state';
@@ -482,6 +509,9 @@ export async function seedBackstopControlPlane(
   return {
     killWorkerRoleArn,
     restoreWorkerRoleArn,
+    auditSealerRoleArn,
+    publicKeyPublisherRoleArn,
+    publicKeyObjectKey: published.key,
     auditBucketName,
     auditKeyArn,
     manifestSigningKeyArn,

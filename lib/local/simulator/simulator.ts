@@ -59,7 +59,7 @@ import {
 
 export interface SimulatorOptions {
   /**
-   * Token buckets per account (and region) and service; `'design'` is DESIGN.md section 11's
+   * Token buckets per account (and region) and service; `'design'` is docs/design.md section 11's
    * quotas (`DESIGN_QUOTAS`). @default - no throttling
    */
   readonly throttling?: ThrottlingConfig | 'design';

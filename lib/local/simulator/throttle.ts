@@ -35,7 +35,7 @@ const IAM_WRITES = [
 ];
 
 /**
- * The quotas of DESIGN.md section 11, for the benchmark: Lambda's control plane 15 requests/s
+ * The quotas of docs/design.md section 11, for the benchmark: Lambda's control plane 15 requests/s
  * (concurrency and event source mapping calls share it; GetFunction is not counted, as AWS
  * documents), EC2 `ModifyNetworkInterfaceAttribute` bucket 100 refilled at 5/s, EventBridge 50/s,
  * IAM writes 10/s (unpublished by AWS; the plan value).

@@ -1,258 +1,267 @@
+/**
+ * Sealing an incident with a series of signed manifests (lambda/shared/manifest.ts, seal.ts), on
+ * the embedded simulator: real Object Lock, the deployed bucket policy, DynamoDB transactions for
+ * the claims, and a KMS key that really signs.
+ */
 import { verify } from 'node:crypto';
-import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
-import { AuditChain, type AuditRecord, stateStoreFallback } from '../../../lambda/shared/audit';
-import { sha256Base64, sha256Bytes, sha256Hex } from '../../../lambda/shared/hash';
+import { GetPublicKeyCommand } from '@aws-sdk/client-kms';
+import type { AuditRecord } from '../../../lambda/shared/audit';
+import { verifyAudit } from '../../../lambda/shared/audit-verify';
+import { sha256Hex } from '../../../lambda/shared/hash';
 import {
   manifestBytes,
   manifestSha256,
   parseSignedManifest,
   type SignedManifest,
-  writeManifest,
 } from '../../../lambda/shared/manifest';
-import { FakeAuditBucket } from './fake-audit-bucket';
-import { fakeSigningKey, mockKmsSigning } from './fake-kms-signer';
-import { FakeManifestStore } from './fake-manifest-store';
+import { DynamoManifestSeriesStore } from '../../../lambda/shared/manifest-store';
+import { sealIncident } from '../../../lambda/shared/seal';
+import { StateStore } from '../../../lambda/shared/state-store';
+import { toPublicKey } from '../../../lambda/shared/audit-source';
+import {
+  type AuditWorld,
+  auditWorld,
+  CP,
+  chainOf,
+  killRecords,
+  seal,
+  sealedKill,
+  write,
+} from './audit-world';
 
-const s3Mock = mockClient(S3Client);
-const kmsMock = mockClient(KMSClient);
-const BUCKET = 'backstop-audit';
-const KMS_KEY = 'arn:aws:kms:us-east-1:999999999999:key/audit';
-const SIGNING_KEY = 'arn:aws:kms:us-east-1:999999999999:key/manifest-signing';
-const T0 = new Date('2026-03-01T12:00:00.000Z');
-const clock = () => T0;
-const signer = fakeSigningKey(SIGNING_KEY);
-
-const kmsSign = async (input: { Message?: Uint8Array }) => ({
-  KeyId: SIGNING_KEY,
-  Signature: signer.signDigest(input.Message as Uint8Array),
-  SigningAlgorithm: 'ECDSA_SHA_256' as const,
-});
-
-let bucket: FakeAuditBucket;
-let store: FakeManifestStore;
-
-beforeEach(() => {
-  s3Mock.reset();
-  kmsMock.reset();
-  bucket = new FakeAuditBucket(BUCKET, clock, {
-    retention: { mode: 'COMPLIANCE', days: 365 },
-    pageSize: 2,
-  }).install(s3Mock);
-  mockKmsSigning(kmsMock, signer);
-  store = new FakeManifestStore();
-});
-
-function chain(
-  incidentId: string,
-  chainId: string,
-  extra: Partial<ConstructorParameters<typeof AuditChain>[0]> = {},
-) {
-  return new AuditChain({
-    s3: new S3Client({}),
-    bucket: BUCKET,
-    kmsKeyArn: KMS_KEY,
-    incidentId,
-    chainId,
-    actor: {
-      type: 'execution',
-      arn: `arn:aws:states:us-east-1:999999999999:execution:backstop-kill:${incidentId}`,
-    },
-    clock,
-    sleep: async () => {},
-    ...extra,
-  });
+function object(w: AuditWorld, key: string): string {
+  const versions = w.sim.s3.objectVersions(w.cp.auditBucketName, key);
+  if (versions.length !== 1) throw new Error(`${key} has ${versions.length} versions`);
+  return versions[0]!.body;
 }
+const manifest = (w: AuditWorld, key: string) => JSON.parse(object(w, key)) as SignedManifest;
+const manifests = (w: AuditWorld, incidentId: string) =>
+  w.sim.s3.keys(w.cp.auditBucketName, `manifests/${incidentId}/`);
 
-async function writeIncident(incidentId: string): Promise<void> {
-  const prepare = chain(incidentId, 'prepare-00000001');
-  await prepare.write('KillRequested', { mode: 'full_stop', reason: 'alarm' });
-  await prepare.write('ControlFlagSet', { agentId: 'agent-1', mode: 'full_stop' });
-  const iam = chain(incidentId, 'iam-agent-1-00000002');
-  await iam.write('SurfaceDiscovered', { agentId: 'agent-1', surface: 'iam', detail: { resources: ['r1'] } });
-  await iam.write('SurfaceContained', { agentId: 'agent-1', surface: 'iam' });
-}
+describe('sealIncident', () => {
+  it('seals every record of the incident in manifests/<incident>/0001-<kind>.json, signed over its digest', async () => {
+    const w = await auditWorld();
+    await killRecords(w, 'inc-1');
+    const result = await seal(w, 'inc-1', 'kill');
 
-function manifestOptions(incidentId: string) {
-  return {
-    s3: new S3Client({}),
-    kms: new KMSClient({}),
-    store,
-    bucket: BUCKET,
-    kmsKeyArn: KMS_KEY,
-    signingKeyArn: SIGNING_KEY,
-    incidentId,
-    clock,
-  };
-}
-
-describe('writeManifest', () => {
-  it('lists and hashes every record of the incident across pages and writes a signed manifest once', async () => {
-    await writeIncident('inc-1');
-    const result = await writeManifest(manifestOptions('inc-1'));
-
-    const recordKeys = bucket.keys('incidents/inc-1/');
-    expect(recordKeys).toHaveLength(4);
-    const doc = bucket.json<SignedManifest>('manifests/inc-1.json');
+    const recordKeys = w.sim.s3.keys(w.cp.auditBucketName, 'incidents/inc-1/');
+    expect(recordKeys).toHaveLength(5);
+    expect(result).toMatchObject({
+      status: 'SEALED',
+      key: 'manifests/inc-1/0001-kill.json',
+      seq: 1,
+      kind: 'kill',
+    });
+    const doc = manifest(w, 'manifests/inc-1/0001-kill.json');
     expect(doc.manifest).toEqual({
-      schemaVersion: 1,
+      schemaVersion: 2,
       incidentId: 'inc-1',
-      createdAt: T0.toISOString(),
+      seq: 1,
+      kind: 'kill',
+      createdAt: new Date(w.clock.now()).toISOString(),
       records: recordKeys.map((key) => ({
         key,
-        sha256: sha256Hex(bucket.text(key)),
-        versionId: bucket.objects.get(key)?.versionId,
+        sha256: sha256Hex(object(w, key)),
+        versionId: w.sim.s3.objectVersions(w.cp.auditBucketName, key)[0]!.versionId,
       })),
       undelivered: [],
+      previousInIncident: null,
       previousManifest: null,
     });
-    expect(doc.signingKeyArn).toBe(SIGNING_KEY);
-    expect(doc.signingAlgorithm).toBe('ECDSA_SHA_256');
-    expect(result).toEqual({
-      status: 'WRITTEN',
-      key: 'manifests/inc-1.json',
-      sha256: manifestSha256(doc.manifest),
-      previousManifest: null,
-      recordCount: 4,
-      undelivered: [],
-    });
+    expect(result.sha256).toBe(manifestSha256(doc.manifest));
 
-    const put = s3Mock
-      .commandCalls(PutObjectCommand)
-      .find((c) => c.args[0].input.Key === 'manifests/inc-1.json');
-    expect(put?.args[0].input).toMatchObject({
-      IfNoneMatch: '*',
-      ChecksumAlgorithm: 'SHA256',
-      ChecksumSHA256: sha256Base64(bucket.text('manifests/inc-1.json')),
-      ServerSideEncryption: 'aws:kms',
-      SSEKMSKeyId: KMS_KEY,
-    });
-    expect(store.latest).toEqual({
-      incidentId: 'inc-1',
-      sha256: result.sha256,
-      previous: null,
-      createdAt: T0.toISOString(),
-    });
-  });
-
-  it('has KMS sign the SHA-256 digest of the canonical manifest, verifiable with the public key alone', async () => {
-    await writeIncident('inc-1');
-    await writeManifest(manifestOptions('inc-1'));
-    const sign = kmsMock.commandCalls(SignCommand)[0].args[0].input;
-    const doc = parseSignedManifest(bucket.text('manifests/inc-1.json'));
-    expect(sign).toEqual({
-      KeyId: SIGNING_KEY,
-      Message: sha256Bytes(manifestBytes(doc.manifest)),
-      MessageType: 'DIGEST',
-      SigningAlgorithm: 'ECDSA_SHA_256',
-    });
+    // KMS signed the SHA-256 digest (MessageType DIGEST), verifiable with the public key alone.
+    const sign = w.sim.calls.filter((c) => c.action === 'Sign');
+    expect(sign).toHaveLength(1);
+    expect(sign[0]!.input).toMatchObject({ MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' });
+    const { PublicKey } = await w.sealer.clients
+      .controlPlane()
+      .kms.send(new GetPublicKeyCommand({ KeyId: w.cp.manifestSigningKeyArn }));
+    const key = toPublicKey(PublicKey as Uint8Array);
     const signature = Buffer.from(doc.signature, 'base64');
-    const bytes = Buffer.from(manifestBytes(doc.manifest));
-    expect(verify('sha256', bytes, { key: signer.publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
-    const altered = Buffer.from(manifestBytes({ ...doc.manifest, records: doc.manifest.records.slice(1) }));
-    expect(verify('sha256', altered, { key: signer.publicKey, dsaEncoding: 'der' }, signature)).toBe(false);
+    expect(
+      verify('sha256', Buffer.from(manifestBytes(doc.manifest)), { key, dsaEncoding: 'der' }, signature),
+    ).toBe(true);
+    const altered = { ...doc.manifest, records: doc.manifest.records.slice(1) };
+    expect(
+      verify('sha256', Buffer.from(manifestBytes(altered)), { key, dsaEncoding: 'der' }, signature),
+    ).toBe(false);
   });
 
-  it('links each manifest to the previous one', async () => {
-    await writeIncident('inc-1');
-    const first = await writeManifest(manifestOptions('inc-1'));
-    await writeIncident('inc-2');
-    const second = await writeManifest(manifestOptions('inc-2'));
-    expect(second.previousManifest).toEqual({ incidentId: 'inc-1', sha256: first.sha256 });
-    expect(bucket.json<SignedManifest>('manifests/inc-2.json').manifest.previousManifest).toEqual({
+  it('seals later records in the next manifest of the series, linked to the one before', async () => {
+    const w = await auditWorld();
+    await sealedKill(w, 'inc-1');
+    const first = manifest(w, 'manifests/inc-1/0001-kill.json');
+    await w.clock.advance(60_000);
+    await write(chainOf(w, 'inc-1', 'actor-0000000000000001', w.sealer), [
+      [
+        'ActorAttributed',
+        { detail: { principalArn: 'arn:aws:sts::111111111111:assumed-role/oncall/alice' } },
+      ],
+    ]);
+    const second = await seal(w, 'inc-1', 'attribution');
+
+    expect(second).toMatchObject({ status: 'SEALED', key: 'manifests/inc-1/0002-attribution.json', seq: 2 });
+    const doc = manifest(w, 'manifests/inc-1/0002-attribution.json').manifest;
+    const link = {
       incidentId: 'inc-1',
-      sha256: manifestSha256(bucket.json<SignedManifest>('manifests/inc-1.json').manifest),
+      key: 'manifests/inc-1/0001-kill.json',
+      sha256: manifestSha256(first.manifest),
+    };
+    expect(doc.previousInIncident).toEqual(link);
+    expect(doc.previousManifest).toEqual(link);
+    // Only what the first did not cover: the attribution and the note Finalize wrote after sealing.
+    expect(doc.records.map((r) => r.key)).toEqual([
+      'incidents/inc-1/actor-0000000000000001/0001-ActorAttributed.json',
+      'incidents/inc-1/finalize-00000003/0002-ManifestWritten.json',
+    ]);
+    const report = await verifyAudit(w.verifyOptions());
+    expect(report.findings.filter((f) => f.severity !== 'info')).toEqual([]);
+    expect(report.incidents[0]!.manifests.map((m) => [m.seq, m.kind])).toEqual([
+      [1, 'kill'],
+      [2, 'attribution'],
+    ]);
+  });
+
+  it('writes nothing when there is nothing new, however often it is called (a retry)', async () => {
+    const w = await auditWorld();
+    await sealedKill(w, 'inc-1');
+    const before = manifests(w, 'inc-1');
+    const again = await seal(w, 'inc-1', 'kill');
+    const third = await seal(w, 'inc-1', 'hold');
+    expect(again).toMatchObject({
+      status: 'NOTHING_NEW',
+      key: 'manifests/inc-1/0001-kill.json',
+      recordCount: 0,
     });
+    expect(third.status).toBe('NOTHING_NEW');
+    expect(manifests(w, 'inc-1')).toEqual(before);
+    expect(w.sim.calls.filter((c) => c.action === 'Sign')).toHaveLength(1);
   });
 
-  it('rebuilds on the new head when another incident’s manifest lands first (one chain, no fork)', async () => {
-    await writeIncident('inc-1');
-    const first = await writeManifest(manifestOptions('inc-1'));
-    await writeIncident('inc-2');
-    const concurrent = {
-      incidentId: 'inc-3',
-      sha256: 'c'.repeat(64),
-      previous: store.latest ?? null,
-      createdAt: T0.toISOString(),
-    };
-    store.beforeSwap = () => {
-      store.latest = concurrent;
-      store.pointers.set('inc-3', concurrent);
-    };
-    const second = await writeManifest(manifestOptions('inc-2'));
-    expect(first.sha256).not.toBe(concurrent.sha256);
-    expect(second.previousManifest).toEqual({ incidentId: 'inc-3', sha256: 'c'.repeat(64) });
-    expect(store.latest?.incidentId).toBe('inc-2');
+  it('links every incident into one chain through the head, in the order the claims were made', async () => {
+    const w = await auditWorld();
+    await sealedKill(w, 'inc-1');
+    await sealedKill(w, 'inc-2');
+    const one = manifest(w, 'manifests/inc-1/0001-kill.json').manifest;
+    const two = manifest(w, 'manifests/inc-2/0001-kill.json').manifest;
+    expect(two.previousManifest).toEqual({
+      incidentId: 'inc-1',
+      key: 'manifests/inc-1/0001-kill.json',
+      sha256: manifestSha256(one),
+    });
+    expect(two.previousInIncident).toBeNull();
+    expect(
+      await new DynamoManifestSeriesStore(w.sealer.clients.controlPlane().dynamo, w.cp.tableName).getHead(),
+    ).toEqual({ incidentId: 'inc-2', key: 'manifests/inc-2/0001-kill.json', sha256: manifestSha256(two) });
   });
 
-  it('retries the incident’s stored undelivered records first, and lists those that still fail as undelivered', async () => {
+  it('is safe when two seal one incident at once: one claim wins, nothing is covered twice or left out', async () => {
+    const w = await auditWorld();
+    await killRecords(w, 'inc-1');
+    const [a, b] = await Promise.all([seal(w, 'inc-1', 'kill'), seal(w, 'inc-1', 'attribution')]);
+    expect([a.status, b.status].sort()).toEqual(['NOTHING_NEW', 'SEALED']);
+    expect(manifests(w, 'inc-1')).toHaveLength(1);
+    const report = await verifyAudit(w.verifyOptions());
+    expect(report.ok).toBe(true);
+    expect(report.findings).toEqual([]);
+  });
+
+  it('keeps one unforked chain when many incidents seal at once', async () => {
+    const w = await auditWorld();
+    const ids = ['inc-1', 'inc-2', 'inc-3', 'inc-4'];
+    for (const id of ids) await killRecords(w, id);
+    await Promise.all(ids.map((id) => seal(w, id, 'kill')));
+    const report = await verifyAudit(w.verifyOptions({ incidentId: undefined, all: true }));
+    expect(report.findings).toEqual([]);
+    expect(report.incidents.map((i) => i.incidentId)).toEqual(ids);
+  });
+
+  it('finishes a claim whose sealer died before writing the manifest, byte for byte, then seals what came since', async () => {
+    const w = await auditWorld();
+    await killRecords(w, 'inc-1');
+    // Both attempts of the client fail: the sealer dies between its claim and the object.
+    w.sim.failNext({ service: 'kms', action: 'Sign', error: 'internal', times: 2 });
+    await expect(seal(w, 'inc-1', 'kill')).rejects.toThrow();
+    const series = new DynamoManifestSeriesStore(w.sealer.clients.controlPlane().dynamo, w.cp.tableName);
+    const [claim] = await series.listSeries('inc-1');
+    expect(claim).toMatchObject({ seq: 1, kind: 'kill', key: 'manifests/inc-1/0001-kill.json' });
+    expect(manifests(w, 'inc-1')).toEqual([]);
+
+    // The retried Finalize writes its records again (a new chain) and seals.
+    await w.clock.advance(60_000);
+    const retry = chainOf(w, 'inc-1', 'finalize-00000009', w.sealer);
+    void retry.write('KillCompleted', { detail: { status: 'CONTAINED' } });
+    const result = await sealIncident(w.sealer, { incidentId: 'inc-1', kind: 'kill', chain: retry });
+    expect(result.finished).toEqual(['manifests/inc-1/0001-kill.json']);
+    expect(manifestSha256(manifest(w, 'manifests/inc-1/0001-kill.json').manifest)).toBe(claim!.sha256);
+    expect(result.key).toBe('manifests/inc-1/0002-kill.json');
+    expect(manifest(w, 'manifests/inc-1/0002-kill.json').manifest.records.map((r) => r.key)).toEqual([
+      'incidents/inc-1/finalize-00000009/0001-KillCompleted.json',
+    ]);
+    expect((await verifyAudit(w.verifyOptions())).ok).toBe(true);
+  });
+
+  it('retries records the writers could not deliver, and lists those that still fail as undelivered', async () => {
+    const w = await auditWorld();
     const late = 'incidents/inc-1/iam-agent-1-00000003/0002-SnapshotTaken.json';
     const lost = 'incidents/inc-1/iam-agent-1-00000003/0003-SurfaceContained.json';
-    bucket.failPut = (key) => key === late || key === lost;
-    const c = chain('inc-1', 'iam-agent-1-00000003', {
-      flushAttempts: 1,
-      onUndeliverable: stateStoreFallback(store),
-    });
-    await c.write('SurfaceDiscovered', { surface: 'iam' });
-    await c.write('SnapshotTaken', { surface: 'iam' });
-    await c.write('SurfaceContained', { surface: 'iam' });
-    await c.flush();
-    expect([...store.pending.keys()]).toEqual([late, lost]);
+    const deny = w.sim.denyAction({ accountId: CP, service: 's3', action: 'PutObject', resource: late });
+    const deny2 = w.sim.denyAction({ accountId: CP, service: 's3', action: 'PutObject', resource: lost });
+    const chain = chainOf(w, 'inc-1', 'iam-agent-1-00000003');
+    await write(chain, [
+      ['SurfaceDiscovered', { surface: 'iam' }],
+      ['SnapshotTaken', { surface: 'iam' }],
+      ['SurfaceContained', { surface: 'iam' }],
+    ]);
+    const store = new StateStore({ doc: w.sealer.clients.controlPlane().dynamo, tableName: w.cp.tableName });
+    expect((await store.listPendingAudit('inc-1')).map((p) => p.key)).toEqual([late, lost]);
 
-    bucket.failPut = (key) => key === lost; // the bucket is back for one of them
-    const result = await writeManifest(manifestOptions('inc-1'));
-
-    expect(bucket.keys('incidents/inc-1/')).toContain(late);
-    expect([...store.pending.keys()]).toEqual([lost]);
-    expect(store.pending.get(lost)?.attempts).toBe(3);
-    const manifest = bucket.json<SignedManifest>('manifests/inc-1.json').manifest;
-    expect(manifest.records.map((r) => r.key)).toContain(late);
-    // Its hash is what the chain links to: the last record's hash.
-    expect(manifest.undelivered).toEqual([{ key: lost, sha256: c.headHash }]);
+    deny(); // the bucket is back for one of them
+    const result = await seal(w, 'inc-1', 'kill');
+    expect(w.sim.s3.keys(w.cp.auditBucketName, 'incidents/inc-1/')).toContain(late);
+    expect((await store.listPendingAudit('inc-1')).map((p) => p.key)).toEqual([lost]);
+    const doc = manifest(w, result.key as string).manifest;
+    expect(doc.records.map((r) => r.key)).toContain(late);
+    expect(doc.undelivered).toEqual([{ key: lost, sha256: chain.headHash }]);
     expect(result.undelivered).toEqual([lost]);
+
+    // Delivered later, it is not sealed twice: the first manifest already holds its hash.
+    deny2();
+    const again = await seal(w, 'inc-1', 'kill');
+    expect(again.status).toBe('NOTHING_NEW');
+    const report = await verifyAudit(w.verifyOptions());
+    expect(report.findings.map((f) => [f.severity, f.check, f.key])).toEqual([['warning', 'extra', lost]]);
   });
 
-  it('flushes the finalizing chain first and records ManifestWritten after the manifest', async () => {
-    await writeIncident('inc-1');
-    const finalize = chain('inc-1', 'finalize-00000009');
-    void finalize.write('KillCompleted', { detail: { status: 'CONTAINED' } });
-    const result = await writeManifest({ ...manifestOptions('inc-1'), chain: finalize });
-    const manifest = bucket.json<SignedManifest>('manifests/inc-1.json').manifest;
-    expect(manifest.records.map((r) => r.key)).toContain(
-      'incidents/inc-1/finalize-00000009/0001-KillCompleted.json',
-    );
-    const noted = bucket.json<AuditRecord>('incidents/inc-1/finalize-00000009/0002-ManifestWritten.json');
-    expect(noted.detail).toMatchObject({
-      manifestKey: 'manifests/inc-1.json',
-      manifestSha256: result.sha256,
-      recordCount: 5,
+  it('notes the manifest in the sealing chain, the one record allowed after the last manifest', async () => {
+    const w = await auditWorld();
+    await sealedKill(w, 'inc-1');
+    const note = JSON.parse(
+      object(w, 'incidents/inc-1/finalize-00000003/0002-ManifestWritten.json'),
+    ) as AuditRecord;
+    expect(note.detail).toMatchObject({
+      manifestKey: 'manifests/inc-1/0001-kill.json',
+      manifestSha256: manifestSha256(manifest(w, 'manifests/inc-1/0001-kill.json').manifest),
+      seq: 1,
+      kind: 'kill',
+      recordCount: 6,
     });
+    const report = await verifyAudit(w.verifyOptions());
+    expect(report.ok).toBe(true);
+    expect(report.findings.map((f) => [f.severity, f.check])).toEqual([['info', 'extra']]);
   });
 
-  it('is idempotent: a retry after the manifest landed changes nothing', async () => {
-    await writeIncident('inc-1');
-    const first = await writeManifest(manifestOptions('inc-1'));
-    const bytes = bucket.text('manifests/inc-1.json');
-    const again = await writeManifest(manifestOptions('inc-1'));
-    expect(again).toEqual({ ...first, status: 'ALREADY_WRITTEN' });
-    expect(bucket.text('manifests/inc-1.json')).toBe(bytes);
-    expect(kmsMock.commandCalls(SignCommand)).toHaveLength(1);
-  });
-
-  it('a retry after the head moved but before the manifest landed writes the same manifest', async () => {
-    await writeIncident('inc-1');
-    kmsMock
-      .on(SignCommand)
-      .rejectsOnce(Object.assign(new Error('KMS unavailable'), { name: 'KMSInternalException' }))
-      .callsFake(kmsSign);
-    await expect(writeManifest(manifestOptions('inc-1'))).rejects.toThrow(/KMS unavailable/);
-    const claimed = store.pointers.get('inc-1');
-    expect(bucket.keys('manifests/')).toEqual([]);
-
-    const laterClock = () => new Date(T0.getTime() + 60_000);
-    const result = await writeManifest({ ...manifestOptions('inc-1'), clock: laterClock });
-    expect(result.sha256).toBe(claimed?.sha256);
-    expect(bucket.json<SignedManifest>('manifests/inc-1.json').manifest.createdAt).toBe(T0.toISOString());
+  it('refuses an unknown kind or a chain of another incident, and changes nothing', async () => {
+    const w = await auditWorld();
+    await killRecords(w, 'inc-1');
+    await expect(sealIncident(w.sealer, { incidentId: 'inc-1', kind: 'later' as never })).rejects.toThrow(
+      /Unknown manifest kind "later"/,
+    );
+    await expect(
+      sealIncident(w.sealer, { incidentId: 'inc-1', kind: 'kill', chain: chainOf(w, 'inc-2', 'x-1') }),
+    ).rejects.toThrow(/belongs to incident inc-2/);
+    expect(manifests(w, 'inc-1')).toEqual([]);
+    expect(() => parseSignedManifest('{}')).toThrow(/malformed manifest/);
   });
 });

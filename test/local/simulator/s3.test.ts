@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLegalHoldCommand,
   GetObjectLockConfigurationCommand,
   GetObjectRetentionCommand,
   HeadObjectCommand,
@@ -9,10 +10,12 @@ import {
   ListObjectVersionsCommand,
   NoSuchKey,
   PutObjectCommand,
+  PutObjectLegalHoldCommand,
   PutObjectRetentionCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { createClientFactory } from '../../../lambda/shared/clients';
 import { ManualClock } from '../../../lib/local/simulator';
 import { CP, REGION, rejection, type World, world } from './helpers';
 
@@ -119,7 +122,7 @@ describe('the audit bucket under Object Lock', () => {
     );
     expect(versioned.name).toBe('AccessDenied');
     expect(w.sim.s3.objectVersions(w.cp.auditBucketName, 'incidents/i-3/r.json')).toHaveLength(1);
-    expect(w.sim.s3.keys(w.cp.auditBucketName)).toEqual(['incidents/i-3/r.json']);
+    expect(w.sim.s3.keys(w.cp.auditBucketName, 'incidents/')).toEqual(['incidents/i-3/r.json']);
   });
 
   test('without a bucket policy, Object Lock still refuses deleting a locked version; a plain delete only adds a marker', async () => {
@@ -196,8 +199,9 @@ describe('the audit bucket under Object Lock', () => {
       raw.send(
         new PutObjectCommand({
           Bucket: w.cp.auditBucketName,
-          Key: 'k',
+          Key: 'incidents/i-1/k.json',
           Body: 'x',
+          IfNoneMatch: '*',
           ServerSideEncryption: 'aws:kms',
           SSEKMSKeyId: w.cp.auditKeyArn,
         }),
@@ -205,7 +209,7 @@ describe('the audit bucket under Object Lock', () => {
     );
     expect(error.name).toBe('InvalidRequest');
     expect(error.message).toMatch(/Content-MD5 OR x-amz-checksum- HTTP header is required/);
-    expect(w.sim.s3.keys(w.cp.auditBucketName)).toEqual([]);
+    expect(w.sim.s3.keys(w.cp.auditBucketName, 'incidents/')).toEqual([]);
   });
 
   test('the bucket policy refuses writes that do not name the audit key, as the deployed policy does', async () => {
@@ -215,9 +219,10 @@ describe('the audit bucket under Object Lock', () => {
       s3.send(
         new PutObjectCommand({
           Bucket: w.cp.auditBucketName,
-          Key: 'a',
+          Key: 'incidents/i-1/a.json',
           Body: 'x',
           ChecksumAlgorithm: 'SHA256',
+          IfNoneMatch: '*',
         }),
       ),
     );
@@ -227,16 +232,17 @@ describe('the audit bucket under Object Lock', () => {
       s3.send(
         new PutObjectCommand({
           Bucket: w.cp.auditBucketName,
-          Key: 'a',
+          Key: 'incidents/i-1/a.json',
           Body: 'x',
           ChecksumAlgorithm: 'SHA256',
+          IfNoneMatch: '*',
           ServerSideEncryption: 'aws:kms',
           SSEKMSKeyId: otherKey,
         }),
       ),
     );
     expect(wrongKey.name).toBe('AccessDenied');
-    expect(w.sim.s3.keys(w.cp.auditBucketName)).toEqual([]);
+    expect(w.sim.s3.keys(w.cp.auditBucketName, 'incidents/')).toEqual([]);
   });
 
   test('ListObjectsV2 pages with ContinuationToken under a prefix', async () => {
@@ -273,5 +279,187 @@ describe('the audit bucket under Object Lock', () => {
       $fault: 'client',
     });
     expect(error.$metadata?.httpStatusCode).toBe(404);
+  });
+});
+
+describe('the deployed audit bucket policy: one write per key, by the paths only, holds released by the sealer only', () => {
+  /** Clients of another principal of the control plane account (an administrator, say). */
+  async function clientsOf(w: World, roleName: string) {
+    const arn = (
+      await w.sim.as(CP, REGION).iam.CreateRole({
+        RoleName: roleName,
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${CP}:root` }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+      })
+    ).Role!.Arn!;
+    const raw = new S3Client({ region: REGION, credentials: w.sim.credentialsFor(arn), maxAttempts: 1 });
+    w.sim.plugin()(raw);
+    return raw;
+  }
+
+  test('a write without If-None-Match is refused, even by the kill worker and even for a new key', async () => {
+    const w = await world();
+    const s3 = w.factory.controlPlane().s3;
+    const put = (IfNoneMatch?: string) =>
+      new PutObjectCommand({
+        Bucket: w.cp.auditBucketName,
+        Key: 'incidents/i-9/a/0001-KillRequested.json',
+        Body: '{}',
+        ChecksumAlgorithm: 'SHA256',
+        ServerSideEncryption: 'aws:kms',
+        SSEKMSKeyId: w.cp.auditKeyArn,
+        ...(IfNoneMatch !== undefined && { IfNoneMatch }),
+      });
+    expect((await rejection(s3.send(put()))).name).toBe('AccessDenied');
+    expect((await rejection(s3.send(put('"0123"')))).name).toBe('AccessDenied');
+    expect(w.sim.s3.keys(w.cp.auditBucketName, 'incidents/')).toEqual([]);
+    await s3.send(put('*'));
+    expect(w.sim.s3.keys(w.cp.auditBucketName, 'incidents/')).toEqual([
+      'incidents/i-9/a/0001-KillRequested.json',
+    ]);
+  });
+
+  test('any other principal of the account is refused a record, a manifest or an object elsewhere', async () => {
+    const w = await world();
+    const admin = await clientsOf(w, 'administrator');
+    for (const key of [
+      'incidents/i-9/x/0001-KillCompleted.json',
+      'manifests/i-9/0002-kill.json',
+      'elsewhere.json',
+    ]) {
+      const error = await rejection(admin.send(record(w, key, '{}')));
+      expect(error.name).toBe('AccessDenied');
+    }
+    expect(w.sim.s3.keys(w.cp.auditBucketName, 'incidents/')).toEqual([]);
+    // The public key was published once, by the publisher role; nobody else writes there.
+    expect(w.sim.s3.keys(w.cp.auditBucketName, 'public-keys/')).toEqual([w.cp.publicKeyObjectKey]);
+    const over = await rejection(admin.send(record(w, 'public-keys/other.pem', 'x')));
+    expect(over.name).toBe('AccessDenied');
+  });
+
+  test('a legal hold is per version, locks it until removed, and only the sealer may remove one', async () => {
+    const w = await world();
+    const s3 = w.factory.controlPlane().s3;
+    const key = 'incidents/i-7/a/0001-KillRequested.json';
+    const { VersionId } = await s3.send(record(w, key, '{}'));
+    const never = await rejection(
+      s3.send(new GetObjectLegalHoldCommand({ Bucket: w.cp.auditBucketName, Key: key, VersionId })),
+    );
+    expect(never.name).toBe('NoSuchObjectLockConfiguration');
+    expect(never.$metadata?.httpStatusCode).toBe(404);
+
+    const admin = await clientsOf(w, 'administrator');
+    await admin.send(
+      new PutObjectLegalHoldCommand({
+        Bucket: w.cp.auditBucketName,
+        Key: key,
+        VersionId,
+        LegalHold: { Status: 'ON' },
+      }),
+    );
+    expect(
+      (await s3.send(new GetObjectLegalHoldCommand({ Bucket: w.cp.auditBucketName, Key: key, VersionId })))
+        .LegalHold,
+    ).toEqual({ Status: 'ON' });
+    expect(w.sim.s3.objectVersions(w.cp.auditBucketName, key)[0]?.legalHold).toBe('ON');
+
+    const off = (client: S3Client) =>
+      client.send(
+        new PutObjectLegalHoldCommand({
+          Bucket: w.cp.auditBucketName,
+          Key: key,
+          VersionId,
+          LegalHold: { Status: 'OFF' },
+        }),
+      );
+    expect((await rejection(off(admin))).name).toBe('AccessDenied');
+    expect((await rejection(off(s3))).name).toBe('AccessDenied'); // the kill worker neither
+    const sealer = createClientFactory({
+      region: REGION,
+      plugins: [w.sim.plugin()],
+      credentials: w.sim.credentialsFor(w.cp.auditSealerRoleArn),
+    }).controlPlane().s3;
+    await off(sealer);
+    expect(w.sim.s3.objectVersions(w.cp.auditBucketName, key)[0]?.legalHold).toBe('OFF');
+  });
+
+  test('a legal hold needs an Object Lock bucket and a status of ON or OFF', async () => {
+    const w = await world();
+    const api = w.sim.as(CP, REGION);
+    await api.s3.CreateBucket({ Bucket: 'plain-bucket' });
+    await api.s3.PutObject({ Bucket: 'plain-bucket', Key: 'k', Body: 'x' });
+    const s3 = w.factory.controlPlane().s3;
+    const plain = await rejection(
+      s3.send(
+        new PutObjectLegalHoldCommand({ Bucket: 'plain-bucket', Key: 'k', LegalHold: { Status: 'ON' } }),
+      ),
+    );
+    expect(plain).toMatchObject({
+      name: 'InvalidRequest',
+      message: 'Bucket is missing Object Lock Configuration',
+    });
+    await s3.send(record(w, 'incidents/i-8/a.json', '{}'));
+    const bad = await rejection(
+      s3.send(
+        new PutObjectLegalHoldCommand({
+          Bucket: w.cp.auditBucketName,
+          Key: 'incidents/i-8/a.json',
+          LegalHold: { Status: 'MAYBE' as 'ON' },
+        }),
+      ),
+    );
+    expect(bad.name).toBe('InvalidArgument');
+  });
+
+  test('a held version cannot be deleted even where no policy forbids it', async () => {
+    const w = await world();
+    const api = w.sim.as(CP, REGION);
+    await api.s3.CreateBucket({ Bucket: 'held-no-policy', ObjectLockEnabledForBucket: true });
+    const { VersionId } = await api.s3.PutObject({
+      Bucket: 'held-no-policy',
+      Key: 'k',
+      Body: 'x',
+      ContentMD5: createHash('md5').update('x').digest('base64'),
+      ObjectLockLegalHoldStatus: 'ON',
+    });
+    const error = await rejection(
+      w.factory
+        .controlPlane()
+        .s3.send(new DeleteObjectCommand({ Bucket: 'held-no-policy', Key: 'k', VersionId })),
+    );
+    expect(error.name).toBe('AccessDenied');
+  });
+
+  test('an overwrite under a lax policy makes a second version; ListObjectVersions shows both, newest first', async () => {
+    const w = await world();
+    const api = w.sim.as(CP, REGION);
+    await api.s3.PutBucketPolicy({
+      Bucket: w.cp.auditBucketName,
+      Policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:DeleteObjectVersion', Resource: '*' }],
+      }),
+    });
+    const s3 = w.factory.controlPlane().s3;
+    const key = 'incidents/i-6/a/0001-KillRequested.json';
+    await s3.send(record(w, key, '{"v":1}'));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: w.cp.auditBucketName,
+        Key: key,
+        Body: '{"v":2}',
+        ChecksumAlgorithm: 'SHA256',
+      }),
+    );
+    const listed = await s3.send(
+      new ListObjectVersionsCommand({ Bucket: w.cp.auditBucketName, Prefix: 'incidents/i-6/' }),
+    );
+    expect(listed.Versions?.map((v) => v.IsLatest)).toEqual([true, false]);
+    const bodies = w.sim.s3.objectVersions(w.cp.auditBucketName, key).map((v) => v.body);
+    expect(bodies).toEqual(['{"v":2}', '{"v":1}']);
   });
 });
