@@ -93,7 +93,11 @@ export function benchRow(
   if (bound.binding) notes.push(`binding throttle: ${bucketText(bound.binding)}`);
   const cutMs = span(m.phases.prepareEndMs, m.phases.cutEndMs);
   const limit = m.mapMaxConcurrency;
-  if (limit > 0 && m.agents > limit) {
+  if (m.work.childExecutions > 0) {
+    notes.push(
+      `a fleet kill: ${m.work.childExecutions} child executions (the distributed Map), each cutting at most ${limit} agents at once (${m.maxAgentsInFlight} seen in flight over all of them); the longest history held ${m.work.maxHistoryEvents} events of 25,000`,
+    );
+  } else if (limit > 0 && m.agents > limit) {
     const waves = Math.ceil(m.agents / limit);
     const k = m.accountsPerWave;
     // Accounts drain about k at a time, and every wave waits for its agents' critical path.
