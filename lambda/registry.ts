@@ -1,5 +1,5 @@
 import { run as finalize } from './kill-finalize/finalize';
-import { run as prepare } from './kill-prepare/prepare';
+import { handle as prepare } from './kill-prepare/prepare';
 import { run as surface } from './kill-surface/surface';
 import { run as verify } from './kill-verify/verify';
 import type { HandlerLogic } from './shared/adapter';

@@ -1,7 +1,6 @@
 import { createClientFactory } from '../shared/clients';
 import { jsonLog, realSleep } from '../shared/deps';
-import { ENV, EnvironmentError } from '../shared/env';
-import type { Directory } from '../shared/types';
+import { bundledDirectory, ENV, EnvironmentError } from '../shared/env';
 import { type CanaryEvent, type CanaryHandlerDeps, handle } from './handler';
 
 let deps: CanaryHandlerDeps | undefined;
@@ -14,14 +13,9 @@ function required(name: string, value: string | undefined): string {
 /** Thin Lambda adapter: reads the environment and builds the clients on the first invocation. */
 export const handler = (event: CanaryEvent) => {
   if (!deps) {
-    // Written out in full so that the bundler's `define` replaces it with the compiled directory.
-    const raw = required(ENV.directory, process.env.BACKSTOP_DIRECTORY);
-    let directory: Directory;
-    try {
-      directory = JSON.parse(raw) as Directory;
-    } catch (e) {
-      throw new EnvironmentError(`${ENV.directory} is not valid JSON: ${(e as Error).message}`);
-    }
+    // The fleet directory is a file of the bundle (lib/constructs/directory-bundle.ts), read on the
+    // first invocation; outside a bundle, BACKSTOP_DIRECTORY stands in.
+    const directory = bundledDirectory(__dirname, process.env);
     deps = {
       directory,
       clients: createClientFactory({ region: required('AWS_REGION', process.env.AWS_REGION) }),

@@ -1,5 +1,7 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { errorMessage, errorName } from '../shared/aws-errors';
+import { BatchStore, fullLists } from '../shared/batch-store';
+import { mapLimit } from '../shared/concurrency';
 import { type HandlerDeps, putMetric } from '../shared/deps';
 import { openChain, openStore } from '../shared/kill-io';
 import { summarizeAgent } from '../shared/outcome';
@@ -14,11 +16,17 @@ import type { KillStatus } from '../shared/types';
  * time-to-contain metric. The agents' modes stay where the kill put them.
  */
 export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<KillResult> {
-  const { prepare } = input;
+  // A fleet kill's agents (and long lists of joined or unreachable ones) are in the state table.
+  const lists = new BatchStore(deps.clients.controlPlane().dynamo, deps.env.tableName);
+  const [targets, whole] = await Promise.all([
+    input.prepare.batches?.length ? lists.allTargets(input.prepare.incidentId) : input.prepare.targets,
+    fullLists(lists, input.prepare),
+  ]);
+  const prepare = { ...input.prepare, targets, joined: whole.joined, unreachable: whole.unreachable };
   const actor = { type: 'execution' as const, arn: prepare.executionId };
   const chain = openChain(deps, prepare.incidentId, 'finalize', actor);
   const store = openStore(deps);
-  const unreachable = prepare.unreachable ?? [];
+  const unreachable = prepare.unreachable;
   const outcomes =
     prepare.targets.length > 0
       ? await new OutcomeStore(deps.clients.controlPlane().dynamo, deps.env.tableName).list(
@@ -82,13 +90,13 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     });
   }
 
-  for (const t of prepare.dryRun ? [] : prepare.targets) {
+  await mapLimit(prepare.dryRun ? [] : prepare.targets, 50, async (t) => {
     try {
       await store.releaseLock(t.agentId, prepare.incidentId);
     } catch (e) {
       deps.log.warn('lock not released (it expires on its own)', { agentId: t.agentId, error: errorName(e) });
     }
-  }
+  });
   if (prepare.status !== 'REJECTED') {
     await store.updateIncidentStatus(prepare.incidentId, status, {
       counts,
@@ -121,8 +129,8 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     timeToAuthorityCutMs,
     counts,
     agents: listed,
-    joined: prepare.joined,
-    unreachable,
+    joined: prepare.joined.slice(0, MAX_LISTED_AGENTS),
+    unreachable: unreachable.slice(0, MAX_LISTED_AGENTS),
     rejection: prepare.rejection,
     manifestKey,
   };

@@ -1,5 +1,8 @@
 import { lambdaHandler } from '../shared/adapter';
-import type { PrepareInput } from '../shared/kill-types';
-import { run } from './prepare';
+import type { LoadBatchInput, LoadBatchOutput, PrepareInput, PrepareOutput } from '../shared/kill-types';
+import { handle } from './prepare';
 
-export const handler = lambdaHandler<PrepareInput, Awaited<ReturnType<typeof run>>>('kill-prepare', run);
+export const handler = lambdaHandler<PrepareInput | LoadBatchInput, PrepareOutput | LoadBatchOutput>(
+  'kill-prepare',
+  handle,
+);

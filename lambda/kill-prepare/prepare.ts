@@ -1,19 +1,40 @@
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { AuditChain } from '../shared/audit';
 import { errorMessage, errorName, isErrorNamed } from '../shared/aws-errors';
+import { BatchStore, MAX_LISTED_IN_OUTPUT } from '../shared/batch-store';
+import type { WorkloadClients } from '../shared/clients';
 import { mapLimit } from '../shared/concurrency';
 import { assumeKillRole, type HandlerDeps } from '../shared/deps';
 import { openChain, openStore } from '../shared/kill-io';
-import type { KillTarget, PrepareInput, PrepareOutput } from '../shared/kill-types';
+import { ModeWouldLoosenError } from '../shared/state-store';
+import type {
+  BatchRef,
+  KillTarget,
+  LoadBatchInput,
+  LoadBatchOutput,
+  PrepareInput,
+  PrepareOutput,
+} from '../shared/kill-types';
+import { denyPolicyArn } from '../shared/naming';
 import { refusalIncidentId, validateKillRequest } from '../shared/request';
 import { cancelRestores } from '../restore-shared/cancel';
-import { type AgentTarget, modeRank } from '../shared/types';
+import { type AgentTarget, type KillMode, modeRank } from '../shared/types';
+import { attachModeDeny } from '../surfaces/iam-roles';
 
 /** How long a kill's per-agent lock lives if the execution dies without releasing it. */
 export const LOCK_TTL_SECONDS = 15 * 60;
 
-/** State table calls in flight at once for a fleet kill (Phase 0 is on the critical path). */
-const PARALLEL = 25;
+/** State table calls in flight at once for a fleet kill (Phase 0 is on the critical path; DynamoDB takes them). */
+const PARALLEL = 100;
+/** IAM writes in flight per account in the early cut (IAM's write quota is small and per account). */
+const CUT_CONCURRENCY = 4;
+/**
+ * Roles per account and region Prepare cuts itself (IAM's burst): a fleet's other roles are cut
+ * first thing by their IAM branches, so that Prepare never waits out an account's IAM quota.
+ */
+export const EARLY_CUT_PER_ACCOUNT = 10;
+/** Agents per batch when the directory does not say (the config's killPath.agentsPerBatch). */
+const DEFAULT_AGENTS_PER_BATCH = 100;
 
 /**
  * Orders the agents round-robin across accounts and regions. The Map cuts a bounded number of
@@ -50,11 +71,14 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   const wanted = checked.ok ? checked.kill.incidentId : checked.incidentId;
   // What only reads goes alongside the claim: the agents' current modes, and whether each
   // account's kill role can be assumed at all. Nothing is written before the claim is won.
-  const [claim, modes, unreachable] = await Promise.all([
+  const [claim, modes, reached] = await Promise.all([
     store.claimIncident(wanted, input.executionId),
     checked.ok ? mapLimit(checked.kill.agents, PARALLEL, (agent) => store.getMode(agent.agentId)) : [],
-    checked.ok ? unreachableAgents(deps, checked.kill.agents, checked.kill.incidentId) : [],
+    checked.ok
+      ? reachAccounts(deps, checked.kill.agents, checked.kill.incidentId)
+      : { unreachable: [], clients: new Map<string, WorkloadClients>() },
   ]);
+  const { unreachable } = reached;
   if (!claim.claimed) {
     const incidentId = refusalIncidentId(input.executionId);
     await store.claimIncident(incidentId, input.executionId);
@@ -162,53 +186,40 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
     };
   }
 
-  const reachable = kill.agents.filter((a) => !unreachable.some((u) => u.agentId === a.agentId));
+  const unreachableIds = new Set(unreachable.map((u) => u.agentId));
+  const reachable = kill.agents.filter((a) => !unreachableIds.has(a.agentId));
   // A dry run takes no lock: a real kill that starts while it runs must cut, never join a plan.
-  if (kill.dryRun) {
-    await store.putIncident({
-      incidentId: kill.incidentId,
-      executionName: input.executionName,
-      status: 'RUNNING',
-      mode: kill.mode,
-      agentIds: kill.agents.map((a) => a.agentId),
-      requestedAt,
-      reason: kill.reason,
-      actor,
-    });
-    await chain.flush();
-    return {
-      ...base(kill, input, requestedAt),
-      status: 'ACCEPTED',
-      targets: interleaveByAccount(
-        reachable.map((a) => ({ agentId: a.agentId, accountId: a.accountId, region: a.region })),
-      ),
-      joined: [],
-      rejection: null,
-      unreachable,
-    };
-  }
-  const locks = await mapLimit(reachable, PARALLEL, async (agent) => {
-    const request = {
-      incidentId: kill.incidentId,
-      mode: kill.mode,
-      at: deps.clock(),
-      ttlSeconds: LOCK_TTL_SECONDS,
-      executionId: input.executionId,
-    };
-    let lock = await store.acquireLock(agent.agentId, request);
-    if (lock.outcome === 'JOINED') {
-      // Join only a kill that is still running: one that failed or was stopped before releasing
-      // its lock must not leave the agent uncut until the lock expires.
-      const stopped = await stoppedExecution(deps, lock.holder.executionId);
-      if (stopped) {
-        lock = await store.acquireLock(agent.agentId, { ...request, takeOverFrom: lock.holder.incidentId });
-      }
+  // All at once, each agent on its own: its lock and then, unless it joins a kill already under
+  // way (which changes nothing here), its control flag and the deny on the roles it declares (the
+  // authority cut: one write that destroys nothing, made here because the kill role of each
+  // account is assumed already).
+  const cutAt = new Map<string, string>();
+  const cutter = kill.dryRun ? undefined : new EarlyCut(deps, chain, reached.clients, kill.mode);
+  const locks = await mapLimit(kill.dryRun ? [] : reachable, PARALLEL, async (agent) => {
+    // A kill wins over a restore: the agent's live restore (lambda/restore-shared/cancel.ts) is
+    // cancelled before its flag goes up, so an applying restore can never lower the flag after it.
+    // Beside the lock, not after it: it costs the cut no round trip.
+    const [lock] = await Promise.all([
+      lockAgent(deps, store, agent, kill, input.executionId),
+      cancelRestores(deps, chain, [agent.agentId], kill.incidentId),
+    ]);
+    if (lock.outcome !== 'JOINED') {
+      const [, at] = await Promise.all([
+        setFlag(store, chain, kill.mode, kill.incidentId, kill.reason, agent, deps),
+        cutter?.cut(agent),
+      ]);
+      if (at) cutAt.set(agent.agentId, at);
     }
     return lock;
   });
   const targets: KillTarget[] = [];
   const joined: PrepareOutput['joined'] = [];
-  reachable.forEach((agent, i) => {
+  if (kill.dryRun) {
+    for (const a of reachable) {
+      targets.push({ agentId: a.agentId, accountId: a.accountId, region: a.region, authorityCutAt: null });
+    }
+  }
+  (kill.dryRun ? [] : reachable).forEach((agent, i) => {
     const lock = locks[i] as (typeof locks)[number];
     if (lock.outcome === 'JOINED') {
       joined.push({ agentId: agent.agentId, incidentId: lock.holder.incidentId, mode: lock.holder.mode });
@@ -227,38 +238,184 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
         previousHolder: lock.outcome === 'RAISED' || lock.outcome === 'TAKEN_OVER' ? lock.holder : undefined,
       },
     });
-    targets.push({ agentId: agent.agentId, accountId: agent.accountId, region: agent.region });
+    targets.push({
+      agentId: agent.agentId,
+      accountId: agent.accountId,
+      region: agent.region,
+      authorityCutAt: cutAt.get(agent.agentId) ?? null,
+    });
   });
 
-  // A kill wins over a restore: cancel any pending or running restore of these agents before the
-  // flag goes up (lambda/restore-shared/cancel.ts). A dry run returned above.
-  await cancelRestores(
-    deps,
-    chain,
-    targets.map((t) => t.agentId),
-    kill.incidentId,
-  );
-  await setFlags(store, chain, kill.mode, kill.incidentId, kill.reason, targets, deps);
-
-  await store.putIncident({
-    incidentId: kill.incidentId,
-    executionName: input.executionName,
-    status: targets.length > 0 ? 'RUNNING' : 'JOINED',
-    mode: kill.mode,
-    agentIds: kill.agents.map((a) => a.agentId),
-    requestedAt,
-    reason: kill.reason,
-    actor,
-  });
+  // A fleet larger than one batch goes to the state table, a batch per child execution: neither
+  // this output nor any state's payload may pass 256 KB.
+  const ordered = interleaveByAccount(targets);
+  const perBatch = deps.env.directory.agentsPerBatch ?? DEFAULT_AGENTS_PER_BATCH;
+  const batched = ordered.length > perBatch ? splitBatches(ordered, perBatch) : undefined;
+  const lists = new BatchStore(deps.clients.controlPlane().dynamo, deps.env.tableName);
+  await Promise.all([
+    store.putIncident({
+      incidentId: kill.incidentId,
+      executionName: input.executionName,
+      status: targets.length > 0 ? 'RUNNING' : 'JOINED',
+      mode: kill.mode,
+      agentIds: kill.agents.map((a) => a.agentId),
+      requestedAt,
+      reason: kill.reason,
+      actor,
+    }),
+    batched ? lists.putBatches(kill.incidentId, batched) : undefined,
+    joined.length > MAX_LISTED_IN_OUTPUT ? lists.putList(kill.incidentId, 'joined', joined) : undefined,
+    unreachable.length > MAX_LISTED_IN_OUTPUT
+      ? lists.putList(kill.incidentId, 'unreachable', unreachable)
+      : undefined,
+    chain.flush(),
+  ]);
   await chain.flush();
   return {
     ...base(kill, input, requestedAt),
     status: targets.length === 0 && joined.length > 0 ? 'JOINED' : 'ACCEPTED',
-    targets: interleaveByAccount(targets),
-    joined,
+    targets: batched ? [] : ordered,
+    ...(batched ? { batches: batched.map((b, batch): BatchRef => ({ batch, agents: b.length })) } : {}),
+    targetCount: ordered.length,
+    joined: joined.slice(0, MAX_LISTED_IN_OUTPUT),
+    joinedCount: joined.length,
     rejection: null,
-    unreachable,
+    unreachable: unreachable.slice(0, MAX_LISTED_IN_OUTPUT),
+    unreachableCount: unreachable.length,
   };
+}
+
+/** Consecutive runs of `size` targets (the order Prepare chose: accounts interleaved). */
+function splitBatches(targets: readonly KillTarget[], size: number): KillTarget[][] {
+  const out: KillTarget[][] = [];
+  for (let i = 0; i < targets.length; i += size) out.push(targets.slice(i, i + size));
+  return out;
+}
+
+/**
+ * A child execution of a fleet kill asks for its batch: the agents Prepare wrote to the state
+ * table, with everything their branches need (their accounts, whether Prepare cut their roles).
+ */
+export async function loadBatch(input: LoadBatchInput, deps: HandlerDeps): Promise<LoadBatchOutput> {
+  const { incidentId, batch } = input.loadBatch;
+  const store = new BatchStore(deps.clients.controlPlane().dynamo, deps.env.tableName);
+  return { targets: await store.getBatch(incidentId, batch) };
+}
+
+/** The kill-prepare function's two jobs: prepare a kill, or hand a child execution its batch. */
+export function handle(input: PrepareInput | LoadBatchInput, deps: HandlerDeps) {
+  return 'loadBatch' in input ? loadBatch(input, deps) : run(input, deps);
+}
+
+/** Takes the agent's lock; joins a kill that still runs, takes over from one that died. */
+async function lockAgent(
+  deps: HandlerDeps,
+  store: ReturnType<typeof openStore>,
+  agent: AgentTarget,
+  kill: { incidentId: string; mode: KillMode },
+  executionId: string,
+) {
+  const request = {
+    incidentId: kill.incidentId,
+    mode: kill.mode,
+    at: deps.clock(),
+    ttlSeconds: LOCK_TTL_SECONDS,
+    executionId,
+  };
+  let lock = await store.acquireLock(agent.agentId, request);
+  if (lock.outcome === 'JOINED') {
+    // Join only a kill that is still running: one that failed or was stopped before releasing
+    // its lock must not leave the agent uncut until the lock expires.
+    const stopped = await stoppedExecution(deps, lock.holder.executionId);
+    if (stopped) {
+      lock = await store.acquireLock(agent.agentId, { ...request, takeOverFrom: lock.holder.incidentId });
+    }
+  }
+  return lock;
+}
+
+/**
+ * The authority cut of the roles an agent declares, made by Prepare: the mode's deny attached to
+ * each (it destroys nothing; the IAM branch still adds what the mode adds on top and cuts every
+ * role discovery finds). At most EARLY_CUT_PER_ACCOUNT roles per account, CUT_CONCURRENCY at a
+ * time; an agent left out (a refusal, too many roles in its account) is cut whole by its branch.
+ */
+class EarlyCut {
+  private readonly budget = new Map<string, number>();
+  private readonly running = new Map<string, number>();
+  private readonly waiting = new Map<string, (() => void)[]>();
+
+  constructor(
+    private readonly deps: HandlerDeps,
+    private readonly chain: AuditChain,
+    private readonly clients: ReadonlyMap<string, WorkloadClients>,
+    private readonly mode: KillMode,
+  ) {}
+
+  /** When the last declared role of the agent took the deny; undefined when one did not (or none was tried). */
+  async cut(agent: AgentTarget): Promise<string | undefined> {
+    const key = `${agent.accountId}/${agent.region}`;
+    const iam = this.clients.get(key)?.iam;
+    const left = this.budget.get(key) ?? EARLY_CUT_PER_ACCOUNT;
+    if (!iam || agent.roleArns.length === 0 || agent.roleArns.length > left) return undefined;
+    this.budget.set(key, left - agent.roleArns.length);
+    const policyArn = denyPolicyArn(agent.partition, agent.accountId, agent.region, agent.agentId, this.mode);
+    const times = await Promise.all(
+      agent.roleArns.map((roleArn) =>
+        this.limited(key, async () => {
+          try {
+            await attachModeDeny(iam, roleArn, policyArn);
+          } catch (e) {
+            this.deps.log.warn('early cut refused; the IAM branch cuts the role', {
+              agentId: agent.agentId,
+              roleArn,
+              error: errorName(e),
+            });
+            return undefined;
+          }
+          void this.chain.write('ResourceChanged', {
+            agentId: agent.agentId,
+            accountId: agent.accountId,
+            region: agent.region,
+            surface: 'iam',
+            mode: this.mode,
+            detail: { resource: roleArn, action: 'AttachRolePolicy', before: null, after: { policyArn } },
+          });
+          return this.deps.clock().toISOString();
+        }),
+      ),
+    );
+    if (times.some((t) => t === undefined)) return undefined;
+    const at = (times as string[]).sort().at(-1) as string;
+    void this.chain.write('AuthorityCut', {
+      agentId: agent.agentId,
+      accountId: agent.accountId,
+      region: agent.region,
+      surface: 'iam',
+      mode: this.mode,
+      detail: { at, changes: agent.roleArns.length, failures: 0, by: 'prepare' },
+    });
+    return at;
+  }
+
+  /** Runs `job` with at most CUT_CONCURRENCY jobs of the same account in flight. */
+  private async limited<T>(key: string, job: () => Promise<T>): Promise<T> {
+    if ((this.running.get(key) ?? 0) >= CUT_CONCURRENCY) {
+      // Wait for a slot: the job that frees it hands it over.
+      await new Promise<void>((resolve) =>
+        this.waiting.set(key, [...(this.waiting.get(key) ?? []), resolve]),
+      );
+    } else {
+      this.running.set(key, (this.running.get(key) ?? 0) + 1);
+    }
+    try {
+      return await job();
+    } finally {
+      const next = this.waiting.get(key)?.shift();
+      if (next) next();
+      else this.running.set(key, (this.running.get(key) ?? 1) - 1);
+    }
+  }
 }
 
 /**
@@ -288,12 +445,16 @@ async function stoppedExecution(
  * no such role, or a trust that does not admit the worker) makes an agent unreachable; a transient
  * error never blocks a kill, the branches retry it.
  */
-async function unreachableAgents(
+async function reachAccounts(
   deps: HandlerDeps,
   agents: readonly AgentTarget[],
   incidentId: string,
-): Promise<NonNullable<PrepareOutput['unreachable']>> {
+): Promise<{
+  unreachable: NonNullable<PrepareOutput['unreachable']>;
+  clients: ReadonlyMap<string, WorkloadClients>;
+}> {
   const refused = new Map<string, string>();
+  const clients = new Map<string, WorkloadClients>();
   const seen = new Set<string>();
   await Promise.all(
     agents.map(async (agent) => {
@@ -301,7 +462,7 @@ async function unreachableAgents(
       if (seen.has(key)) return;
       seen.add(key);
       try {
-        await assumeKillRole(deps, agent, incidentId);
+        clients.set(key, await assumeKillRole(deps, agent, incidentId));
       } catch (e) {
         if (isErrorNamed(e, 'AccessDenied')) {
           refused.set(
@@ -317,7 +478,7 @@ async function unreachableAgents(
       }
     }),
   );
-  return agents
+  const unreachable = agents
     .filter((a) => refused.has(`${a.accountId}/${a.region}`))
     .map((a) => ({
       agentId: a.agentId,
@@ -325,6 +486,7 @@ async function unreachableAgents(
       region: a.region,
       message: `agent ${a.agentId}: ${refused.get(`${a.accountId}/${a.region}`)}`,
     }));
+  return { unreachable, clients };
 }
 
 function base(
@@ -342,25 +504,30 @@ function base(
   };
 }
 
-async function setFlags(
+async function setFlag(
   store: ReturnType<typeof openStore>,
   chain: AuditChain,
   mode: NonNullable<PrepareOutput['mode']>,
   incidentId: string,
   reason: string,
-  targets: KillTarget[],
+  agent: { agentId: string },
   deps: HandlerDeps,
 ): Promise<void> {
-  await mapLimit(targets, PARALLEL, async (t) => {
-    const result = await store.raiseMode(t.agentId, { mode, incidentId, reason, at: deps.clock() });
-    void chain.write('ControlFlagSet', {
-      agentId: t.agentId,
-      mode,
-      detail: {
-        before: result.previous ?? { mode: 'normal' },
-        after: result.current,
-        changed: result.changed,
-      },
-    });
+  let result;
+  try {
+    result = await store.raiseMode(agent.agentId, { mode, incidentId, reason, at: deps.clock() });
+  } catch (e) {
+    // Another kill raised the flag higher since it was read (this agent then joins that kill).
+    if (!(e instanceof ModeWouldLoosenError)) throw e;
+    result = { previous: e.current, current: e.current, changed: false };
+  }
+  void chain.write('ControlFlagSet', {
+    agentId: agent.agentId,
+    mode,
+    detail: {
+      before: result.previous ?? { mode: 'normal' },
+      after: result.current,
+      changed: result.changed,
+    },
   });
 }

@@ -79,6 +79,7 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
   let authorityCutAt: string | undefined;
   try {
     const clients = await assumeKillRole(deps, agent, input.incidentId);
+    const precutAt = input.authorityCutAt ?? undefined;
     const ctx: SurfaceContext = {
       agent,
       incidentId: input.incidentId,
@@ -87,6 +88,7 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
       clock: deps.clock,
       sleep: deps.sleep,
       log: deps.log,
+      ...(precutAt ? { authorityCutAt: precutAt } : {}),
     };
     // Authority first: where the surface has a cut (a deny that destroys nothing), it goes on each
     // resource as soon as the resource is known: declared ones at once, discovered ones next.
@@ -95,8 +97,8 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
     if (surface.cut && !input.dryRun) {
       const cutNow = surface.cut.bind(surface);
       const known = surface.known?.(ctx) ?? [];
-      // The cut is in force on every resource when its last write lands: the declared ones',
-      // unless discovery found more.
+      // The cut is in force on every resource when its last write lands: the declared ones' (made
+      // by Prepare already, when it says so), unless discovery found more.
       let earlyAt = deps.clock();
       const [early, discovered] = await Promise.all([
         cutNow(ctx, input.mode, known).then((r) => {
@@ -110,7 +112,7 @@ export async function run(input: SurfaceTaskInput, deps: HandlerDeps): Promise<S
       const late = await cutNow(ctx, input.mode, more);
       cutResult = mergeContain(early, late);
       ids = discovered;
-      authorityCutAt = (more.length > 0 ? deps.clock() : earlyAt).toISOString();
+      authorityCutAt = more.length > 0 ? deps.clock().toISOString() : (precutAt ?? earlyAt.toISOString());
       void chain.write('SurfaceDiscovered', { ...common, detail: { resources: ids } });
       void chain.write('AuthorityCut', {
         ...common,

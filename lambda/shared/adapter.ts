@@ -1,6 +1,6 @@
 import { createClientFactory } from './clients';
 import { type HandlerDeps, jsonLog, randomHex, realSleep } from './deps';
-import { ENV, EnvironmentError, readHandlerEnv } from './env';
+import { bundledDirectory, EnvironmentError, readHandlerEnv } from './env';
 
 export type HandlerLogic<I, O> = (input: I, deps: HandlerDeps) => Promise<O>;
 
@@ -15,9 +15,9 @@ export function lambdaHandler<I, O>(name: string, logic: HandlerLogic<I, O>): (e
       const region = process.env.AWS_REGION;
       if (!region) throw new EnvironmentError('environment variable AWS_REGION is not set');
       deps = {
-        // Written out in full so that the bundler's `define` can replace it: deployed functions
-        // carry the directory compiled in, not in their (4 KB) environment.
-        env: readHandlerEnv({ ...process.env, [ENV.directory]: process.env.BACKSTOP_DIRECTORY }),
+        // The fleet directory is a file of the bundle (lib/constructs/kill-path.ts), read here, on
+        // the first invocation: never in the environment (4 KB) nor at import time.
+        env: readHandlerEnv(process.env, bundledDirectory(__dirname, process.env)),
         clients: createClientFactory({ region }),
         clock: () => new Date(),
         sleep: realSleep,

@@ -58,9 +58,9 @@ export interface ClientFactory {
 export interface ClientFactoryOptions {
   /** Region of the control plane clients. */
   readonly region: string;
-  /** Attempts per AWS call, first one included. @default 8 */
+  /** Attempts per AWS call, first one included. @default DEFAULT_MAX_ATTEMPTS (10) */
   readonly maxAttempts?: number;
-  /** Cap of one backoff delay in milliseconds. @default 20000 */
+  /** Cap of one backoff delay in milliseconds. @default DEFAULT_MAX_BACKOFF_MS (1000) */
   readonly maxBackoffMs?: number;
   /** Base of the exponential backoff in milliseconds. @default 100 */
   readonly baseBackoffMs?: number;
@@ -78,6 +78,17 @@ export function fullJitterBackoff(baseMs: number, capMs: number, random: () => n
   return (attempt: number): number => Math.floor(random() * Math.min(capMs, baseMs * 2 ** attempt));
 }
 
+/** Attempts per call, the first included. */
+export const DEFAULT_MAX_ATTEMPTS = 10;
+export const DEFAULT_BASE_BACKOFF_MS = 100;
+/**
+ * Longest pause before a retry. AWS's control plane quotas are token buckets with a burst (IAM
+ * writes 10, Lambda 15, EC2's ModifyNetworkInterfaceAttribute 100): a bucket left alone for under a
+ * second keeps what it refilled, so a throttled call that waits longer only delays itself, and the
+ * last calls of a kill (the ones that end it) waited longest.
+ */
+export const DEFAULT_MAX_BACKOFF_MS = 1000;
+
 /** Workload client sets kept per container (one per assumed session). */
 const MAX_WORKLOAD_SESSIONS = 16;
 
@@ -86,8 +97,11 @@ const MAX_WORKLOAD_SESSIONS = 16;
  * (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), never from code.
  */
 export function createClientFactory(options: ClientFactoryOptions): ClientFactory {
-  const maxAttempts = options.maxAttempts ?? 8;
-  const backoff = fullJitterBackoff(options.baseBackoffMs ?? 100, options.maxBackoffMs ?? 20_000);
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const backoff = fullJitterBackoff(
+    options.baseBackoffMs ?? DEFAULT_BASE_BACKOFF_MS,
+    options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+  );
   // One strategy (and so one retry quota) per client: a throttled service must not use up the
   // retries of every other client the handler holds.
   const base = () => ({ retryStrategy: new ConfiguredRetryStrategy(maxAttempts, backoff), maxAttempts });
@@ -123,15 +137,17 @@ export function createClientFactory(options: ClientFactoryOptions): ClientFactor
       let clients = workloads.get(key);
       if (!clients) {
         const cfg = () => ({ ...base(), region, credentials });
-        clients = {
-          iam: plug(new IAMClient(cfg())),
-          lambda: plug(new LambdaClient(cfg())),
-          events: plug(new EventBridgeClient(cfg())),
-          scheduler: plug(new SchedulerClient(cfg())),
-          ec2: plug(new EC2Client(cfg())),
-          sfn: plug(new SFNClient(cfg())),
-          tagging: plug(new ResourceGroupsTaggingAPIClient(cfg())),
-        };
+        // Built on first use: a handler invocation needs one or two of the seven (the surface it
+        // cuts), and building an SDK client costs a few milliseconds of CPU.
+        clients = lazyClients({
+          iam: () => plug(new IAMClient(cfg())),
+          lambda: () => plug(new LambdaClient(cfg())),
+          events: () => plug(new EventBridgeClient(cfg())),
+          scheduler: () => plug(new SchedulerClient(cfg())),
+          ec2: () => plug(new EC2Client(cfg())),
+          sfn: () => plug(new SFNClient(cfg())),
+          tagging: () => plug(new ResourceGroupsTaggingAPIClient(cfg())),
+        });
         // Each kill assumes a fresh session, so a warm container would otherwise keep every
         // session's clients forever: keep the most recent few.
         if (workloads.size >= MAX_WORKLOAD_SESSIONS)
@@ -141,4 +157,20 @@ export function createClientFactory(options: ClientFactoryOptions): ClientFactor
       return clients;
     },
   };
+}
+
+/** An object whose every property is built by its factory on first read, then kept. */
+function lazyClients<T extends object>(factories: { readonly [K in keyof T]: () => T[K] }): T {
+  const built: Partial<T> = {};
+  const out = {} as T;
+  for (const key of Object.keys(factories) as (keyof T)[]) {
+    Object.defineProperty(out, key, {
+      enumerable: true,
+      get: () => {
+        if (!(key in built)) built[key] = factories[key]();
+        return built[key] as T[typeof key];
+      },
+    });
+  }
+  return out;
 }

@@ -134,7 +134,7 @@ export const KILL_PERMISSIONS: Readonly<Record<SurfaceName, readonly KillPermiss
   network: [
     cut('ec2:ModifyNetworkInterfaceAttribute', 'network-interface', ['agent-tag']),
     cut('ec2:ModifyNetworkInterfaceAttribute', 'isolation-group'),
-    ...read('function', 'lambda:GetFunctionConfiguration'),
+    ...read('function', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration'),
     ...read(
       '*',
       'ec2:DescribeNetworkInterfaces',

@@ -17,6 +17,11 @@ export interface KillTarget {
   readonly agentId: string;
   readonly accountId: string;
   readonly region: string;
+  /**
+   * When Prepare attached the mode's deny to every role the agent declares (ISO 8601), or null:
+   * the IAM branch then does the whole cut itself. Always present, so the Map can pass it on.
+   */
+  readonly authorityCutAt: string | null;
 }
 
 export interface PrepareOutput {
@@ -27,13 +32,43 @@ export interface PrepareOutput {
   readonly dryRun: boolean;
   readonly requestedAt: string;
   readonly status: 'ACCEPTED' | 'REJECTED' | 'JOINED';
-  /** Agents this execution cuts. Empty when rejected or when every agent joined another kill. */
+  /**
+   * Agents this execution cuts, when they fit one batch (the execution's own per-agent Map takes
+   * them). Empty when rejected, when every agent joined another kill, or in a fleet kill of more
+   * agents than a batch holds: then `batches` names them.
+   */
   readonly targets: KillTarget[];
-  /** Agents already being killed by another incident at the same or a stricter mode. */
+  /**
+   * A fleet kill: one entry per batch, each cut by a child execution; the agents of each batch
+   * are in the state table (BatchStore). @default - none: `targets` holds every agent
+   */
+  readonly batches?: BatchRef[];
+  /** Agents this execution cuts, in `targets` or in `batches`. @default targets.length */
+  readonly targetCount?: number;
+  /** Agents already being killed by another incident at the same or a stricter mode (at most 100 listed). */
   readonly joined: { agentId: string; incidentId: string; mode: string }[];
+  /** All of them, when more than `joined` lists (the state table keeps the rest). @default joined.length */
+  readonly joinedCount?: number;
   readonly rejection: { code: string; message: string } | null;
-  /** Agents whose account refused the kill role (missing stack or broken trust): not cut at all. */
+  /** Agents whose account refused the kill role (missing stack or broken trust): not cut at all (at most 100 listed). */
   readonly unreachable?: { agentId: string; accountId: string; region: string; message: string }[];
+  /** All of them, when more than `unreachable` lists. @default unreachable.length */
+  readonly unreachableCount?: number;
+}
+
+/** One batch of a fleet kill, as the distributed Map hands it to its child execution. */
+export interface BatchRef {
+  readonly batch: number;
+  readonly agents: number;
+}
+
+/** What a child execution of a fleet kill asks Prepare's function for: its batch's agents. */
+export interface LoadBatchInput {
+  readonly loadBatch: { readonly incidentId: string; readonly batch: number };
+}
+
+export interface LoadBatchOutput {
+  readonly targets: KillTarget[];
 }
 
 /** Input of one surface branch for one agent. */
@@ -45,6 +80,8 @@ export interface SurfaceTaskInput {
   readonly requestedAt: string;
   readonly agentId: string;
   readonly surface: SurfaceName;
+  /** See {@link KillTarget.authorityCutAt}. @default null */
+  readonly authorityCutAt?: string | null;
 }
 
 export interface SurfaceOutcome {
@@ -75,7 +112,8 @@ export interface VerifyInput {
   readonly requestedAt: string;
   readonly agentId: string;
   readonly contain: SurfaceOutcome[];
-  readonly verify: { attempt: number; recut: SurfaceName[] };
+  /** The previous read-back (VerifyOutput) or, before the first, `{ attempt: 0, recut: [] }`. */
+  readonly verify: { attempt: number; recut: SurfaceName[]; surfaces?: SurfaceVerification[] };
 }
 
 export interface SurfaceVerification {

@@ -3,9 +3,22 @@ import { findAgent, hasWorkload } from './env';
 import { type AgentTarget, type Directory, isKillMode, KILL_MODES, type KillMode } from './types';
 
 export const MAX_REASON_LENGTH = 1024;
-export const MAX_AGENTS_PER_KILL = 1000;
+/**
+ * Agents one request may name. Past a batch (killPath.agentsPerBatch) they are cut by child
+ * executions; 10,000 short ids keep the execution input far under Step Functions' 256 KB.
+ */
+export const MAX_AGENTS_PER_KILL = 10_000;
+const ACCOUNT_ID = /^\d{12}$/;
 const INCIDENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,54}$/;
-const ALLOWED_FIELDS = new Set(['agentId', 'agentIds', 'mode', 'reason', 'incidentId', 'dryRun']);
+const ALLOWED_FIELDS = new Set([
+  'agentId',
+  'agentIds',
+  'accountId',
+  'mode',
+  'reason',
+  'incidentId',
+  'dryRun',
+]);
 
 export type RejectionCode =
   'INVALID_REQUEST' | 'UNKNOWN_AGENT' | 'NO_KILL_ROLE' | 'WOULD_LOOSEN' | 'INCIDENT_EXISTS';
@@ -66,8 +79,23 @@ export function validateKillRequest(
   }
 
   let agentIds: string[] = [];
-  if (req.agentId !== undefined && req.agentIds !== undefined) {
-    problems.push('agentId and agentIds: give one or the other, not both');
+  const named = ['agentId', 'agentIds', 'accountId'].filter((k) => req[k] !== undefined);
+  if (named.length > 1) {
+    problems.push(`${named.join(' and ')}: give one of agentId, agentIds or accountId, not several`);
+  } else if (req.accountId !== undefined) {
+    // Every agent of one account, in every region the directory has it.
+    if (typeof req.accountId !== 'string' || !ACCOUNT_ID.test(req.accountId)) {
+      problems.push('accountId: must be a 12-digit AWS account id (every agent of that account is killed)');
+    } else {
+      agentIds = directory.agents.filter((a) => a.accountId === req.accountId).map((a) => a.agentId);
+      if (agentIds.length === 0) {
+        problems.push(`accountId: no agent of account ${req.accountId as string} is in backstop.config.json`);
+      } else if (agentIds.length > MAX_AGENTS_PER_KILL) {
+        problems.push(
+          `accountId: account ${req.accountId as string} has ${agentIds.length} agents, at most ${MAX_AGENTS_PER_KILL} per kill (kill them with agentIds, in parts)`,
+        );
+      }
+    }
   } else if (req.agentId !== undefined) {
     if (typeof req.agentId !== 'string' || req.agentId.trim() === '') {
       problems.push('agentId: must be a non-empty string');
@@ -78,10 +106,12 @@ export function validateKillRequest(
     } else if (req.agentIds.some((a) => typeof a !== 'string' || a.trim() === '')) {
       problems.push('agentIds: every entry must be a non-empty string');
     } else if (req.agentIds.length > MAX_AGENTS_PER_KILL) {
-      problems.push(`agentIds: at most ${MAX_AGENTS_PER_KILL} agents per kill`);
+      problems.push(
+        `agentIds: ${req.agentIds.length} agents, at most ${MAX_AGENTS_PER_KILL} per kill (or give accountId for every agent of an account)`,
+      );
     } else agentIds = [...new Set(req.agentIds as string[])];
   } else {
-    problems.push('agentId: missing (name the agent to kill, or give agentIds)');
+    problems.push('agentId: missing (name the agent to kill, or give agentIds, or accountId)');
   }
 
   if (req.mode === undefined) problems.push(`mode: missing (one of ${KILL_MODES.join(', ')})`);
@@ -116,7 +146,7 @@ export function validateKillRequest(
   }
   if (unknownAgents.length > 0) {
     return reject('UNKNOWN_AGENT', [
-      `unknown agent(s) ${unknownAgents.join(', ')}: not in backstop.config.json (known: ${directory.agents
+      `unknown agent(s) ${listSome(unknownAgents)}: not in backstop.config.json (known: ${directory.agents
         .map((a) => a.agentId)
         .slice(0, 20)
         .join(', ')})`,
@@ -126,10 +156,12 @@ export function validateKillRequest(
   if (roleless.length > 0) {
     return reject(
       'NO_KILL_ROLE',
-      roleless.map(
-        (a) =>
-          `agent ${a.agentId}: account ${a.accountId} region ${a.region} has no Backstop kill role (deploy its WorkloadAccountStack)`,
-      ),
+      roleless
+        .slice(0, 20)
+        .map(
+          (a) =>
+            `agent ${a.agentId}: account ${a.accountId} region ${a.region} has no Backstop kill role (deploy its WorkloadAccountStack)`,
+        ),
     );
   }
   return {
@@ -142,4 +174,9 @@ export function validateKillRequest(
       dryRun: req.dryRun === true,
     },
   };
+}
+
+/** The first 20 entries, and how many more: a 10,000-agent request must not make a 10,000-id message. */
+function listSome(ids: readonly string[]): string {
+  return ids.length > 20 ? `${ids.slice(0, 20).join(', ')} and ${ids.length - 20} more` : ids.join(', ');
 }

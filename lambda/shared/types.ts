@@ -60,6 +60,11 @@ export interface Directory {
   readonly agents: readonly AgentTarget[];
   /** IAM path under which agent roles live, in addition to the `backstop:agent` tag. @default '/' (tag only) */
   readonly agentRolePath?: string;
+  /**
+   * Agents per child execution of a fleet kill: a kill of more runs them through a distributed Map.
+   * @default 100 (the config's killPath.agentsPerBatch)
+   */
+  readonly agentsPerBatch?: number;
 }
 
 /** Settings every control plane handler reads from its environment (see lambda/shared/env.ts). */

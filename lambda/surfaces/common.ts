@@ -20,8 +20,8 @@ import type {
 
 /**
  * Helpers every surface shares: pagination, bounded concurrency, tag discovery, the result
- * accumulators and the per-resource runners of each phase. Nothing here calls AWS except
- * `taggedArns`: every other AWS call stays in the surface that makes it.
+ * accumulators, the per-invocation read cache and the per-resource runners of each phase. Nothing
+ * here calls AWS except `agentTaggedArns`: every other AWS call stays in the surface that makes it.
  */
 
 /**
@@ -98,23 +98,86 @@ export function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return sa.size === sb.size && [...sa].every((x) => sb.has(x));
 }
 
+/** The Tagging API's resource types (`ResourceTypeFilters`) the surfaces ask for, as ARN kinds. */
+const TAGGING_TYPES: Readonly<Record<string, ResourceKind>> = {
+  'lambda:function': 'lambda-function',
+  'lambda:event-source-mapping': 'event-source-mapping',
+  sqs: 'sqs-queue',
+  'states:stateMachine': 'state-machine',
+  'events:rule': 'event-rule',
+  'ec2:network-interface': 'network-interface',
+};
+
+const taggedByContext = new WeakMap<SurfaceContext, Promise<string[]>>();
+
+/**
+ * Every resource tagged for the agent in its account and region, whatever its type: one
+ * paginated GetResources per invocation, shared by every surface and phase that asks (a surface
+ * that needs functions, queues and mappings makes one call, not three).
+ */
+export function agentTaggedArns(ctx: SurfaceContext): Promise<string[]> {
+  let found = taggedByContext.get(ctx);
+  if (!found) {
+    found = paginate(async (token) => {
+      const out = await ctx.clients.tagging.send(
+        new GetResourcesCommand({
+          TagFilters: [{ Key: AGENT_TAG, Values: [ctx.agent.agentId] }],
+          PaginationToken: token,
+          ResourcesPerPage: 100,
+        }),
+      );
+      return {
+        items: (out.ResourceTagMappingList ?? []).map((m) => m.ResourceARN ?? ''),
+        next: out.PaginationToken,
+      };
+    }).then((arns) => unique(arns.filter((arn) => arn !== '')));
+    taggedByContext.set(ctx, found);
+    // A failed lookup is not remembered: the next phase asks again.
+    found.catch(() => taggedByContext.delete(ctx));
+  }
+  return found;
+}
+
 /** ARNs of the agent's resources of the given Tagging API types (`lambda:function`, `sqs`, ...). */
 export async function taggedArns(ctx: SurfaceContext, resourceTypes: readonly string[]): Promise<string[]> {
-  const arns = await paginate(async (token) => {
-    const out = await ctx.clients.tagging.send(
-      new GetResourcesCommand({
-        TagFilters: [{ Key: AGENT_TAG, Values: [ctx.agent.agentId] }],
-        ResourceTypeFilters: [...resourceTypes],
-        PaginationToken: token,
-        ResourcesPerPage: 100,
-      }),
-    );
-    return {
-      items: (out.ResourceTagMappingList ?? []).map((m) => m.ResourceARN ?? ''),
-      next: out.PaginationToken,
-    };
-  });
-  return unique(arns.filter((arn) => arn !== ''));
+  const kinds = new Set(
+    resourceTypes.map((t) => {
+      const kind = TAGGING_TYPES[t];
+      if (!kind) throw new Error(`taggedArns: resource type ${t} is not one the surfaces use`);
+      return kind;
+    }),
+  );
+  return (await agentTaggedArns(ctx)).filter((arn) => kinds.has(resourceKind(arn)));
+}
+
+/**
+ * What a surface read of each resource in this invocation, so that a later phase of the same
+ * invocation does not read it again (contain after snapshot, a re-cut after a read-back). A value
+ * is taken once: the phase that acts on it reads afresh the next time. The read-back always reads.
+ */
+export class ReadCache<S> {
+  private readonly byContext = new WeakMap<SurfaceContext, Map<string, S>>();
+
+  set(ctx: SurfaceContext, id: string, state: S): void {
+    let map = this.byContext.get(ctx);
+    if (!map) {
+      map = new Map();
+      this.byContext.set(ctx, map);
+    }
+    map.set(id, state);
+  }
+
+  get(ctx: SurfaceContext, id: string): S | undefined {
+    return this.byContext.get(ctx)?.get(id);
+  }
+
+  /** The value read in this invocation, if any, forgotten once taken. */
+  take(ctx: SurfaceContext, id: string): S | undefined {
+    const map = this.byContext.get(ctx);
+    const value = map?.get(id);
+    map?.delete(id);
+    return value;
+  }
 }
 
 /** The agent's declared ARNs of one kind. */

@@ -1,9 +1,10 @@
 import {
+  type EventSourceMappingConfiguration,
   GetEventSourceMappingCommand,
   ListEventSourceMappingsCommand,
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
-import { eventSourceMappingUuid, resourceKind } from '../shared/arn';
+import { eventSourceMappingUuid, resourceKind, unqualifiedFunctionArn } from '../shared/arn';
 import { isNotFound } from '../shared/aws-errors';
 import {
   agentFunctionArns,
@@ -15,6 +16,7 @@ import {
   mismatch,
   paginate,
   planEach,
+  ReadCache,
   type ReadError,
   restoreEach,
   snapshotEach,
@@ -54,43 +56,75 @@ async function getMapping(ctx: SurfaceContext, uuid: string) {
   return ctx.clients.lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }));
 }
 
-/** Mappings of every function of the agent, plus mappings tagged for it or declared by ARN. */
+/**
+ * Every mapping this invocation listed or read, as Lambda returned it: discovery lists them with
+ * their whole configuration, so the snapshot and contain need not read them one by one again.
+ */
+const lastRead = new ReadCache<EventSourceMappingConfiguration>();
+
+async function listMappings(ctx: SurfaceContext, functionName: string): Promise<string[]> {
+  try {
+    const mappings = await paginate(async (token) => {
+      const out = await ctx.clients.lambda.send(
+        new ListEventSourceMappingsCommand({ FunctionName: functionName, Marker: token }),
+      );
+      return { items: out.EventSourceMappings, next: out.NextMarker };
+    });
+    for (const m of mappings) if (m.UUID) lastRead.set(ctx, m.UUID, m);
+    return mappings.map((m) => m.UUID ?? '');
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+}
+
+/**
+ * Mappings of every function of the agent, plus mappings tagged for it or declared by ARN. The
+ * declared functions are listed at once, while the tag lookup runs; functions found only by tag
+ * are listed when it answers.
+ */
 async function discover(ctx: SurfaceContext): Promise<string[]> {
-  const functions = await agentFunctionArns(ctx);
   // A mapping on an alias or version is listed only under that qualified ARN: ask for those as declared too.
-  const names = unique([...functions, ...declared(ctx, 'lambda-function')]);
-  const perFunction = await mapLimit(names, CONCURRENCY, async (functionName) => {
-    try {
-      return await paginate(async (token) => {
-        const out = await ctx.clients.lambda.send(
-          new ListEventSourceMappingsCommand({ FunctionName: functionName, Marker: token }),
-        );
-        return { items: (out.EventSourceMappings ?? []).map((m) => m.UUID ?? ''), next: out.NextMarker };
-      });
-    } catch (e) {
-      if (isNotFound(e)) return [];
-      throw e;
-    }
-  });
-  const tagged = await taggedArns(ctx, ['lambda:event-source-mapping']);
+  const declaredNames = unique([
+    ...declared(ctx, 'lambda-function').map(unqualifiedFunctionArn),
+    ...declared(ctx, 'lambda-function'),
+  ]);
+  const [fromDeclared, tagged] = await Promise.all([
+    mapLimit(declaredNames, CONCURRENCY, (name) => listMappings(ctx, name)),
+    taggedArns(ctx, ['lambda:function', 'lambda:event-source-mapping']),
+  ]);
+  const listed = new Set(declaredNames);
+  const more = (await agentFunctionArns(ctx)).filter((name) => !listed.has(name));
+  const fromTagged = await mapLimit(more, CONCURRENCY, (name) => listMappings(ctx, name));
   const byArn = [
     ...declared(ctx, 'event-source-mapping'),
     ...tagged.filter((a) => resourceKind(a) === 'event-source-mapping'),
   ];
-  return unique([...perFunction.flat(), ...byArn.map(eventSourceMappingUuid)].filter((u) => u !== ''));
+  return unique(
+    [...fromDeclared.flat(), ...fromTagged.flat(), ...byArn.map(eventSourceMappingUuid)].filter(
+      (u) => u !== '',
+    ),
+  );
+}
+
+function snapshotOf(uuid: string, m: EventSourceMappingConfiguration): EventSourceMappingSnapshot {
+  return {
+    uuid,
+    state: m.State ?? 'Unknown',
+    ...(m.EventSourceArn ? { eventSourceArn: m.EventSourceArn } : {}),
+    ...(m.FunctionArn ? { functionArn: m.FunctionArn } : {}),
+    ...(m.EventSourceMappingArn ? { eventSourceMappingArn: m.EventSourceMappingArn } : {}),
+  };
 }
 
 const snapshot: Surface<EventSourceMappingSnapshot>['snapshot'] = async (ctx, ids) =>
   snapshotEach(ids, CONCURRENCY, {
     read: async (uuid): Promise<EventSourceMappingSnapshot> => {
+      const listed = lastRead.get(ctx, uuid);
+      if (listed) return snapshotOf(uuid, listed);
       const m = await getMapping(ctx, uuid);
-      return {
-        uuid,
-        state: m.State ?? 'Unknown',
-        ...(m.EventSourceArn ? { eventSourceArn: m.EventSourceArn } : {}),
-        ...(m.FunctionArn ? { functionArn: m.FunctionArn } : {}),
-        ...(m.EventSourceMappingArn ? { eventSourceMappingArn: m.EventSourceMappingArn } : {}),
-      };
+      lastRead.set(ctx, uuid, m);
+      return snapshotOf(uuid, m);
     },
     unread: (uuid, err) => ({ uuid, state: 'Unknown', readError: err }),
     gone: (uuid) => ctx.log.warn('event source mapping does not exist: nothing to cut', { uuid }),
@@ -103,8 +137,9 @@ const contain: Surface<EventSourceMappingSnapshot>['contain'] = async (ctx, _mod
   // mapping is mid-transition: Enabling, Updating, Creating) is a failure; verify re-cuts it.
   const names = { resource: uuidOf, action: 'UpdateEventSourceMapping' };
   return containEach(snap, CONCURRENCY, names, async (s, out) => {
-    // Disabling a mapping loses nothing, so even one whose snapshot failed is cut.
-    const current = (await getMapping(ctx, s.uuid)).State ?? 'Unknown';
+    // Disabling a mapping loses nothing, so even one whose snapshot failed is cut. Its state as
+    // this invocation last read it (discovery, or the read-back that found it drifted), else now.
+    const current = (lastRead.take(ctx, s.uuid) ?? (await getMapping(ctx, s.uuid))).State ?? 'Unknown';
     if (!RUNNING.has(current)) return; // Disabled, Disabling or Deleting: nothing left to cut
     const answer = await ctx.clients.lambda.send(
       new UpdateEventSourceMappingCommand({ UUID: s.uuid, Enabled: false }),
@@ -143,7 +178,9 @@ const plan: Surface<EventSourceMappingSnapshot>['plan'] = (_ctx, _mode, snap) =>
 const verify: Surface<EventSourceMappingSnapshot>['verify'] = async (ctx, _mode, snap) => {
   const names = { resource: uuidOf, action: 'GetEventSourceMapping' };
   return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
-    const current = (await getMapping(ctx, s.uuid)).State ?? 'Unknown';
+    const read = await getMapping(ctx, s.uuid);
+    lastRead.set(ctx, s.uuid, read);
+    const current = read.State ?? 'Unknown';
     if (current === 'Disabled' || current === 'Deleting') return;
     const found = mismatch(s.uuid, { state: 'Disabled' }, { state: current });
     if (current === 'Disabling') out.pending.push(found);

@@ -19,6 +19,7 @@ import {
   mismatch,
   paginate,
   planEach,
+  ReadCache,
   type ReadError,
   readError,
   restoreEach,
@@ -64,6 +65,9 @@ async function eventBusNames(ctx: SurfaceContext): Promise<string[]> {
   });
   return unique(buses.map((b) => b.Name ?? '').filter((n) => n !== ''));
 }
+
+/** Each rule's state and manager as this invocation last read them (snapshot, or a read-back). */
+const lastRead = new ReadCache<Pick<Rule, 'State' | 'ManagedBy'>>();
 
 async function discover(ctx: SurfaceContext): Promise<string[]> {
   const { partition, region, accountId } = ctx.agent;
@@ -131,6 +135,7 @@ const snapshot: Surface<EventRuleSnapshot>['snapshot'] = async (ctx, ids) => {
     if (bus?.rules) {
       const rule = bus.rules.get(w.name);
       if (rule) {
+        lastRead.set(ctx, w.arn, rule);
         snaps.push({ id: w.arn, state: fromRule(w.arn, rule, w) });
       } else {
         ctx.log.warn('rule does not exist: nothing to cut', { ruleArn: w.arn });
@@ -167,8 +172,9 @@ const contain: Surface<EventRuleSnapshot>['contain'] = async (ctx, _mode, snap) 
       return;
     }
     // Disabling loses nothing (the definition stays): a rule whose snapshot failed is cut as well.
+    // Its state as this invocation last read it (the snapshot, or the read-back), else now.
     try {
-      const current = await currentState(ctx, s);
+      const current = lastRead.take(ctx, s.arn) ?? (await currentState(ctx, s));
       if (current.ManagedBy) {
         out.skipped.push({ resource: s.arn, reason: managedReason(current.ManagedBy) });
         return;
@@ -208,6 +214,7 @@ const verify: Surface<EventRuleSnapshot>['verify'] = async (ctx, _mode, snap) =>
   return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
     if (s.managedBy) return; // reported as skipped by contain: not expected to be disabled
     const current = await currentState(ctx, s);
+    lastRead.set(ctx, s.arn, current);
     if (current.ManagedBy || current.State === 'DISABLED') return;
     out.drifted.push(mismatch(s.arn, { state: 'DISABLED' }, { state: current.State }));
   });

@@ -1,4 +1,9 @@
-import { DescribeExecutionCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  type ExecutionListItem,
+  ListExecutionsCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { parseExecutionArn } from '../shared/arn';
 import { isErrorNamed, isNotFound } from '../shared/aws-errors';
 import {
@@ -10,6 +15,7 @@ import {
   mismatch,
   paginate,
   planEach,
+  ReadCache,
   type ReadError,
   snapshotEach,
   unique,
@@ -45,6 +51,11 @@ export function killCause(ctx: SurfaceContext): string {
   return `Stopped by the Backstop kill of agent ${ctx.agent.agentId} (incident ${ctx.incidentId}) at ${ctx.killStartedAt.toISOString()}`;
 }
 
+/** Each execution as this invocation last listed or read it: its status, start and name. */
+const lastRead = new ReadCache<
+  Partial<Pick<ExecutionListItem, 'status' | 'startDate' | 'name' | 'stateMachineArn'>>
+>();
+
 async function discover(ctx: SurfaceContext): Promise<string[]> {
   const machines = await agentStateMachineArns(ctx);
   const running = await mapLimit(machines, CONCURRENCY, async (stateMachineArn) => {
@@ -53,6 +64,7 @@ async function discover(ctx: SurfaceContext): Promise<string[]> {
         const out = await ctx.clients.sfn.send(
           new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', nextToken: token }),
         );
+        for (const e of out.executions ?? []) if (e.executionArn) lastRead.set(ctx, e.executionArn, e);
         return { items: out.executions?.map((e) => e.executionArn ?? ''), next: out.nextToken };
       });
     } catch (e) {
@@ -78,7 +90,9 @@ async function describe(ctx: SurfaceContext, executionArn: string) {
 const snapshot: Surface<ExecutionSnapshot>['snapshot'] = async (ctx, ids) =>
   snapshotEach(ids, CONCURRENCY, {
     read: async (executionArn): Promise<ExecutionSnapshot> => {
-      const d = await describe(ctx, executionArn);
+      // Listed moments ago with everything the snapshot keeps; read one by one otherwise.
+      const d = lastRead.get(ctx, executionArn) ?? (await describe(ctx, executionArn));
+      lastRead.set(ctx, executionArn, d);
       return {
         executionArn,
         stateMachineArn: d.stateMachineArn ?? parseExecutionArn(executionArn).stateMachineArn,
@@ -99,7 +113,8 @@ const contain: Surface<ExecutionSnapshot>['contain'] = async (ctx, _mode, snap) 
   const names = { resource: executionArnOf, action: 'StopExecution' };
   return containEach(snap, CONCURRENCY, names, async (s, out) => {
     if (!ACTIVE.has(s.status)) return; // it had ended before the kill
-    const current = (await describe(ctx, s.executionArn)).status ?? 'UNKNOWN';
+    const current =
+      (lastRead.take(ctx, s.executionArn) ?? (await describe(ctx, s.executionArn))).status ?? 'UNKNOWN';
     if (!ACTIVE.has(current)) return;
     const stopped = await ctx.clients.sfn.send(
       new StopExecutionCommand({ executionArn: s.executionArn, error: KILLED_ERROR, cause: killCause(ctx) }),
@@ -134,7 +149,9 @@ const plan: Surface<ExecutionSnapshot>['plan'] = (_ctx, _mode, snap) =>
 const verify: Surface<ExecutionSnapshot>['verify'] = async (ctx, _mode, snap) => {
   const names = { resource: executionArnOf, action: 'DescribeExecution' };
   return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
-    const current = (await describe(ctx, s.executionArn)).status ?? 'UNKNOWN';
+    const read = await describe(ctx, s.executionArn);
+    lastRead.set(ctx, s.executionArn, read);
+    const current = read.status ?? 'UNKNOWN';
     if (!ACTIVE.has(current)) return;
     out.drifted.push(mismatch(s.executionArn, { status: 'not RUNNING' }, { status: current }));
   });

@@ -7,6 +7,7 @@ import {
   GetPolicyVersionCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
+  type IAMClient,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
@@ -46,6 +47,7 @@ import {
   mergeContain,
   mismatch,
   paginate,
+  ReadCache,
   type ReadError,
   readError,
   snapshotEach,
@@ -203,6 +205,67 @@ async function getRole(ctx: SurfaceContext, roleName: string): Promise<Role> {
   return out.Role;
 }
 
+/** A role's GetRole, read once per phase of an invocation: the cut reads it to set the boundary, the snapshot keeps it. */
+const roleReads = new ReadCache<Promise<Role>>();
+
+function readRole(ctx: SurfaceContext, roleName: string): Promise<Role> {
+  let read = roleReads.get(ctx, roleName);
+  if (!read) {
+    read = getRole(ctx, roleName);
+    roleReads.set(ctx, roleName, read);
+    read.catch(() => {
+      roleReads.take(ctx, roleName);
+    });
+  }
+  return read;
+}
+
+/** A role's own policies as read in this invocation: attached managed, inline names, inline documents read so far. */
+interface RolePolicies {
+  readonly attached: AttachedPolicy[];
+  readonly inlineNames: string[];
+  readonly documents: ReadonlyMap<string, string>;
+}
+
+/**
+ * The policies of each role this invocation read, by role name: the snapshot reads them while the
+ * cut goes on (nothing the cut does changes them but the deny it attaches, which the snapshot
+ * leaves out), and contain dismantles from them instead of listing again. Verify puts what it
+ * reads here too, for the re-cut that follows it.
+ */
+const policyReads = new ReadCache<Promise<RolePolicies>>();
+
+/** Lists a role's policies (both lists at once) and, when asked, reads every inline document. */
+async function loadPolicies(
+  ctx: SurfaceContext,
+  roleName: string,
+  withDocuments: (name: string) => boolean,
+): Promise<RolePolicies> {
+  const [attached, inlineNames] = await Promise.all([
+    listAttached(ctx, roleName),
+    listInlineNames(ctx, roleName),
+  ]);
+  const documents = new Map<string, string>();
+  await Promise.all(
+    inlineNames
+      .filter(withDocuments)
+      .map(async (name) => documents.set(name, await getInline(ctx, roleName, name))),
+  );
+  return { attached, inlineNames, documents };
+}
+
+function readPolicies(ctx: SurfaceContext, roleName: string): Promise<RolePolicies> {
+  let read = policyReads.get(ctx, roleName);
+  if (!read) {
+    read = loadPolicies(ctx, roleName, () => true);
+    policyReads.set(ctx, roleName, read);
+    read.catch(() => {
+      policyReads.take(ctx, roleName);
+    });
+  }
+  return read;
+}
+
 /**
  * The documents of managed policies as they are in force (the default version), read once per
  * policy per call of a phase: every role of an agent shares the same deny policy and boundary.
@@ -276,9 +339,17 @@ async function write(run: () => Promise<unknown>): Promise<boolean> {
 }
 
 async function attachPolicy(ctx: SurfaceContext, out: Records, roleArn: string, policyArn: string) {
-  const { roleName } = parseRoleArn(roleArn);
-  await ctx.clients.iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn }));
+  await attachModeDeny(ctx.clients.iam, roleArn, policyArn);
   out.changes.push(change(roleArn, 'AttachRolePolicy', null, { policyArn }));
+}
+
+/**
+ * Attaches one of Backstop's deny policies to a role: the authority cut, a write that destroys
+ * nothing. Prepare makes it too, on the roles an agent declares, before the branches start.
+ */
+export async function attachModeDeny(iam: IAMClient, roleArn: string, policyArn: string): Promise<void> {
+  const { roleName } = parseRoleArn(roleArn);
+  await iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn }));
 }
 
 /** Detaches a managed policy, recorded with `before`; one already detached is not recorded. */
@@ -308,7 +379,7 @@ async function setKillBoundary(ctx: SurfaceContext, out: ContainResult, roleArn:
   const boundary = killBoundary(ctx);
   let current: string | null;
   try {
-    current = (await getRole(ctx, roleName)).PermissionsBoundary?.PermissionsBoundaryArn ?? null;
+    current = (await readRole(ctx, roleName)).PermissionsBoundary?.PermissionsBoundaryArn ?? null;
   } catch (e) {
     if (isNotFound(e)) {
       out.skipped.push({ resource: roleArn, reason: 'the role no longer exists' });
@@ -346,11 +417,23 @@ const AT_QUOTA = 'the role is at its managed-policy quota';
  * refuses it for a reason that is not about the role itself (the quota, a missing policy), or in
  * full_stop, the kill boundary goes on as well.
  */
-async function cutRole(ctx: SurfaceContext, mode: KillMode, roleArn: string, out: ContainResult) {
+async function cutRole(
+  ctx: SurfaceContext,
+  mode: KillMode,
+  roleArn: string,
+  out: ContainResult,
+  attached: boolean,
+) {
   const deny = modeDeny(ctx, mode);
+  const { roleName } = parseRoleArn(roleArn);
+  // The deny is the first call sent for the role. Its boundary (which a full_stop replaces) and its
+  // own policies are read while it goes on: nothing here waits for a read it does not need.
+  const attaching = attached ? Promise.resolve() : attachPolicy(ctx, out, roleArn, deny);
+  if (mode === 'full_stop') void readRole(ctx, roleName).catch(() => undefined);
+  void readPolicies(ctx, roleName).catch(() => undefined);
   let fallback: string | undefined;
   try {
-    await attachPolicy(ctx, out, roleArn, deny);
+    await attaching;
   } catch (e) {
     if (isErrorNamed(e, 'LimitExceeded')) {
       fallback = AT_QUOTA;
@@ -378,14 +461,27 @@ async function cutRole(ctx: SurfaceContext, mode: KillMode, roleArn: string, out
   }
 }
 
-const cut: NonNullable<Surface<RoleSnapshot>['cut']> = async (ctx, mode, ids) =>
-  forEachResource(
+/**
+ * The deny goes on every role as its first write. Prepare attaches it to the declared roles
+ * already (`ctx.authorityCutAt`, recorded in its own audit chain); the branch then only adds what
+ * the mode adds on top (the kill boundary of full_stop).
+ */
+/** The mode each invocation cut for: the snapshot leaves out the deny Prepare attached for it. */
+const cutModes = new WeakMap<SurfaceContext, KillMode>();
+
+const cut: NonNullable<Surface<RoleSnapshot>['cut']> = async (ctx, mode, ids) => {
+  cutModes.set(ctx, mode);
+  const precut = ctx.authorityCutAt
+    ? new Set(ctx.agent.roleArns.map((a) => parseRoleArn(a).roleName))
+    : undefined;
+  return forEachResource(
     ids,
     ROLE_CONCURRENCY,
     emptyContain,
     (id) => id,
-    (id, out) => cutRole(ctx, mode, id, out),
+    (id, out) => cutRole(ctx, mode, id, out, precut?.has(parseRoleArn(id).roleName) ?? false),
   );
+};
 
 const snapshot: Surface<RoleSnapshot>['snapshot'] = async (ctx, ids, cutResult) => {
   // The boundary a cut replaced is the role's pre-kill boundary, not the kill boundary it reads now.
@@ -394,6 +490,14 @@ const snapshot: Surface<RoleSnapshot>['snapshot'] = async (ctx, ids, cutResult) 
   // re-attaches those from a snapshot anyway).
   const replaced = new Map<string, string | null>();
   const added = new Map<string, Set<string>>();
+  // Prepare attached the mode's deny to the declared roles: not theirs before the kill either.
+  const mode = cutModes.get(ctx);
+  if (ctx.authorityCutAt && mode) {
+    for (const arn of ctx.agent.roleArns) {
+      const name = parseRoleArn(arn).roleName;
+      added.set(name, (added.get(name) ?? new Set()).add(modeDeny(ctx, mode)));
+    }
+  }
   for (const c of cutResult?.changes ?? []) {
     const name = parseRoleArn(c.resource).roleName;
     if (c.action === 'PutRolePermissionsBoundary') {
@@ -405,7 +509,7 @@ const snapshot: Surface<RoleSnapshot>['snapshot'] = async (ctx, ids, cutResult) 
   return snapshotEach(ids, ROLE_CONCURRENCY, {
     read: async (id): Promise<RoleSnapshot> => {
       const { roleName, path } = parseRoleArn(id);
-      const role = await getRole(ctx, roleName);
+      const role = await readRole(ctx, roleName);
       const current = role.PermissionsBoundary?.PermissionsBoundaryArn;
       const before = replaced.has(roleName) ? replaced.get(roleName) : current;
       const base = {
@@ -417,14 +521,12 @@ const snapshot: Surface<RoleSnapshot>['snapshot'] = async (ctx, ids, cutResult) 
       };
       try {
         const cutAdded = added.get(roleName);
-        const attachedPolicies = (await listAttached(ctx, roleName)).filter(
-          (p) => !cutAdded?.has(p.policyArn),
-        );
-        const names = await listInlineNames(ctx, roleName);
-        const inlinePolicies: InlinePolicy[] = [];
-        for (const policyName of names) {
-          inlinePolicies.push({ policyName, document: await getInline(ctx, roleName, policyName) });
-        }
+        const read = await readPolicies(ctx, roleName);
+        const attachedPolicies = read.attached.filter((p) => !cutAdded?.has(p.policyArn));
+        const inlinePolicies: InlinePolicy[] = read.inlineNames.map((policyName) => ({
+          policyName,
+          document: read.documents.get(policyName) ?? '',
+        }));
         return { ...base, attachedPolicies, inlinePolicies };
       } catch (e) {
         return { ...base, attachedPolicies: [], inlinePolicies: [], readError: readError(e) };
@@ -531,27 +633,30 @@ async function containRole(
     out.failures.push(unreadFailure(role.roleArn, role.readError, 'policies not removed'));
     return;
   }
-  let attached: AttachedPolicy[];
-  let inline: string[];
+  // What the role holds now: as this invocation read it (the snapshot's reads, made once the cut
+  // was under way, or the read-back before a re-cut), else listed now. A policy put on between
+  // that read and the kill boundary is found by the read-back and removed by its re-cut.
+  let current: RolePolicies;
   try {
-    attached = await listAttached(ctx, role.roleName);
-    inline = await listInlineNames(ctx, role.roleName);
+    current = await (policyReads.take(ctx, role.roleName) ?? loadPolicies(ctx, role.roleName, () => false));
   } catch (e) {
     if (isNotFound(e)) out.skipped.push({ resource: role.roleArn, reason: 'the role no longer exists' });
     else out.failures.push(toFailure(role.roleArn, 'ListAttachedRolePolicies', e));
     return;
   }
-  for (const policy of attached.filter((p) => !isBackstopPolicyArn(p.policyArn))) {
+  const detaching = current.attached
+    .filter((p) => !isBackstopPolicyArn(p.policyArn))
+    .map(async (policy) => {
+      try {
+        await detachPolicy(ctx, out, role.roleArn, policy);
+      } catch (e) {
+        out.failures.push(toFailure(role.roleArn, `DetachRolePolicy ${policy.policyArn}`, e));
+      }
+    });
+  const deleting = current.inlineNames.map(async (policyName) => {
     try {
-      await detachPolicy(ctx, out, role.roleArn, policy);
-    } catch (e) {
-      out.failures.push(toFailure(role.roleArn, `DetachRolePolicy ${policy.policyArn}`, e));
-    }
-  }
-  for (const policyName of inline) {
-    try {
-      const document = await getInline(ctx, role.roleName, policyName);
-      if (isBackstopInline(policyName, document, ctx.clock())) continue; // a restore's session deny stays
+      const document = current.documents.get(policyName) ?? (await getInline(ctx, role.roleName, policyName));
+      if (isBackstopInline(policyName, document, ctx.clock())) return; // a restore's session deny stays
       if (!role.inlinePolicies.some((p) => p.policyName === policyName && p.document === document)) {
         // Put there after the snapshot: its content is in this change record, verbatim.
         ctx.log.warn('inline policy not in the snapshot: recorded in the change before deletion', {
@@ -563,7 +668,8 @@ async function containRole(
     } catch (e) {
       if (!isNotFound(e)) out.failures.push(toFailure(role.roleArn, `DeleteRolePolicy ${policyName}`, e));
     }
-  }
+  });
+  await Promise.all([...detaching, ...deleting]);
 }
 
 /** Runs `fn` for each role of the snapshot, ROLE_CONCURRENCY at a time (see `forEachResource`). */
@@ -595,10 +701,17 @@ const contain: Surface<RoleSnapshot>['contain'] = async (ctx, mode, snap) => {
 interface RoleInForce {
   readonly boundary: string | undefined;
   readonly attached: AttachedPolicy[];
+  /** Inline policy names (full_stop only), with the documents of Backstop-named ones. */
+  readonly policies?: RolePolicies;
   /** The policy whose default version holds a statement covering the mode, if any. */
   readonly coveredBy: string | undefined;
 }
 
+/**
+ * Reads what is in force on a role, every read at once: its boundary, its attached policies and,
+ * in full_stop, its inline policy names (and the documents of those under a Backstop name, which
+ * are judged by content). What it read is kept for a re-cut that follows the read-back.
+ */
 async function readInForce(
   ctx: SurfaceContext,
   mode: KillMode,
@@ -608,9 +721,21 @@ async function readInForce(
 ): Promise<RoleInForce | undefined> {
   let boundary: string | undefined;
   let attached: AttachedPolicy[];
+  let policies: RolePolicies | undefined;
   try {
-    boundary = (await getRole(ctx, role.roleName)).PermissionsBoundary?.PermissionsBoundaryArn;
-    attached = await listAttached(ctx, role.roleName);
+    const [roleNow, listed] = await Promise.all([
+      getRole(ctx, role.roleName),
+      mode === 'full_stop'
+        ? loadPolicies(ctx, role.roleName, (name) => BACKSTOP_INLINE_POLICY_NAMES.includes(name))
+        : listAttached(ctx, role.roleName).then((a) => ({ attached: a })),
+    ]);
+    roleReads.set(ctx, role.roleName, Promise.resolve(roleNow));
+    boundary = roleNow.PermissionsBoundary?.PermissionsBoundaryArn;
+    attached = listed.attached;
+    if ('inlineNames' in listed) {
+      policies = listed;
+      policyReads.set(ctx, role.roleName, Promise.resolve(listed));
+    }
   } catch (e) {
     if (isNotFound(e)) return undefined; // the role is gone: it has no authority left
     out.failures.push(toFailure(role.roleArn, 'GetRole', e));
@@ -633,7 +758,7 @@ async function readInForce(
       if (!isNotFound(e)) out.failures.push(toFailure(role.roleArn, `GetPolicyVersion ${arn}`, e));
     }
   }
-  return { boundary, attached, coveredBy };
+  return { boundary, attached, coveredBy, ...(policies ? { policies } : {}) };
 }
 
 async function verifyRole(
@@ -658,29 +783,17 @@ async function verifyRole(
       },
     );
   }
-  if (mode !== 'full_stop') return;
+  if (mode !== 'full_stop' || !found.policies) return;
 
   if (found.boundary !== killBoundary(ctx)) {
     drift({ permissionsBoundary: killBoundary(ctx) }, { permissionsBoundary: found.boundary ?? null });
   }
   const managedLeft = found.attached.filter((p) => !isBackstopPolicyArn(p.policyArn)).map((p) => p.policyArn);
-  let inlineLeft: string[];
-  try {
-    const names = await listInlineNames(ctx, role.roleName);
-    inlineLeft = [];
-    for (const name of names) {
-      if (
-        BACKSTOP_INLINE_POLICY_NAMES.includes(name) &&
-        isBackstopInline(name, await getInline(ctx, role.roleName, name), ctx.clock())
-      )
-        continue;
-      inlineLeft.push(name);
-    }
-  } catch (e) {
-    if (isNotFound(e)) return;
-    out.failures.push(toFailure(role.roleArn, 'ListRolePolicies', e));
-    return;
-  }
+  const documents = found.policies.documents;
+  const inlineLeft = found.policies.inlineNames.filter((name) => {
+    const document = documents.get(name);
+    return !(document !== undefined && isBackstopInline(name, document, ctx.clock()));
+  });
   if (managedLeft.length === 0 && inlineLeft.length === 0) return;
   if (role.readError) {
     out.failures.push(unreadFailure(role.roleArn, role.readError, 'policies not removed'));
@@ -692,6 +805,11 @@ async function verifyRole(
 
 const verify: Surface<RoleSnapshot>['verify'] = async (ctx, mode, snap) => {
   const read = policyReader(ctx);
+  // The documents every role is judged by are read while the roles are: the mode's deny and, in
+  // full_stop, the kill boundary (their default versions; a failed read is tried again per role).
+  for (const arn of mode === 'full_stop' ? [killBoundary(ctx), modeDeny(ctx, mode)] : [modeDeny(ctx, mode)]) {
+    read(arn).catch(() => undefined);
+  }
   return forEachRole(snap, emptyVerify, (role, out) => verifyRole(ctx, mode, role, read, out));
 };
 

@@ -1,11 +1,13 @@
 import {
   DeleteFunctionConcurrencyCommand,
+  GetFunctionCommand,
   GetFunctionConcurrencyCommand,
   PutFunctionConcurrencyCommand,
 } from '@aws-sdk/client-lambda';
 import {
   agentFunctionArns,
   change,
+  ReadCache,
   containEach,
   mismatch,
   planEach,
@@ -37,18 +39,34 @@ export interface FunctionConcurrencySnapshot {
 
 /** Lambda's control plane allows 15 requests/s per account, shared with event source mapping calls. */
 const CONCURRENCY = 5;
+/** GetFunction is outside that quota: reads go there, as many at once as the writes allow anyway. */
+const READ_CONCURRENCY = 10;
+
+/**
+ * The reserved concurrency of a function, read with GetFunction: it answers it outside Lambda's
+ * 15 requests/s control plane quota (which GetFunctionConcurrency draws on), so the kill's reads
+ * leave that quota to the writes. Restore keeps GetFunctionConcurrency (it is not on a kill's clock).
+ */
+async function reservedNow(ctx: SurfaceContext, functionArn: string): Promise<number | null> {
+  const out = await ctx.clients.lambda.send(new GetFunctionCommand({ FunctionName: functionArn }));
+  return out.Concurrency?.ReservedConcurrentExecutions ?? null;
+}
 
 async function reserved(ctx: SurfaceContext, functionArn: string): Promise<number | null> {
   const out = await ctx.clients.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: functionArn }));
   return out.ReservedConcurrentExecutions ?? null;
 }
 
+/** The value each function had when this invocation read it (snapshot, or a read-back before a re-cut). */
+const lastRead = new ReadCache<number | null>();
+
 const snapshot: Surface<FunctionConcurrencySnapshot>['snapshot'] = async (ctx, ids) =>
-  snapshotEach(ids, CONCURRENCY, {
-    read: async (functionArn) => ({
-      functionArn,
-      reservedConcurrentExecutions: await reserved(ctx, functionArn),
-    }),
+  snapshotEach(ids, READ_CONCURRENCY, {
+    read: async (functionArn) => {
+      const value = await reservedNow(ctx, functionArn);
+      lastRead.set(ctx, functionArn, value);
+      return { functionArn, reservedConcurrentExecutions: value };
+    },
     unread: (functionArn, err) => ({ functionArn, reservedConcurrentExecutions: null, readError: err }),
     gone: (functionArn) => ctx.log.warn('function does not exist: nothing to cut', { functionArn }),
   });
@@ -62,7 +80,10 @@ const contain: Surface<FunctionConcurrencySnapshot>['contain'] = async (ctx, _mo
     gone: 'the function no longer exists',
   };
   return containEach(snap, CONCURRENCY, names, async (s, out) => {
-    const current = await reserved(ctx, s.functionArn);
+    // Read moments ago by this invocation (the snapshot, or the read-back that found it drifted);
+    // otherwise read now. Verify proves the value either way.
+    const cached = lastRead.take(ctx, s.functionArn);
+    const current = cached !== undefined ? cached : await reservedNow(ctx, s.functionArn);
     if (current === 0) return;
     await ctx.clients.lambda.send(
       new PutFunctionConcurrencyCommand({ FunctionName: s.functionArn, ReservedConcurrentExecutions: 0 }),
@@ -98,9 +119,10 @@ const plan: Surface<FunctionConcurrencySnapshot>['plan'] = (_ctx, _mode, snap) =
   });
 
 const verify: Surface<FunctionConcurrencySnapshot>['verify'] = async (ctx, _mode, snap) => {
-  const names = { resource: functionArnOf, action: 'GetFunctionConcurrency' };
-  return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
-    const current = await reserved(ctx, s.functionArn);
+  const names = { resource: functionArnOf, action: 'GetFunction' };
+  return verifyEach(snap, READ_CONCURRENCY, names, async (s, out) => {
+    const current = await reservedNow(ctx, s.functionArn);
+    lastRead.set(ctx, s.functionArn, current);
     if (current === 0) return;
     out.drifted.push(
       mismatch(s.functionArn, { reservedConcurrentExecutions: 0 }, { reservedConcurrentExecutions: current }),

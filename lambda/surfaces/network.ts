@@ -4,10 +4,14 @@ import {
   ModifyNetworkInterfaceAttributeCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
-import { GetFunctionConfigurationCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { isArn, networkInterfaceId, parseArn, resourceKind } from '../shared/arn';
+import {
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { isArn, networkInterfaceArn, networkInterfaceId, parseArn, resourceKind } from '../shared/arn';
 import { isNotFound, toFailure } from '../shared/aws-errors';
-import { ISOLATION_TAG } from '../shared/naming';
+import { AGENT_TAG, ISOLATION_TAG } from '../shared/naming';
 import {
   agentFunctionArns,
   change,
@@ -17,11 +21,11 @@ import {
   mismatch,
   paginate,
   planEach,
+  ReadCache,
   type ReadError,
   restoreEach,
   sameSet,
   snapshotEach,
-  taggedArns,
   unique,
   unreadFailure,
   unreadState,
@@ -81,6 +85,8 @@ export interface IsolationGroups {
 
 /** EC2's ModifyNetworkInterfaceAttribute bucket refills at 5/s; Lambda's control plane at 15/s. */
 const CONCURRENCY = 4;
+/** Reads (EC2 Describe*, Lambda GetFunction) are outside those quotas. */
+const READ_CONCURRENCY = 10;
 
 function resourceOf(s: NetworkSnapshot): string {
   return s.kind === 'function' ? s.functionArn : s.networkInterfaceArn;
@@ -106,25 +112,102 @@ export function requesterManagedOwner(
   return { owner, how: 'isolate through the service that owns it' };
 }
 
-async function discover(ctx: SurfaceContext): Promise<string[]> {
-  const [taggedEnis, functions] = await Promise.all([
-    taggedArns(ctx, ['ec2:network-interface']),
-    agentFunctionArns(ctx),
-  ]);
-  const inVpc = await mapLimit(functions, CONCURRENCY, async (functionArn) => {
-    try {
-      const cfg = await ctx.clients.lambda.send(
-        new GetFunctionConfigurationCommand({ FunctionName: functionArn }),
-      );
-      return (cfg.VpcConfig?.SubnetIds?.length ?? 0) > 0 ? functionArn : undefined;
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+/** What this invocation read of each interface (by ARN) and function (VpcConfig), for the next phase. */
+const eniRead = new ReadCache<NetworkInterface>();
+const functionRead = new ReadCache<FunctionVpc>();
+
+/** A function's VpcConfig as the snapshot keeps it. */
+type FunctionVpc = Omit<FunctionNetworkSnapshot, 'kind' | 'functionArn' | 'readError'>;
+
+function vpcOf(
+  vpc:
+    | { VpcId?: string; SubnetIds?: string[]; SecurityGroupIds?: string[]; Ipv6AllowedForDualStack?: boolean }
+    | undefined,
+): FunctionVpc {
+  const v = vpc ?? {};
+  return {
+    vpcId: v.VpcId ?? '',
+    subnetIds: v.SubnetIds ?? [],
+    securityGroupIds: v.SecurityGroupIds ?? [],
+    ...(v.Ipv6AllowedForDualStack !== undefined
+      ? { ipv6AllowedForDualStack: v.Ipv6AllowedForDualStack }
+      : {}),
+  };
+}
+
+/**
+ * A function's VpcConfig, read with GetFunction: outside Lambda's 15 requests/s control plane
+ * quota, which GetFunctionConfiguration draws on (the kill leaves it to the writes).
+ */
+async function functionVpcNow(ctx: SurfaceContext, functionArn: string): Promise<FunctionVpc> {
+  const out = await ctx.clients.lambda.send(new GetFunctionCommand({ FunctionName: functionArn }));
+  const vpc = vpcOf(out.Configuration?.VpcConfig);
+  functionRead.set(ctx, functionArn, vpc);
+  return vpc;
+}
+
+const isolationLookups = new WeakMap<SurfaceContext, Map<string, Promise<IsolationGroups | Error>>>();
+
+/**
+ * The isolation groups of a VPC, looked up once per invocation: discovery starts the lookup as
+ * soon as it knows a VPC, so contain finds it answered.
+ */
+function isolationOf(ctx: SurfaceContext, vpcId: string): Promise<IsolationGroups | Error> {
+  let byVpc = isolationLookups.get(ctx);
+  if (!byVpc) {
+    byVpc = new Map();
+    isolationLookups.set(ctx, byVpc);
+  }
+  let found = byVpc.get(vpcId);
+  if (!found) {
+    found = findIsolationGroups(ctx, vpcId).catch((e: unknown) =>
+      e instanceof Error ? e : new Error(String(e)),
+    );
+    byVpc.set(vpcId, found);
+  }
+  return found;
+}
+
+/** Interfaces tagged for the agent, described in one call (EC2 filters by tag; its reads are not throttled). */
+async function taggedInterfaces(ctx: SurfaceContext): Promise<NetworkInterface[]> {
+  return paginate(async (token) => {
+    const out = await ctx.clients.ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: [{ Name: `tag:${AGENT_TAG}`, Values: [ctx.agent.agentId] }],
+        NextToken: token,
+      }),
+    );
+    return { items: out.NetworkInterfaces, next: out.NextToken };
   });
+}
+
+async function discover(ctx: SurfaceContext): Promise<string[]> {
+  const { partition, region, accountId } = ctx.agent;
+  const remember = (eni: NetworkInterface): string => {
+    const arn = networkInterfaceArn(partition, region, accountId, eni.NetworkInterfaceId ?? '');
+    eniRead.set(ctx, arn, eni);
+    if (eni.VpcId) void isolationOf(ctx, eni.VpcId);
+    return arn;
+  };
+  const [tagged, inVpc] = await Promise.all([
+    taggedInterfaces(ctx).then((enis) => enis.map(remember)),
+    agentFunctionArns(ctx).then((functions) =>
+      mapLimit(functions, READ_CONCURRENCY, async (functionArn) => {
+        try {
+          const vpc = await functionVpcNow(ctx, functionArn);
+          if (vpc.subnetIds.length === 0) return undefined;
+          if (vpc.vpcId) void isolationOf(ctx, vpc.vpcId);
+          return functionArn;
+        } catch (e) {
+          if (isNotFound(e)) return undefined;
+          throw e;
+        }
+      }),
+    ),
+  ]);
   return unique([
     ...declared(ctx, 'network-interface'),
-    ...taggedEnis.filter((a) => resourceKind(a) === 'network-interface'),
+    ...tagged,
     ...inVpc.filter((a): a is string => a !== undefined),
   ]);
 }
@@ -153,8 +236,10 @@ function eniIds(arn: string) {
 
 async function snapshotEni(ctx: SurfaceContext, arn: string): Promise<NetworkInterfaceSnapshot | undefined> {
   const ids = eniIds(arn);
-  const eni = await describeEni(ctx, ids.networkInterfaceId);
+  const eni = eniRead.get(ctx, arn) ?? (await describeEni(ctx, ids.networkInterfaceId));
   if (!eni) return undefined;
+  eniRead.set(ctx, arn, eni);
+  if (eni.VpcId) void isolationOf(ctx, eni.VpcId);
   return {
     ...ids,
     vpcId: eni.VpcId ?? '',
@@ -183,7 +268,9 @@ async function functionVpc(ctx: SurfaceContext, functionArn: string) {
 }
 
 async function snapshotFunction(ctx: SurfaceContext, functionArn: string): Promise<FunctionNetworkSnapshot> {
-  return { kind: 'function', functionArn, ...(await functionVpc(ctx, functionArn)) };
+  const vpc = functionRead.get(ctx, functionArn) ?? (await functionVpcNow(ctx, functionArn));
+  if (vpc.vpcId) void isolationOf(ctx, vpc.vpcId);
+  return { kind: 'function', functionArn, ...vpc };
 }
 
 /** The snapshot of a resource whose state could not be read: where it was, no one knows. */
@@ -202,7 +289,7 @@ function unreadSnapshot(id: string, err: ReadError): NetworkSnapshot {
 }
 
 const snapshot: Surface<NetworkSnapshot>['snapshot'] = async (ctx, ids) =>
-  snapshotEach(ids, CONCURRENCY, {
+  snapshotEach(ids, READ_CONCURRENCY, {
     read: (id) => (resourceKind(id) === 'lambda-function' ? snapshotFunction(ctx, id) : snapshotEni(ctx, id)),
     unread: unreadSnapshot,
     gone: (id) => ctx.log.warn('resource does not exist: nothing to isolate', { id }),
@@ -251,17 +338,7 @@ async function isolationByVpc(
   snap: readonly ResourceSnapshot<NetworkSnapshot>[],
 ): Promise<Map<string, IsolationGroups | Error>> {
   const vpcs = unique(snap.map((s) => s.state.vpcId).filter((v) => v !== ''));
-  const found = await mapLimit(
-    vpcs,
-    CONCURRENCY,
-    async (vpcId): Promise<[string, IsolationGroups | Error]> => {
-      try {
-        return [vpcId, await findIsolationGroups(ctx, vpcId)];
-      } catch (e) {
-        return [vpcId, e instanceof Error ? e : new Error(String(e))];
-      }
-    },
-  );
+  const found = await Promise.all(vpcs.map(async (vpcId) => [vpcId, await isolationOf(ctx, vpcId)] as const));
   return new Map(found);
 }
 
@@ -325,7 +402,8 @@ async function containEni(
   }
   const iso = groupsFor(lookup, s.networkInterfaceArn, s.vpcId, 'ModifyNetworkInterfaceAttribute', out);
   if (!iso) return;
-  const eni = await describeEni(ctx, s.networkInterfaceId);
+  // As this invocation last read it (discovery, the snapshot, or the read-back), else now.
+  const eni = eniRead.take(ctx, s.networkInterfaceArn) ?? (await describeEni(ctx, s.networkInterfaceId));
   if (!eni) return;
   const current = groupsOf(eni).map((g) => g.groupId);
   if (sameSet(current, [iso.closed])) return;
@@ -372,7 +450,7 @@ async function containFunction(
   }
   const iso = groupsFor(lookup, s.functionArn, s.vpcId, 'UpdateFunctionConfiguration', out);
   if (!iso) return;
-  const current = await functionVpc(ctx, s.functionArn);
+  const current = functionRead.take(ctx, s.functionArn) ?? (await functionVpcNow(ctx, s.functionArn));
   if (current.subnetIds.length > 0 && sameSet(current.securityGroupIds, [iso.closed])) return;
   // A function taken out of its VPC since the snapshot goes back into the snapshot's subnets, closed.
   const subnetIds = current.subnetIds.length > 0 ? current.subnetIds : s.subnetIds;
@@ -463,23 +541,23 @@ const plan: Surface<NetworkSnapshot>['plan'] = (_ctx, _mode, snap) => {
 };
 
 const verify: Surface<NetworkSnapshot>['verify'] = async (ctx, _mode, snap) => {
-  const lookup = await isolationByVpc(ctx, snap);
+  // The groups are looked up while the resources are read, not before.
+  const lookup = isolationByVpc(ctx, snap);
   const names = {
     resource: resourceOf,
-    action: (s: NetworkSnapshot) =>
-      s.kind === 'function' ? 'GetFunctionConfiguration' : 'DescribeNetworkInterfaces',
+    action: (s: NetworkSnapshot) => (s.kind === 'function' ? 'GetFunction' : 'DescribeNetworkInterfaces'),
   };
-  return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
+  return verifyEach(snap, READ_CONCURRENCY, names, async (s, out) => {
     const resource = resourceOf(s);
     if (s.readError) {
       out.failures.push(unreadFailure(resource, s.readError));
       return;
     }
     if (s.kind === 'network-interface' && s.requesterManaged) return; // skipped by contain, with its reason
-    const iso = groupsFor(lookup, resource, s.vpcId, 'DescribeSecurityGroups', out);
-    if (!iso) return;
     if (s.kind === 'function') {
-      const current = await functionVpc(ctx, s.functionArn);
+      const current = await functionVpcNow(ctx, s.functionArn);
+      const iso = groupsFor(await lookup, resource, s.vpcId, 'DescribeSecurityGroups', out);
+      if (!iso) return;
       if (current.subnetIds.length > 0 && sameSet(current.securityGroupIds, [iso.closed])) return;
       out.drifted.push(
         mismatch(
@@ -490,7 +568,9 @@ const verify: Surface<NetworkSnapshot>['verify'] = async (ctx, _mode, snap) => {
       );
     } else {
       const eni = await describeEni(ctx, s.networkInterfaceId);
-      if (!eni) return;
+      const iso = groupsFor(await lookup, resource, s.vpcId, 'DescribeSecurityGroups', out);
+      if (!iso || !eni) return;
+      eniRead.set(ctx, s.networkInterfaceArn, eni);
       const current = groupsOf(eni).map((g) => g.groupId);
       if (sameSet(current, [iso.closed])) return;
       out.drifted.push(mismatch(resource, { groups: [iso.closed] }, { groups: current }));

@@ -22,6 +22,7 @@ import {
   mismatch,
   paginate,
   planEach,
+  ReadCache,
   type ReadError,
   restoreEach,
   snapshotEach,
@@ -141,34 +142,55 @@ async function sendUpdate(
   }
 }
 
-async function discover(ctx: SurfaceContext): Promise<string[]> {
-  const targets = new Set([...ctx.agent.resourceArns, ...(await agentTargetArns(ctx))]);
-  const groups = (
-    await paginate(async (token) => {
-      const out = await ctx.clients.scheduler.send(new ListScheduleGroupsCommand({ NextToken: token }));
-      return { items: out.ScheduleGroups, next: out.NextToken };
-    })
-  ).filter((g) => g.Name && g.State !== 'DELETING');
-  const found = await mapLimit(groups, CONCURRENCY, async (group) => {
-    let tagged = false;
-    // The default group cannot carry tags; every other group may be tagged for the agent as a whole.
-    if (group.Name !== DEFAULT_GROUP && group.Arn) {
-      const out = await ctx.clients.scheduler.send(
-        new ListTagsForResourceCommand({ ResourceArn: group.Arn }),
-      );
-      tagged = (out.Tags ?? []).some((t) => t.Key === AGENT_TAG && t.Value === ctx.agent.agentId);
-    }
-    const schedules = await paginate(async (token) => {
+/** The schedules of one group that drive the agent: all of a group tagged for it, else by target. */
+async function schedulesOf(
+  ctx: SurfaceContext,
+  group: { Name?: string; Arn?: string },
+  targets: Promise<ReadonlySet<string>>,
+): Promise<string[]> {
+  // The default group cannot carry tags; every other group may be tagged for the agent as a whole.
+  const tagged = (async () => {
+    if (group.Name === DEFAULT_GROUP || !group.Arn) return false;
+    const out = await ctx.clients.scheduler.send(new ListTagsForResourceCommand({ ResourceArn: group.Arn }));
+    return (out.Tags ?? []).some((t) => t.Key === AGENT_TAG && t.Value === ctx.agent.agentId);
+  })();
+  const [isTagged, schedules, wanted] = await Promise.all([
+    tagged,
+    paginate(async (token) => {
       const out = await ctx.clients.scheduler.send(
         new ListSchedulesCommand({ GroupName: group.Name, NextToken: token }),
       );
       return { items: out.Schedules, next: out.NextToken };
-    });
-    return schedules
-      .filter((s) => s.Arn && (tagged || (s.Target?.Arn !== undefined && targets.has(s.Target.Arn))))
-      .map((s) => s.Arn ?? '');
-  });
-  return unique([...declared(ctx, 'schedule'), ...found.flat()]);
+    }),
+    targets,
+  ]);
+  return schedules
+    .filter((s) => s.Arn && (isTagged || (s.Target?.Arn !== undefined && wanted.has(s.Target.Arn))))
+    .map((s) => s.Arn ?? '');
+}
+
+/**
+ * Every schedule group is listed, and the default group's schedules at once beside it (it always
+ * exists), while the agent's targets are looked up.
+ */
+async function discover(ctx: SurfaceContext): Promise<string[]> {
+  const targets = agentTargetArns(ctx).then(
+    (arns) => new Set([...ctx.agent.resourceArns, ...arns]) as ReadonlySet<string>,
+  );
+  const [inDefault, others] = await Promise.all([
+    schedulesOf(ctx, { Name: DEFAULT_GROUP }, targets),
+    paginate(async (token) => {
+      const out = await ctx.clients.scheduler.send(new ListScheduleGroupsCommand({ NextToken: token }));
+      return { items: out.ScheduleGroups, next: out.NextToken };
+    }).then((groups) =>
+      mapLimit(
+        groups.filter((g) => g.Name && g.Name !== DEFAULT_GROUP && g.State !== 'DELETING'),
+        CONCURRENCY,
+        (group) => schedulesOf(ctx, group, targets),
+      ),
+    ),
+  ]);
+  return unique([...declared(ctx, 'schedule'), ...inDefault, ...others.flat()]);
 }
 
 async function getSchedule(
@@ -180,12 +202,17 @@ async function getSchedule(
   );
 }
 
+/** Each schedule's definition as this invocation last read it (snapshot, or a read-back). */
+const lastRead = new ReadCache<ScheduleDefinition>();
+
 const snapshot: Surface<ScheduleSnapshot>['snapshot'] = async (ctx, ids) => {
   const named = (arn: string) => ({ arn, ...parseScheduleArn(arn) });
   return snapshotEach(ids, CONCURRENCY, {
     read: async (arn): Promise<ScheduleSnapshot> => {
       const schedule = named(arn);
-      return { ...schedule, definition: await getSchedule(ctx, schedule) };
+      const definition = await getSchedule(ctx, schedule);
+      lastRead.set(ctx, arn, definition);
+      return { ...schedule, definition };
     },
     unread: (arn, err) => ({ ...named(arn), definition: null, readError: err }),
     gone: (arn) => ctx.log.warn('schedule does not exist: nothing to cut', { scheduleArn: arn }),
@@ -197,9 +224,10 @@ const arnOf = (s: ScheduleSnapshot) => s.arn;
 const contain: Surface<ScheduleSnapshot>['contain'] = async (ctx, _mode, snap) => {
   const names = { resource: arnOf, action: 'UpdateSchedule' };
   return containEach(snap, CONCURRENCY, names, async (s, out) => {
-    // The definition sent back is the one just read, so disabling changes the state and nothing else.
-    // (It equals the snapshot on the first pass; on a re-cut it keeps whatever changed since, for the record.)
-    const current = await getSchedule(ctx, s);
+    // The definition sent back is the one just read (by the snapshot, or the read-back that found
+    // it drifted), so disabling changes the state and nothing else. On a re-cut it keeps whatever
+    // changed since the snapshot, for the record.
+    const current = lastRead.take(ctx, s.arn) ?? (await getSchedule(ctx, s));
     if (current.State === 'DISABLED') return;
     const sent = await sendUpdate(ctx, updateInput(current, 'DISABLED'));
     out.changes.push(change(s.arn, 'UpdateSchedule', current, toJson(sent)));
@@ -228,6 +256,7 @@ const verify: Surface<ScheduleSnapshot>['verify'] = async (ctx, _mode, snap) => 
   const names = { resource: arnOf, action: 'GetSchedule' };
   return verifyEach(snap, CONCURRENCY, names, async (s, out) => {
     const current = await getSchedule(ctx, s);
+    lastRead.set(ctx, s.arn, current);
     if (current.State === 'DISABLED') return;
     out.drifted.push(mismatch(s.arn, { State: 'DISABLED' }, { State: current.State }));
   });

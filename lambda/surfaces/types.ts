@@ -19,6 +19,11 @@ export interface SurfaceContext {
   readonly clock: () => Date;
   readonly sleep: (ms: number) => Promise<void>;
   readonly log: Log;
+  /**
+   * When Prepare attached the kill mode's deny to every role the agent declares (ISO 8601): the
+   * authority cut of those roles is done, and recorded in Prepare's audit chain. @default - not done
+   */
+  readonly authorityCutAt?: string;
 }
 
 /** One thing a surface changed, with what was there before and what is there after. */

@@ -315,7 +315,10 @@ export function changesTable(records: readonly AuditRecord[]): string {
       `${d.before?.mode ?? 'normal'} -> ${d.after?.mode ?? r.mode ?? ''}`,
     ]);
   }
-  for (const r of records) {
+  // In the order they happened: a change made by Prepare (the deny on a declared role, the
+  // authority cut) is in Prepare's chain, before the branches' changes in theirs.
+  const inTime = [...records].sort((a, b) => a.time.localeCompare(b.time));
+  for (const r of inTime) {
     if (r.type !== 'ResourceChanged' && r.type !== 'Recut' && r.type !== 'ResourceSkipped') continue;
     const d = r.detail as {
       resource?: string;

@@ -68,5 +68,23 @@ export const DEFAULT_HIGH_RISK_ACTIONS: readonly string[] = [
   'secretsmanager:DeleteSecret',
 ];
 
+/**
+ * Agents of one execution cut at once (the per-agent Map's MaxConcurrency). Every agent runs its
+ * seven surface handlers at once, so 40 agents keep about 280 handlers busy in the control plane.
+ */
+export const DEFAULT_MAX_CONCURRENT_AGENTS = 40;
+
+/** Agents per child execution of a fleet kill (about 60 history events each, of 25,000). */
+export const DEFAULT_AGENTS_PER_BATCH = 100;
+
+/**
+ * Most agents one child execution may take. Its history holds 25,000 events: an agent costs about
+ * 60, and up to about 160 when every read-back polls to its last attempt (12), so 150 agents fit
+ * even then, with room for the state machine's retries.
+ */
+export const MAX_AGENTS_PER_BATCH = 150;
+
+/** Child executions of a fleet kill running at once. */
+export const DEFAULT_MAX_CONCURRENT_BATCHES = 10;
 /** Minutes between two canary rehearsals of a kill, in every workload account and region. */
 export const DEFAULT_CANARY_INTERVAL_MINUTES = 60;

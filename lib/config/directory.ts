@@ -12,6 +12,7 @@ export function toDirectory(config: BackstopConfig): Directory {
     workloads: workloadTargets(config),
     agents: config.agents.map((agent) => toAgentTarget(config, agent)),
     ...(config.agentRolePath ? { agentRolePath: config.agentRolePath } : {}),
+    agentsPerBatch: config.killPath.agentsPerBatch,
   };
 }
 

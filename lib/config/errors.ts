@@ -85,3 +85,34 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out;
 }
+
+/**
+ * A valid configuration that does not fit an AWS limit once synthesized (a policy's size, the
+ * policies of a role, a template's resources). Each issue names the limit, where the config
+ * reaches it, and what to change. Synth prints it as it prints a {@link ConfigError}.
+ */
+export class ConfigLimitError extends ConfigError {
+  constructor(issues: readonly ConfigIssue[]) {
+    super('(an AWS limit)', issues);
+    this.message = `Backstop configuration too large for an AWS limit:\n${issues
+      .map((issue) => wrap(`- ${issue.path ? `${issue.path}: ` : ''}${issue.message}`, 98, '  ', '    '))
+      .join('\n')}`;
+  }
+}
+
+/** Wraps text at word boundaries so that no line (with its indent) is longer than `width` + 2. */
+function wrap(text: string, width: number, first: string, rest: string): string {
+  const lines: string[] = [];
+  let line = first;
+  for (const word of text.split(' ')) {
+    const indent = lines.length === 0 ? first : rest;
+    if (line.length > indent.length && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = rest + word;
+    } else {
+      line = line.length > indent.length ? `${line} ${word}` : `${line}${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.join('\n');
+}

@@ -1,13 +1,17 @@
 import { z } from 'zod';
 import { KILL_MODES } from '../../lambda/shared/types';
 import {
+  DEFAULT_AGENTS_PER_BATCH,
   DEFAULT_AUDIT_MODE,
   DEFAULT_CANARY_INTERVAL_MINUTES,
   DEFAULT_AUDIT_RETENTION_DAYS,
   DEFAULT_CLOUDTRAIL_EXISTING_TRAIL,
   DEFAULT_HIGH_RISK_ACTIONS,
+  DEFAULT_MAX_CONCURRENT_AGENTS,
+  DEFAULT_MAX_CONCURRENT_BATCHES,
   DEFAULT_PARTITION,
   DEFAULT_RESTORE_APPROVAL_TIMEOUT_HOURS,
+  MAX_AGENTS_PER_BATCH,
   DEFAULT_RESTORE_QUORUM,
 } from './defaults';
 import { previewValue } from './errors';
@@ -39,6 +43,8 @@ export const IAM_PRINCIPAL_ARN =
   /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):(?:role|user)\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 /** An IAM path: starts and ends with a slash, printable ASCII in between. */
 export const IAM_PATH_PATTERN = /^\/(?:[\x21-\x2e\x30-\x7e]+\/)*$/;
+/** A prefix of Lambda function names: letters, digits, `-` and `_`, at least 3 of them. */
+export const FUNCTION_PREFIX_PATTERN = /^[A-Za-z0-9_-]{3,40}$/;
 
 const accountId = z.string({ error: 'must be a 12-digit AWS account id' }).regex(ACCOUNT_ID, {
   error: (issue) => `must be a 12-digit AWS account id, got ${previewValue(issue.input)}`,
@@ -195,6 +201,61 @@ export const configSchema = z.strictObject({
       error: (issue) => `must be an IAM path that starts and ends with "/", got ${previewValue(issue.input)}`,
     })
     .optional(),
+  /**
+   * Prefix of the names of Lambda functions that belong to agents, in every workload account and
+   * region (for example `agent-`). The execution roles then reach those functions, and the event
+   * source mappings of those functions, by name pattern instead of naming every declared function:
+   * IAM sees only the function's ARN on a mapping, never its tags.
+   * @default - functions are reached by tag and by the ARNs declared in `agents[].resourceArns`
+   */
+  agentFunctionPrefix: z
+    .string()
+    .regex(FUNCTION_PREFIX_PATTERN, {
+      error: (issue) =>
+        `must be 3 to 40 letters, digits, "-" or "_" (a function name prefix such as "agent-"), got ${JSON.stringify(issue.input)}`,
+    })
+    .optional(),
+  /** How the kill path fans out over a fleet. @default {} (every field at its default) */
+  killPath: z
+    .strictObject({
+      /**
+       * Agents of one execution (or of one child execution) cut at once. Each agent runs seven
+       * surface handlers at a time: keep 7 x this x maxConcurrentBatches under the control plane
+       * account's Lambda concurrency.
+       * @default DEFAULT_MAX_CONCURRENT_AGENTS
+       */
+      maxConcurrentAgents: z
+        .number({ error: 'must be a whole number' })
+        .int({ error: 'must be a whole number' })
+        .min(1, { error: 'must be at least 1' })
+        .max(40, { error: 'must be at most 40: an inline Map runs at most 40 iterations at once' })
+        .default(DEFAULT_MAX_CONCURRENT_AGENTS),
+      /**
+       * Agents per child execution of a fleet kill. A kill of more agents than this runs them in
+       * child executions (a distributed Map), each with its own 25,000-event history.
+       * @default DEFAULT_AGENTS_PER_BATCH
+       */
+      agentsPerBatch: z
+        .number({ error: 'must be a whole number' })
+        .int({ error: 'must be a whole number' })
+        .min(1, { error: 'must be at least 1' })
+        .max(MAX_AGENTS_PER_BATCH, {
+          error: `must be at most ${MAX_AGENTS_PER_BATCH}: a child execution's history holds 25,000 events, up to about 160 per agent`,
+        })
+        .default(DEFAULT_AGENTS_PER_BATCH),
+      /** Child executions running at once in a fleet kill. @default DEFAULT_MAX_CONCURRENT_BATCHES */
+      maxConcurrentBatches: z
+        .number({ error: 'must be a whole number' })
+        .int({ error: 'must be a whole number' })
+        .min(1, { error: 'must be at least 1' })
+        .max(1000, { error: 'must be at most 1000' })
+        .default(DEFAULT_MAX_CONCURRENT_BATCHES),
+    })
+    .default({
+      maxConcurrentAgents: DEFAULT_MAX_CONCURRENT_AGENTS,
+      agentsPerBatch: DEFAULT_AGENTS_PER_BATCH,
+      maxConcurrentBatches: DEFAULT_MAX_CONCURRENT_BATCHES,
+    }),
   /** The agents Backstop can kill. */
   agents: z.array(agentSchema).default([]),
   /** Who may press the button: the break-glass role trusts these principals (with MFA). */
@@ -252,3 +313,4 @@ export type AgentConfig = BackstopConfig['agents'][number];
 export type AlarmConfig = AgentConfig['alarms'][number];
 export type WorkloadAccountConfig = BackstopConfig['workloadAccounts'][number];
 export type WorkloadRegionConfig = WorkloadAccountConfig['regions'][number];
+export type KillPathConfig = BackstopConfig['killPath'];

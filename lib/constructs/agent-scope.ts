@@ -5,6 +5,8 @@ import {
   iamPolicyArn,
   killBoundaryName,
 } from '../../lambda/shared/naming';
+import { parseRoleArn } from '../../lambda/shared/arn';
+import { type ConfigIssue, ConfigLimitError } from '../config/errors';
 import type { AgentConfig } from '../config/schema';
 import { ARN } from '../config/schema';
 import type { Conditions } from './policy-builder';
@@ -30,24 +32,48 @@ export interface AgentScopeProps {
   readonly accountRegions: readonly string[];
   /** IAM path of agent roles, besides the tag. @default - tag and declared ARNs only */
   readonly agentRolePath?: string;
+  /**
+   * Prefix of agent function names, besides the tag: the functions and their event source
+   * mappings are reached by name pattern. @default - tag and declared ARNs only
+   */
+  readonly agentFunctionPrefix?: string;
 }
+
+/**
+ * Characters of declared ARNs the execution roles may name one by one, per kind of resource, in
+ * one account and region. Each such ARN is repeated in up to six statements of the restore role;
+ * past this, the roles' policies would outgrow IAM's limits (6,144 characters per managed policy,
+ * 10 managed policies per role) as the fleet grows. What lies beyond is reached by tag, by the
+ * agent role path and by the agent function prefix, whose size does not grow with the fleet.
+ */
+export const DECLARED_ARN_BUDGET = 1500;
 
 const FUNCTION_RESOURCE = /^function:([^:]+)/;
 
 const TAGGED = { Null: { [`aws:ResourceTag/${AGENT_TAG}`]: 'false' } } satisfies Conditions;
 
+/** Characters a list of ARNs takes in a policy document (quotes and comma included). */
+function listSize(arns: readonly string[]): number {
+  return arns.reduce((sum, arn) => sum + arn.length + 3, 0);
+}
+
 /**
  * How the execution roles of one workload account and region recognise an agent's resources:
- * by the `backstop:agent` tag where IAM can evaluate resource tags, by the configured role path,
- * and by the ARNs declared in the config. Each way becomes its own statement, because IAM ORs
- * statements but ANDs the conditions inside one.
+ * by the `backstop:agent` tag where IAM can evaluate resource tags, by the configured role path
+ * and function name prefix, and by the ARNs declared in the config that neither pattern covers.
+ * Each way becomes its own statement, because IAM ORs statements but ANDs the conditions inside
+ * one. The size of every statement is bounded whatever the size of the fleet: declared ARNs that
+ * a pattern covers are not named again, and the others must fit {@link DECLARED_ARN_BUDGET}, or
+ * the constructor throws a {@link ConfigLimitError} that says what to change.
  */
 export class AgentScope {
   readonly partition: string;
   readonly accountId: string;
   readonly region: string;
 
+  /** Declared role ARNs outside the agent role path (the path pattern covers the others). */
   private readonly declaredRoleArns: string[];
+  /** Declared functions (unqualified) whose names do not start with the agent function prefix. */
   private readonly declaredFunctionArns: string[];
   private readonly declaredNetworkInterfaceArns: string[];
   private readonly declaredRuleArns: string[];
@@ -56,13 +82,18 @@ export class AgentScope {
     this.partition = props.partition;
     this.accountId = props.accountId;
     this.region = props.region;
-    this.declaredRoleArns = unique(props.agents.flatMap((agent) => agent.roleArns));
+    const rolePath = props.agentRolePath;
+    this.declaredRoleArns = unique(props.agents.flatMap((agent) => agent.roleArns)).filter(
+      (arn) => !rolePath || !parseRoleArn(arn).path.startsWith(rolePath),
+    );
     const resources = props.agents.flatMap((agent) => agent.resourceArns.map(parseArn));
+    const prefix = props.agentFunctionPrefix;
     // A declared function ARN may carry a version or alias; concurrency and mappings belong to the function.
     this.declaredFunctionArns = unique(
       resources.flatMap((arn) => {
         const fn = arn.service === 'lambda' ? FUNCTION_RESOURCE.exec(arn.resource) : null;
-        return fn ? [this.arn('lambda', `function:${fn[1]}`)] : [];
+        if (!fn || (prefix && fn[1].startsWith(prefix))) return [];
+        return [this.arn('lambda', `function:${fn[1]}`)];
       }),
     );
     this.declaredNetworkInterfaceArns = unique(
@@ -75,6 +106,49 @@ export class AgentScope {
         .filter((arn) => arn.service === 'events' && arn.resource.startsWith('rule/'))
         .map((arn) => this.arn('events', arn.resource)),
     );
+    this.checkBudget();
+  }
+
+  /** Declared ARNs named one by one must fit the budget, kind by kind; every overflow is named at once. */
+  private checkBudget(): void {
+    const where = `${this.accountId} ${this.region}`;
+    const limit = `the execution roles name at most ${DECLARED_ARN_BUDGET} characters of them one by one (each is repeated in up to six statements; IAM allows 6,144 characters per managed policy and 10 managed policies per role)`;
+    const issues: ConfigIssue[] = [];
+    const check = (path: string, arns: readonly string[], what: string, fix: string) => {
+      const size = listSize(arns);
+      if (size <= DECLARED_ARN_BUDGET) return;
+      issues.push({
+        path,
+        message: `the agents of ${where} declare ${arns.length} ${what} (${size} characters); ${limit}. ${fix}`,
+      });
+    };
+    check(
+      'agents[].roleArns',
+      this.declaredRoleArns,
+      this.props.agentRolePath ? `roles outside agentRolePath ${this.props.agentRolePath}` : 'roles',
+      'Set agentRolePath to the IAM path the agent roles live under (roles under it need no ARN in the policies), or leave out of roleArns the roles that carry the backstop:agent tag (the tag is enough; discovery finds them by it).',
+    );
+    check(
+      'agents[].resourceArns',
+      this.declaredFunctionArns,
+      this.props.agentFunctionPrefix
+        ? `Lambda functions whose names do not start with agentFunctionPrefix ${this.props.agentFunctionPrefix}`
+        : 'Lambda functions',
+      'Set agentFunctionPrefix to the prefix the agent functions are named with: the kill role then reaches them and their event source mappings by name (IAM sees only the function ARN of a mapping, never its tags). Or leave out of resourceArns the functions that carry the backstop:agent tag and tag their event source mappings too.',
+    );
+    check(
+      'agents[].resourceArns',
+      this.declaredRuleArns,
+      'EventBridge rules',
+      'Tag the rules backstop:agent=<agent id> and leave them out of resourceArns (a rule that targets an agent is found by its target).',
+    );
+    check(
+      'agents[].resourceArns',
+      this.declaredNetworkInterfaceArns,
+      'network interfaces',
+      'Tag the interfaces backstop:agent=<agent id> and leave them out of resourceArns.',
+    );
+    if (issues.length > 0) throw new ConfigLimitError(issues);
   }
 
   /** `arn:<partition>:<service>:<region>:<account>:<resource>` in this account and region. */
@@ -132,7 +206,7 @@ export class AgentScope {
     return targets;
   }
 
-  /** Agent functions: tagged or declared. */
+  /** Agent functions: tagged, named with the agent function prefix, or declared. */
   functions(): ScopeTarget[] {
     const targets: ScopeTarget[] = [
       {
@@ -142,6 +216,14 @@ export class AgentScope {
         wildcardReason: `Any function of this account and region, but only while it carries the ${AGENT_TAG} tag (aws:ResourceTag condition).`,
       },
     ];
+    const prefix = this.props.agentFunctionPrefix;
+    if (prefix) {
+      targets.push({
+        label: 'Prefixed',
+        resources: [this.arn('lambda', `function:${prefix}*`)],
+        wildcardReason: `Functions named with the configured agent function prefix ${prefix}, which the config declares to name agent functions only.`,
+      });
+    }
     if (this.declaredFunctionArns.length > 0) {
       targets.push({ label: 'Declared', resources: this.declaredFunctionArns });
     }
@@ -149,9 +231,10 @@ export class AgentScope {
   }
 
   /**
-   * Agent event source mappings: mappings tagged for an agent, and mappings of declared functions
-   * (`lambda:FunctionArn`, the mapping's function). A mapping of a function that is only tagged,
-   * not declared, must carry the tag itself: IAM cannot see the function's tags from the mapping.
+   * Agent event source mappings: mappings tagged for an agent, and mappings of agent functions
+   * that IAM can tell by ARN (`lambda:FunctionArn`, the mapping's function): named with the agent
+   * function prefix, or declared. A mapping of a function that is only tagged must carry the tag
+   * itself: IAM cannot see the function's tags from the mapping.
    */
   eventSourceMappings(): ScopeTarget[] {
     const targets: ScopeTarget[] = [
@@ -162,6 +245,16 @@ export class AgentScope {
         wildcardReason: `Any event source mapping of this account and region, but only while it carries the ${AGENT_TAG} tag (aws:ResourceTag condition).`,
       },
     ];
+    const prefix = this.props.agentFunctionPrefix;
+    if (prefix) {
+      const pattern = this.arn('lambda', `function:${prefix}*`);
+      targets.push({
+        label: 'OfPrefixedFunctions',
+        resources: [this.arn('lambda', 'event-source-mapping:*')],
+        conditions: { ArnLike: { 'lambda:FunctionArn': pattern } },
+        wildcardReason: `Mapping UUIDs are not known before discovery; the lambda:FunctionArn condition limits it to mappings of functions named with the agent function prefix ${prefix}.`,
+      });
+    }
     if (this.declaredFunctionArns.length > 0) {
       targets.push({
         label: 'OfDeclaredFunctions',

@@ -14,6 +14,7 @@ import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE, IAM_PATH, iamRoleArn } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
 import { wildcardResourceFinding } from './policy-builder';
+import { directoryBundling } from './directory-bundle';
 
 export interface AuditSealerProps {
   /** The fleet: compiled into the bundle, as for the kill path handlers. */
@@ -97,7 +98,8 @@ export class AuditSealer extends Construct {
         sourceMap: true,
         target: 'node24',
         externalModules: [],
-        define: { [`process.env.${ENV.directory}`]: JSON.stringify(JSON.stringify(props.directory)) },
+        // The directory is a file of the bundle, as for the kill path's handlers (no size limit).
+        commandHooks: directoryBundling(this, props.directory),
       },
     });
     this.grant(props, stack, logGroup);

@@ -14,6 +14,7 @@ import { CANARY_METRICS } from '../../lambda/canary/handler';
 import { ENV } from '../../lambda/shared/env';
 import type { Directory } from '../../lambda/shared/types';
 import { wildcardResourceFinding } from './policy-builder';
+import { directoryBundling } from './directory-bundle';
 
 export interface CanaryProps {
   /** The fleet: compiled into the handler's bundle, as the kill path's handlers have it. */
@@ -81,7 +82,8 @@ export class Canary extends Construct {
         sourceMap: true,
         target: 'node24',
         externalModules: [],
-        define: { [`process.env.${ENV.directory}`]: JSON.stringify(JSON.stringify(props.directory)) },
+        // The directory is a file of the bundle, as for the kill path's handlers (no size limit).
+        commandHooks: directoryBundling(this, props.directory),
       },
     });
     this.function = fn;

@@ -15,11 +15,12 @@ import { Construct, type IConstruct } from 'constructs';
 import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
+import { directoryCopy } from './directory-bundle';
 import { type KillPathFunctions, KillPathStates } from './kill-path-states';
 import { wildcardResourceFinding } from './policy-builder';
 
 export interface KillPathProps {
-  /** The fleet: compiled into the handlers' bundles (no environment size limit). */
+  /** The fleet: a file of every handler's bundle (no environment or command-line size limit). */
   readonly directory: Directory;
   readonly auditBucket: s3.IBucket;
   readonly auditKey: kms.IKey;
@@ -44,17 +45,21 @@ export interface KillPathProps {
    * @default Duration.hours(1)
    */
   readonly timeout?: Duration;
+  /** How the kill fans out over a fleet (the config's killPath). @default - KillPathStates' defaults */
+  readonly fanOut?: { readonly maxConcurrentAgents?: number; readonly maxConcurrentBatches?: number };
 }
 
 /** Which handler each function runs: `lambda/<name>/index.ts`, and the BACKSTOP_HANDLER it carries. */
 const HANDLERS = {
-  prepare: { name: 'kill-prepare', timeout: Duration.minutes(1), memory: 512 },
+  // Prepare locks, flags and (in part) cuts every agent of a fleet kill: up to 10,000 of them.
+  prepare: { name: 'kill-prepare', timeout: Duration.minutes(10), memory: 1024 },
   surface: { name: 'kill-surface', timeout: Duration.minutes(10), memory: 1024 },
   verify: { name: 'kill-verify', timeout: Duration.minutes(5), memory: 1024 },
   finalize: { name: 'kill-finalize', timeout: Duration.minutes(5), memory: 1024 },
 } as const;
 
-const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
+const PROJECT_ROOT = path.join(__dirname, '..', '..');
+const LAMBDA_ROOT = path.join(PROJECT_ROOT, 'lambda');
 
 /**
  * The kill path: its four handlers, the Standard workflow that runs them (logged, traced) and
@@ -80,6 +85,7 @@ export class KillPath extends Construct {
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
     };
     const logGroups: logs.LogGroup[] = [];
+    const copyDirectory = directoryCopy(this, props.directory);
     const make = (key: keyof typeof HANDLERS): lambda.IFunction => {
       const spec = HANDLERS[key];
       const logGroup = new logs.LogGroup(this, `${spec.name}-logs`, {
@@ -91,6 +97,8 @@ export class KillPath extends Construct {
       else logGroups.push(logGroup);
       return new nodejs.NodejsFunction(this, spec.name, {
         entry: path.join(LAMBDA_ROOT, spec.name, 'index.ts'),
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
@@ -109,9 +117,14 @@ export class KillPath extends Construct {
           // Bundle the SDK too: the deployed kill path runs exactly the client versions the tests
           // ran, not whatever the Lambda runtime ships that day.
           externalModules: [],
-          // The directory is compiled into the bundle: a config change is a new deployment of the
-          // handlers, and a fleet of any size fits (Lambda environments stop at 4 KB).
-          define: { [`process.env.${ENV.directory}`]: JSON.stringify(JSON.stringify(props.directory)) },
+          // The directory is a file of the bundle, read by the handler on its first invocation: a
+          // config change is a new deployment of the handlers, and a fleet of any size fits (an
+          // environment stops at 4 KB, a command line at about 128 KB).
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: copyDirectory,
+          },
         },
       });
     };
@@ -122,7 +135,7 @@ export class KillPath extends Construct {
       finalize: make('finalize'),
     };
 
-    const states = new KillPathStates(this, 'States', { functions: this.functions });
+    const states = new KillPathStates(this, 'States', { functions: this.functions, ...props.fanOut });
     const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
       retention,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -310,6 +323,22 @@ export class KillPath extends Construct {
       wildcardResourceFinding(this, '*'),
       'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups...) and X-Ray tracing (xray:PutTraceSegments, GetSamplingRules...) support no resource-level permissions: IAM accepts only *.',
     );
+    // The distributed Map of a fleet kill: CDK lets the state machine start, describe, stop and
+    // redrive its own child executions (execution ARNs of this state machine only).
+    const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
+    if (mapPolicy instanceof iam.Policy) {
+      const statements = (mapPolicy.document.toJSON() as { Statement?: { Resource?: unknown }[] }).Statement;
+      for (const statement of statements ?? []) {
+        for (const resource of [statement.Resource ?? []].flat()) {
+          if (typeof resource !== 'string' || !resource.includes('*')) continue;
+          acknowledgments.add(
+            mapPolicy,
+            wildcardResourceFinding(this, resource),
+            "A fleet kill's distributed Map runs its batches as child executions: the state machine describes, stops and redrives executions of itself only (<state machine>:* and <state machine>/<map run>:*), whose names Step Functions picks.",
+          );
+        }
+      }
+    }
     acknowledgments.apply();
   }
 }

@@ -1,10 +1,10 @@
 import { HANDLERS, type HandlerName } from '../../lambda/registry';
 import type { ClientFactory } from '../../lambda/shared/clients';
 import { type HandlerDeps, randomHex, realSleep } from '../../lambda/shared/deps';
-import { ENV, readHandlerEnv } from '../../lambda/shared/env';
+import { readHandlerEnv } from '../../lambda/shared/env';
 import type { KillResult } from '../../lambda/shared/kill-types';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
-import type { KillRequest } from '../../lambda/shared/types';
+import type { Directory, KillRequest } from '../../lambda/shared/types';
 import type { Log } from '../../lambda/surfaces/types';
 import { type BackstopConfig, toDirectory } from '../config';
 import {
@@ -72,19 +72,22 @@ export class LocalKillRunner {
   readonly engine: LocalEngine;
   /** The handlers' resolved environment (every kill path function has the same). */
   readonly handlerEnv: Readonly<Record<string, string>>;
-  private readonly directoryJson: string;
+  /** The fleet directory, parsed once and injected into every invocation (deployed, it is a file of the bundle). */
+  private readonly directory: Directory;
+  /** The handlers' environment, read once per distinct environment (every invocation reads the same). */
+  private readonly envs = new Map<Readonly<Record<string, string>>, HandlerDeps['env']>();
 
   constructor(private readonly options: LocalKillRunnerOptions) {
     const synth = synthControlPlane(options.config);
-    this.directoryJson = JSON.stringify(toDirectory(options.config));
+    this.directory = toDirectory(options.config);
     const handlers: EngineHandlers = Object.fromEntries(
       (Object.keys(HANDLERS) as HandlerName[]).map((name) => [
         name,
-        async (event: unknown, ctx: { env: Readonly<Record<string, string>> }) => {
+        async (event: unknown, ctx: { env: Readonly<Record<string, string>>; waitScale?: number }) => {
           await options.beforeHandler?.(name, event);
           return (HANDLERS[name] as (e: unknown, d: HandlerDeps) => Promise<unknown>)(
             event,
-            this.deps(ctx.env),
+            this.deps(ctx.env, ctx.waitScale ?? 1),
           );
         },
       ]),
@@ -124,12 +127,23 @@ export class LocalKillRunner {
     );
   }
 
-  private deps(env: Readonly<Record<string, string>>): HandlerDeps {
+  private handlerEnvOf(env: Readonly<Record<string, string>>): HandlerDeps['env'] {
+    let read = this.envs.get(env);
+    if (!read) {
+      read = readHandlerEnv(env, this.directory);
+      this.envs.set(env, read);
+    }
+    return read;
+  }
+
+  private deps(env: Readonly<Record<string, string>>, waitScale: number): HandlerDeps {
+    const sleep = this.options.sleep ?? realSleep;
     return {
-      env: readHandlerEnv({ ...env, [ENV.directory]: this.directoryJson }),
+      env: this.handlerEnvOf(env),
       clients: this.options.clients,
       clock: this.options.clock ?? (() => new Date()),
-      sleep: this.options.sleep ?? realSleep,
+      // The handlers' pauses (a read-back waiting for a mapping to settle) scale with the run's Waits.
+      sleep: waitScale === 1 ? sleep : (ms) => sleep(ms * waitScale),
       randomId: randomHex,
       log: this.options.log ?? silent,
     };

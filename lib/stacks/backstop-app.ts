@@ -1,8 +1,9 @@
 import type { App } from 'aws-cdk-lib';
-import { workloadTargets } from '../config/directory';
+import { agentsIn, workloadTargets } from '../config/directory';
 import type { BackstopConfig } from '../config/schema';
+import { planAgentDenyPolicyStacks } from '../constructs/deny-policies';
 import { ControlPlaneStack } from './control-plane-stack';
-import { WorkloadAccountStack } from './workload-account-stack';
+import { WorkloadAccountStack, WorkloadDenyPoliciesStack } from './workload-account-stack';
 
 /** Name (and construct id) of the control plane stack. */
 export const CONTROL_PLANE_STACK_NAME = 'Backstop-ControlPlane';
@@ -12,10 +13,20 @@ export function workloadStackName(accountId: string, region: string): string {
   return `Backstop-Workload-${accountId}-${region}`;
 }
 
+/**
+ * Name of the n-th stack (from 2) of per-agent deny policies of one account and region, when they
+ * outgrow the workload stack. It matches `Backstop-Workload-*` like the workload stack.
+ */
+export function workloadDenyPoliciesStackName(accountId: string, region: string, n: number): string {
+  return `${workloadStackName(accountId, region)}-Denies-${n}`;
+}
+
 export interface BackstopStacks {
   readonly controlPlane: ControlPlaneStack;
   /** One per workload account and region, in config order. */
   readonly workloads: readonly WorkloadAccountStack[];
+  /** Further per-agent deny policies of regions with many agents (none for most configs). */
+  readonly denyPolicyStacks: readonly WorkloadDenyPoliciesStack[];
 }
 
 /**
@@ -28,14 +39,30 @@ export function addBackstopStacks(app: App, config: BackstopConfig): BackstopSta
     stackName: CONTROL_PLANE_STACK_NAME,
     config,
   });
-  const workloads = workloadTargets(config).map(
-    ({ accountId, region }) =>
+  const index = new Map(config.agents.map((agent, i) => [agent, i]));
+  const workloads: WorkloadAccountStack[] = [];
+  const denyPolicyStacks: WorkloadDenyPoliciesStack[] = [];
+  for (const { accountId, region } of workloadTargets(config)) {
+    const [first, ...more] = planAgentDenyPolicyStacks(
+      agentsIn(config, accountId, region),
+      region,
+      (agent) => index.get(agent) ?? -1,
+    );
+    workloads.push(
       new WorkloadAccountStack(app, workloadStackName(accountId, region), {
         stackName: workloadStackName(accountId, region),
         config,
         accountId,
         region,
+        denyPolicyAgents: first,
       }),
-  );
-  return { controlPlane, workloads };
+    );
+    more.forEach((agents, i) => {
+      const name = workloadDenyPoliciesStackName(accountId, region, i + 2);
+      denyPolicyStacks.push(
+        new WorkloadDenyPoliciesStack(app, name, { stackName: name, accountId, region, agents }),
+      );
+    });
+  }
+  return { controlPlane, workloads, denyPolicyStacks };
 }

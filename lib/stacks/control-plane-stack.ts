@@ -239,6 +239,7 @@ export class ControlPlaneStack extends Stack {
       table: this.table,
       topic: this.topic,
       workerRole: this.killWorkerRole,
+      fanOut: config.killPath,
       sealer: this.auditSealer,
     });
     this.breakGlass.grantStartKill(this.killPath.stateMachine);

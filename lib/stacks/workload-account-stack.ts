@@ -8,7 +8,7 @@ import type { AgentConfig, BackstopConfig } from '../config/schema';
 import { AgentBoundary } from '../constructs/agent-boundary';
 import { AgentScope } from '../constructs/agent-scope';
 import { AlarmForwarder, BACKSTOP_RULE_PREFIX } from '../constructs/alarm-forwarder';
-import { DenyPolicies } from '../constructs/deny-policies';
+import { AgentDenyPolicies, DenyPolicies } from '../constructs/deny-policies';
 import { IsolationSecurityGroups } from '../constructs/isolation-security-groups';
 import { KillExecutionRole } from '../constructs/kill-execution-role';
 import { RestoreExecutionRole } from '../constructs/restore-execution-role';
@@ -20,6 +20,12 @@ export interface WorkloadAccountStackProps extends StackProps {
   readonly accountId: string;
   /** The region; must be declared for the account in the config. */
   readonly region: string;
+  /**
+   * The agents whose per-agent deny policies this stack holds (the others are in
+   * {@link WorkloadDenyPoliciesStack}s of the same account and region).
+   * @default - every agent of the account and region
+   */
+  readonly denyPolicyAgents?: readonly AgentConfig[];
 }
 
 /**
@@ -45,7 +51,7 @@ export class WorkloadAccountStack extends Stack {
   readonly alarmForwarder?: AlarmForwarder;
 
   constructor(scope: Construct, id: string, props: WorkloadAccountStackProps) {
-    const { config, accountId, region, ...stackProps } = props;
+    const { config, accountId, region, denyPolicyAgents, ...stackProps } = props;
     const declared = config.workloadAccounts
       .find((a) => a.accountId === accountId)
       ?.regions.find((r) => r.region === region);
@@ -72,13 +78,14 @@ export class WorkloadAccountStack extends Stack {
       agents: this.agents,
       accountRegions: regionsOf(config, accountId),
       agentRolePath: config.agentRolePath,
+      agentFunctionPrefix: config.agentFunctionPrefix,
     });
 
     this.denyPolicies = new DenyPolicies(this, 'DenyPolicies', {
       partition,
       accountId,
       region,
-      agents: this.agents,
+      agents: denyPolicyAgents ?? this.agents,
     });
 
     const triggerAlarmArns = config.agents
@@ -156,5 +163,33 @@ export class WorkloadAccountStack extends Stack {
         value: pair.closed.attrGroupId,
       });
     }
+  }
+}
+
+export interface WorkloadDenyPoliciesStackProps extends StackProps {
+  readonly accountId: string;
+  readonly region: string;
+  /** The agents whose `draft_only` and `approval_gated` policies this stack holds. */
+  readonly agents: readonly AgentConfig[];
+}
+
+/**
+ * More per-agent deny policies of one workload account and region, when they do not all fit the
+ * workload stack's template (CloudFormation: 1 MB, 500 resources). Policy names do not depend on
+ * the stack that holds them: the kill role attaches them by name pattern. Like the workload stack,
+ * it deploys as a plain template or through StackSets, in any order.
+ */
+export class WorkloadDenyPoliciesStack extends Stack {
+  readonly policies: AgentDenyPolicies;
+
+  constructor(scope: Construct, id: string, props: WorkloadDenyPoliciesStackProps) {
+    const { accountId, region, agents, ...stackProps } = props;
+    super(scope, id, {
+      description: `Backstop per-agent deny policies for ${accountId} ${region} (${agents.length} agents)`,
+      synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }),
+      ...stackProps,
+      env: { account: accountId, region },
+    });
+    this.policies = new AgentDenyPolicies(this, 'DenyPolicies', { region, agents });
   }
 }

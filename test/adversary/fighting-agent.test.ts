@@ -57,11 +57,12 @@ describe('untagging during the kill', () => {
     // The moment the kill reads the function's state before cutting it, its tag goes.
     let untagged = false;
     world.simulator.onCall((call) => {
-      // GetFunctionConcurrency: the Lambda surface's snapshot read, after its discovery.
+      // GetFunction: the first read of the function after discovery (the Lambda surface's snapshot
+      // read, or the network surface's VpcConfig read, whichever comes first), before any cut.
       if (
         !untagged &&
         isKillRole(call) &&
-        call.action === 'GetFunctionConcurrency' &&
+        call.action === 'GetFunction' &&
         JSON.stringify(call.input).includes('support-bot-summarizer')
       ) {
         untagged = true;
@@ -106,17 +107,35 @@ describe('re-enabling from a sibling principal', () => {
     }
   }
 
-  it('once, between the cut and the read-back: re-cut, and CONTAINED is true', async () => {
-    let done = false;
-    const world: Awaited<ReturnType<typeof createIamWorld>> = await createIamWorld({
-      beforeHandler: async (handler) => {
-        if (handler === 'kill-verify' && !done) done = await reenable(world);
-      },
+  /**
+   * The sibling watches the kill: each time the read-back reads the mapping, it switches it back
+   * on as soon as AWS lets it (once the disable has settled), while the read-back waits to read
+   * again. `times` bounds how often it does.
+   */
+  function fightReadBacks(world: Awaited<ReturnType<typeof createIamWorld>>, times: number) {
+    const state = { done: 0 };
+    world.simulator.onCall((call) => {
+      if (
+        state.done < times &&
+        isKillRole(call) &&
+        call.action === 'GetEventSourceMapping' &&
+        JSON.stringify(call.input).includes(world.inventory.mappings[0] ?? '-')
+      ) {
+        void reenable(world).then((ok) => {
+          if (ok) state.done += 1;
+        });
+      }
     });
+    return state;
+  }
+
+  it('once, between the cut and the read-back: re-cut, and CONTAINED is true', async () => {
+    const world = await createIamWorld();
+    const fight = fightReadBacks(world, 1);
 
     const run = await kill(world);
 
-    expect(done).toBe(true);
+    expect(fight.done).toBe(1);
     expect(run.result?.status).toBe('CONTAINED');
     expect(world.inventory.mappings.map((m) => world.simulator.lambda.mappingState(m))).toEqual([
       'Disabled',
@@ -125,18 +144,14 @@ describe('re-enabling from a sibling principal', () => {
     expect(run.ofType('DriftDetected')).not.toHaveLength(0);
   });
 
-  it('again before every read-back: PARTIAL, naming the mapping that keeps coming back', async () => {
-    let times = 0;
-    const world: Awaited<ReturnType<typeof createIamWorld>> = await createIamWorld({
-      beforeHandler: async (handler) => {
-        if (handler === 'kill-verify' && (await reenable(world))) times += 1;
-      },
-    });
+  it('again after every read: PARTIAL, naming the mapping that keeps coming back', async () => {
+    const world = await createIamWorld();
+    const fight = fightReadBacks(world, Number.POSITIVE_INFINITY);
     const uuid = world.inventory.mappings[0]!;
 
     const run = await kill(world);
 
-    expect(times).toBeGreaterThan(1);
+    expect(fight.done).toBeGreaterThan(1);
     expect(run.result?.status).toBe('PARTIAL');
     expect(notVerified(run.result).map((s) => s.surface)).toEqual(['event-source-mappings']);
     expect(run.ofType('VerifyFailed').map((r) => JSON.stringify(r.detail))).toEqual(

@@ -46,6 +46,7 @@ describe('toDirectory', () => {
           draftResources: [],
         },
       ],
+      agentsPerBatch: 100,
     });
   });
 

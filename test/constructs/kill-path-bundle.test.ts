@@ -1,10 +1,12 @@
 /**
  * The one test that bundles the handlers for real (esbuild, no Docker): each deployed function
- * must carry the fleet directory compiled in, since it is not in the function's environment.
+ * must carry the fleet directory as a file of its bundle, since it is neither in the function's
+ * environment nor on the bundler's command line, and read it on first use, not at import.
  */
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { ENV } from '../../lambda/shared/env';
+import { DIRECTORY_FILE, ENV } from '../../lambda/shared/env';
 import { loadConfig } from '../../lib/config';
 import { addBackstopStacks, CONTROL_PLANE_STACK_NAME } from '../../lib/stacks/backstop-app';
 
@@ -14,7 +16,7 @@ interface CfnFunction {
 }
 
 describe('kill path bundles', () => {
-  it('run from the bundle with the directory compiled in and nothing else read at import', async () => {
+  it('run from the bundle with the directory as a file of it, read on first use, not at import', async () => {
     const app = new App();
     addBackstopStacks(app, loadConfig(join(__dirname, '..', '..', 'backstop.config.json')));
     const assembly = app.synth();
@@ -39,7 +41,16 @@ describe('kill path bundles', () => {
       (f) => f.Properties.Environment?.Variables?.[ENV.handler] === 'kill-surface',
     );
     const assetHash = surfaceFn?.Properties.Code?.S3Key?.replace(/\.zip$/, '');
-    const bundle = join(assembly.directory, `asset.${assetHash}`, 'index.js');
+    const assetDir = join(assembly.directory, `asset.${assetHash}`);
+    const bundle = join(assetDir, 'index.js');
+    const directoryFile = join(assetDir, DIRECTORY_FILE);
+    expect(
+      (JSON.parse(readFileSync(directoryFile, 'utf8')) as { agents: { agentId: string }[] }).agents.map(
+        (a) => a.agentId,
+      ),
+    ).toEqual(['support-bot', 'etl-agent', 'code-reviewer']);
+    // Nothing of the directory is compiled into the code.
+    expect(readFileSync(bundle, 'utf8')).not.toContain('support-bot-runtime');
     const saved = { ...process.env };
     try {
       Object.assign(process.env, {
@@ -52,7 +63,11 @@ describe('kill path bundles', () => {
         [ENV.metricsNamespace]: 'Backstop',
       });
       delete process.env[ENV.directory];
+      // Imported while the file is away: nothing is read at import time.
+      renameSync(directoryFile, `${directoryFile}.away`);
       const { handler } = require(bundle) as { handler: (event: unknown) => Promise<unknown> };
+      renameSync(`${directoryFile}.away`, directoryFile);
+      expect(existsSync(directoryFile)).toBe(true);
       const event = (agentId: string) => ({
         incidentId: 'bundle-test',
         executionId: 'arn:aws:states:us-east-1:111111111111:execution:backstop-kill:bundle-test',
@@ -62,7 +77,7 @@ describe('kill path bundles', () => {
         agentId,
         surface: 'lambda',
       });
-      // Both answers come from the compiled-in directory alone, without any AWS call: the sample
+      // Both answers come from the bundled directory alone, without any AWS call: the sample
       // config's agent is known (and read_only leaves its functions alone), another is not. With
       // no directory the handler would have refused to start.
       expect(await handler(event('support-bot'))).toEqual(

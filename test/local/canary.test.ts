@@ -169,8 +169,10 @@ describe('the canary’s findings', () => {
 
   it('an agent whose surfaces cannot be read: the surface, the resources and the error', async () => {
     const world = await createDrillWorld();
+    // GetFunction answers both the Lambda surface (reserved concurrency) and the network surface
+    // (VpcConfig) during a kill: refused, both are unreadable.
     world.simulator.denyAction({ accountId: W, service: 'scheduler', action: 'ListScheduleGroups' });
-    world.simulator.denyAction({ accountId: W, service: 'lambda', action: 'GetFunctionConcurrency' });
+    world.simulator.denyAction({ accountId: W, service: 'lambda', action: 'GetFunction' });
     const report = await runCanary(TARGET, deps(world));
     expect(report.findings.map(summary)).toEqual([
       [
@@ -185,6 +187,14 @@ describe('the canary’s findings', () => {
         'SURFACE_UNREADABLE',
         DRILL_AGENT,
         'schedules',
+        undefined,
+        expect.stringMatching(/^AccessDenied/),
+        'PARTIAL',
+      ],
+      [
+        'SURFACE_UNREADABLE',
+        DRILL_AGENT,
+        'network',
         undefined,
         expect.stringMatching(/^AccessDenied/),
         'PARTIAL',

@@ -93,6 +93,20 @@ const CALLS: readonly Call[] = [
     what: "read every agent's outcome",
     needs: [onTable(command === 'PutCommand' ? 'dynamodb:PutItem' : 'dynamodb:Query'), ...TABLE_KEY],
   })),
+  ...(
+    [
+      ['QueryCommand', 'dynamodb:Query'],
+      ['GetCommand', 'dynamodb:GetItem'],
+      ['PutCommand', 'dynamodb:PutItem'],
+    ] as const
+  ).map(([command, action]) => ({
+    source: 'shared/batch-store.ts',
+    command,
+    // Finalize reads a fleet kill's batches back (Query); Prepare and the child executions write
+    // and load them under the kill worker role, with the same item calls the state store makes here.
+    what: "read a fleet kill's batches and long lists back",
+    needs: [onTable(action), ...TABLE_KEY],
+  })),
   ...['GetCommand', 'QueryCommand'].map((command) => ({
     source: 'shared/manifest-store.ts',
     command,

@@ -310,8 +310,15 @@ const CALLS: readonly Call[] = [
   // lambda-concurrency.ts
   {
     source: 'lambda-concurrency.ts',
+    command: 'GetFunctionCommand',
+    phases: ['snapshot', 'contain', 'verify'],
+    what: "read an agent function's reserved concurrency (outside Lambda's control plane quota)",
+    needs: [onFunction('lambda:GetFunction')],
+  },
+  {
+    source: 'lambda-concurrency.ts',
     command: 'GetFunctionConcurrencyCommand',
-    phases: ['snapshot', 'contain', 'verify', 'restore'],
+    phases: ['restore'],
     what: "read an agent function's reserved concurrency",
     needs: [onFunction('lambda:GetFunctionConcurrency')],
   },
@@ -476,8 +483,15 @@ const CALLS: readonly Call[] = [
   // network.ts
   {
     source: 'network.ts',
+    command: 'GetFunctionCommand',
+    phases: ['discover', 'snapshot', 'contain', 'verify'],
+    what: "read an agent function's VpcConfig (outside Lambda's control plane quota)",
+    needs: [onFunction('lambda:GetFunction')],
+  },
+  {
+    source: 'network.ts',
     command: 'GetFunctionConfigurationCommand',
-    phases: ['discover', 'snapshot', 'contain', 'verify', 'restore'],
+    phases: ['restore'],
     what: "read an agent function's VpcConfig",
     needs: [onFunction('lambda:GetFunctionConfiguration')],
   },

@@ -137,6 +137,24 @@ const CALLS: readonly Call[] = [
     needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
   },
   {
+    source: 'shared/batch-store.ts',
+    command: 'PutCommand',
+    what: "write a fleet kill's batches of agents (and long joined or unreachable lists) in Prepare",
+    needs: [onTable('dynamodb:PutItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/batch-store.ts',
+    command: 'GetCommand',
+    what: 'load the agents of one batch in a child execution',
+    needs: [onTable('dynamodb:GetItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/batch-store.ts',
+    command: 'QueryCommand',
+    what: 'read every batch and list of a fleet kill back in Finalize',
+    needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
+  },
+  {
     source: 'shared/plan-store.ts',
     command: 'PutCommand',
     what: "keep a dry run's plan of one agent and surface",

@@ -184,7 +184,7 @@ export async function runBenchCli(argv: readonly string[], io: BenchIo): Promise
         },
       });
       if (result.kind !== 'fleet') throw new Error('the fleet job returned a calibration result');
-      const row = benchRow(result.measurement, result.peakRssMb, criticalPath);
+      const row = benchRow(result.measurement, result.peakRssMb, criticalPath, opts.agentsPerAccount);
       rows.push(row);
       const m = row.measurement;
       io.err(

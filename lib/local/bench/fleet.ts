@@ -1,5 +1,6 @@
 import { lambdaFunctionArn } from '../../../lambda/shared/arn';
 import { AGENT_TAG } from '../../../lambda/shared/naming';
+import { MAX_AGENTS_PER_KILL } from '../../../lambda/shared/request';
 import type { BackstopConfigInput } from '../../config';
 import type { Simulator } from '../simulator';
 
@@ -26,10 +27,10 @@ export const FLEET_REGION = 'us-east-1';
 /** Agents per workload account once the fleet outgrows one account. @default */
 export const DEFAULT_AGENTS_PER_ACCOUNT = 10;
 /** Largest fleet the generator builds: one kill request holds at most this many agents (request.ts). */
-export const MAX_FLEET_AGENTS = 1000;
+export const MAX_FLEET_AGENTS = MAX_AGENTS_PER_KILL;
 
 export interface FleetLayoutOptions {
-  /** Number of agents, 1 to 1000. */
+  /** Number of agents, 1 to 10,000. */
   readonly agents: number;
   /** Agents per workload account. @default 10 */
   readonly agentsPerAccount?: number;

@@ -1,12 +1,14 @@
 import type { KillResult } from '../../../lambda/shared/kill-types';
+import { BATCH_SUFFIX, PER_AGENT_MAP, PER_BATCH_MAP } from '../../constructs/kill-path-states';
 import type { KillMode, KillStatus } from '../../../lambda/shared/types';
-import type { EngineEvent, ExecutionStatus } from '../engine';
+import type { EngineEvent, ExecutionHistory, ExecutionStatus } from '../engine';
 import { DESIGN_QUOTAS, type ServiceName } from '../simulator';
 import { type BucketLoad, bucketLoads, isThrottled, longestDisjointChain } from './model';
 import { createFleetWorld, type FleetWorldOptions } from './world';
 
-/** The Map state that fans out over the agents (lib/constructs/kill-path-states.ts). */
-const PER_AGENT_MAP = 'Cut each agent';
+/** The Map states that fan out over the agents: the execution's own, and each batch's (a fleet kill). */
+const PER_AGENT_MAPS = new Set([PER_AGENT_MAP, `${PER_AGENT_MAP}${BATCH_SUFFIX}`]);
+const isPerAgentMap = (name: string | undefined) => name !== undefined && PER_AGENT_MAPS.has(name);
 const PREPARE = 'Prepare the kill';
 const FINALIZE = 'Finalize the kill';
 
@@ -103,6 +105,21 @@ export interface FleetKillMeasurement {
   readonly accountsPerWave: number;
   /** Size of the Map's result as Finalize receives it (Step Functions caps a state's input at 256 KB). */
   readonly finalizeInputBytes?: number;
+  /** The work of the kill, summed over the execution and its child executions. */
+  readonly work: KillWork;
+}
+
+export interface KillWork {
+  /** States entered (Step Functions bills state transitions). */
+  readonly transitions: number;
+  /** Bytes of every state's input and output. */
+  readonly payloadBytes: number;
+  /** Child executions a fleet kill started (one per batch). */
+  readonly childExecutions: number;
+  /** The longest history of one execution, in Step Functions' events (its quota: 25,000). */
+  readonly maxHistoryEvents: number;
+  /** The largest input or output of one state (Step Functions' quota: 256 KB). */
+  readonly largestPayloadBytes: number;
 }
 
 function countBy<T extends string>(items: readonly T[]): Partial<Record<T, number>> {
@@ -154,7 +171,7 @@ const ends = (e: EngineEvent) => e.type === 'MapIterationSucceeded' || e.type ==
 /** Most iterations of the per-agent Map running at once (an end and a start in the same ms: the end first). */
 function mapInFlight(events: readonly EngineEvent[]): number {
   const marks = events
-    .filter((e) => e.stateName === PER_AGENT_MAP && (e.type === 'MapIterationStarted' || ends(e)))
+    .filter((e) => isPerAgentMap(e.stateName) && (e.type === 'MapIterationStarted' || ends(e)))
     .map((e) => ({ at: e.elapsedMs, delta: ends(e) ? -1 : 1 }))
     .sort((a, b) => a.at - b.at || a.delta - b.delta);
   let now = 0;
@@ -190,7 +207,7 @@ export async function runFleetKill(options: FleetKillOptions): Promise<FleetKill
       retryScale: options.retryScale ?? 1,
       onEvent: (e) => {
         if (
-          e.stateName === PER_AGENT_MAP &&
+          isPerAgentMap(e.stateName) &&
           (e.type === 'MapIterationSucceeded' || e.type === 'MapIterationFailed')
         )
           options.onAgentDone?.(++done, agentIds.length, e.elapsedMs);
@@ -244,7 +261,9 @@ export async function runFleetKill(options: FleetKillOptions): Promise<FleetKill
     setupMs,
     phases: {
       prepareEndMs: lastElapsed(events, 'TaskSucceeded', PREPARE),
-      cutEndMs: lastElapsed(events, 'StateExited', PER_AGENT_MAP),
+      cutEndMs:
+        lastElapsed(events, 'StateExited', PER_BATCH_MAP) ??
+        lastElapsed(events, 'StateExited', PER_AGENT_MAP),
       finalizeEndMs: lastElapsed(events, 'TaskSucceeded', FINALIZE),
     },
     callsByService,
@@ -258,6 +277,33 @@ export async function runFleetKill(options: FleetKillOptions): Promise<FleetKill
     ...(finalizeInput !== undefined
       ? { finalizeInputBytes: Buffer.byteLength(JSON.stringify(finalizeInput), 'utf8') }
       : {}),
+    work: killWork(execution),
+  };
+}
+
+const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');
+
+/** State transitions, payload bytes and history sizes of an execution and its children. */
+function killWork(execution: {
+  events: readonly EngineEvent[];
+  histories: readonly ExecutionHistory[];
+}): KillWork {
+  let transitions = 0;
+  let payloadBytes = 0;
+  for (const e of execution.events) {
+    if (e.type === 'StateEntered') {
+      transitions += 1;
+      payloadBytes += bytes(e.input);
+    } else if (e.type === 'StateExited') {
+      payloadBytes += bytes(e.output);
+    }
+  }
+  return {
+    transitions,
+    payloadBytes,
+    childExecutions: execution.histories.filter((h) => h.childExecution !== undefined).length,
+    maxHistoryEvents: Math.max(0, ...execution.histories.map((h) => h.events)),
+    largestPayloadBytes: Math.max(0, ...execution.histories.map((h) => h.largestPayloadBytes)),
   };
 }
 

@@ -1,6 +1,6 @@
-import Table from 'cli-table3';
-import { SERVICE_NAMES, type ServiceName } from '../simulator';
+import { SERVICE_NAMES } from '../simulator';
 import type { FleetKillMeasurement, FleetOrder } from './measure';
+import { FLOOR_CHAIN_CALLS, type FloorBound, floorBound } from './floor';
 import { type BucketLoad, type ContainBound, containBound } from './model';
 import type { RetryQuotaScope } from './world';
 
@@ -34,6 +34,10 @@ export interface BenchRow {
   /** Peak resident memory of the process that seeded and killed this fleet (synthesis included). */
   readonly peakRssMb: number;
   readonly bound: ContainBound;
+  /** The independent bound (floor.ts): what no kill path could beat on this fleet. */
+  readonly floor: FloorBound;
+  /** Time to contain over the independent bound. */
+  readonly floorRatio?: number;
   /**
    * Time to contain over the bound. When Finalize did not decide CONTAINED, the Map's end (every
    * agent cut and read back, or given up on) stands in for it, and `ratioFromMapEnd` says so.
@@ -68,11 +72,14 @@ export function benchRow(
   measurement: FleetKillMeasurement,
   peakRssMb: number,
   criticalPath: CriticalPath,
+  agentsPerAccount: number,
 ): BenchRow {
   const m = measurement;
   const bound = containBound(m.buckets, m.latencyMs, criticalPath.calls);
+  const floor = floorBound(Math.min(m.agents, agentsPerAccount), m.latencyMs);
   const measured = m.timeToContainMs ?? m.phases.cutEndMs;
   const ratio = measured !== undefined && bound.boundMs > 0 ? measured / bound.boundMs : undefined;
+  const floorRatio = measured !== undefined && floor.boundMs > 0 ? measured / floor.boundMs : undefined;
   const ratioFromMapEnd = m.timeToContainMs === null && ratio !== undefined;
   const notes: string[] = [];
   if (m.status !== 'CONTAINED') {
@@ -86,7 +93,11 @@ export function benchRow(
   if (bound.binding) notes.push(`binding throttle: ${bucketText(bound.binding)}`);
   const cutMs = span(m.phases.prepareEndMs, m.phases.cutEndMs);
   const limit = m.mapMaxConcurrency;
-  if (limit > 0 && m.agents > limit) {
+  if (m.work.childExecutions > 0) {
+    notes.push(
+      `a fleet kill: ${m.work.childExecutions} child executions (the distributed Map), each cutting at most ${limit} agents at once (${m.maxAgentsInFlight} seen in flight over all of them); the longest history held ${m.work.maxHistoryEvents} events of 25,000`,
+    );
+  } else if (limit > 0 && m.agents > limit) {
     const waves = Math.ceil(m.agents / limit);
     const k = m.accountsPerWave;
     // Accounts drain about k at a time, and every wave waits for its agents' critical path.
@@ -124,12 +135,46 @@ export function benchRow(
     measurement,
     peakRssMb,
     bound,
+    floor,
     ...(ratio !== undefined ? { ratio, ratioFromMapEnd } : {}),
+    ...(floorRatio !== undefined ? { floorRatio } : {}),
     notes,
   };
 }
 
-const TABLE_STYLE = { head: [], border: [] };
+/** Every line of the report fits this many columns. */
+export const REPORT_WIDTH = 100;
+
+/** Words of `text` in lines of at most `width` columns, each after the first indented by `indent`. */
+export function wrap(text: string, width = REPORT_WIDTH, indent = '    '): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    const next = line === '' ? word : `${line} ${word}`;
+    if (next.length > width && line !== '') {
+      lines.push(line);
+      line = `${indent}${word}`;
+    } else line = next;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
+/** A plain table: a header row and right-aligned cells (left-aligned where `left`), two spaces apart. */
+function table(
+  head: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  left: readonly number[] = [],
+): string[] {
+  const cells = [head, ...rows].map((r) => r.map(String));
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => (left.includes(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(cells[0] ?? []), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)];
+}
 
 function worstBySeries(buckets: readonly BucketLoad[]): Map<string, BucketLoad> {
   const worst = new Map<string, BucketLoad>();
@@ -141,134 +186,143 @@ function worstBySeries(buckets: readonly BucketLoad[]): Map<string, BucketLoad> 
   return worst;
 }
 
-/** The report as a person reads it: three tables and the notes of each fleet size. */
+/** Bucket labels short enough for the phases table. */
+const SHORT_LABELS: Readonly<Record<string, string>> = {
+  'IAM writes': 'IAM',
+  'ec2 ModifyNetworkInterfaceAttribute': 'EC2',
+};
+
+const ratioText = (r: number | undefined, star = false) =>
+  r !== undefined ? `${r.toFixed(2)}x${star ? '*' : ''}` : '-';
+
+/** The report as a person reads it, in 100 columns: three tables and the notes of each fleet size. */
 export function formatBenchReport(report: BenchReport): string {
   const { settings: s, criticalPath: cp, rows } = report;
   const out: string[] = [];
   out.push(
-    `Backstop kill benchmark: full_stop of a fleet on the embedded simulator, docs/design.md quotas (IAM writes 10/s, Lambda 15/s, EventBridge 50/s, EC2 ModifyNetworkInterfaceAttribute 100 then 5/s), ${s.latencyMs} ms per call`,
-    `Fleet: ${s.agentsPerAccount} agents per workload account (one account up to ${s.agentsPerAccount}), request in ${s.order} order. Wait scale ${s.waitScale}, state machine retry scale ${s.retryScale}, SDK retry quota ${s.retryQuota}.`,
-    `Bound = slowest token bucket's (calls - burst) / refill + ${cp.calls} calls on a one-agent kill's critical path x ${s.latencyMs} ms (calibrated unthrottled at ${cp.latencyMs} ms per call).`,
+    ...wrap(
+      `Backstop kill benchmark: full_stop of a fleet on the embedded simulator, published quotas (IAM writes 10/s, Lambda 15/s, EventBridge 50/s, EC2 ModifyNetworkInterfaceAttribute 100 then 5/s), ${s.latencyMs} ms per call; ${s.agentsPerAccount} agents per workload account, request in ${s.order} order; wait scale ${s.waitScale}, retry scale ${s.retryScale}, SDK retry quota ${s.retryQuota}.`,
+      REPORT_WIDTH,
+      '',
+    ),
+    ...wrap(
+      `Floor: the independent bound (README): the busiest account's slowest quota for the fewest calls an agent needs, + ${FLOOR_CHAIN_CALLS} dependent calls x ${s.latencyMs} ms. Own: the same buckets for the calls this kill path made, + its ${cp.calls}-call critical path (counted unthrottled at ${cp.latencyMs} ms per call).`,
+      REPORT_WIDTH,
+      '',
+    ),
     '',
   );
 
-  const main = new Table({
-    head: [
-      'agents',
-      'accounts',
-      'status',
-      'cut s',
-      'TTC s',
-      'Map end s',
-      'wall s',
-      'bound s (drain + path)',
-      'binding',
-      'TTC/bound',
-      'CPU s',
-      'peak RSS MB',
-    ],
-    colAligns: [
-      'right',
-      'right',
-      'left',
-      'right',
-      'right',
-      'right',
-      'right',
-      'right',
-      'left',
-      'right',
-      'right',
-      'right',
-    ],
-    style: TABLE_STYLE,
-  });
-  for (const r of rows) {
-    const m = r.measurement;
-    main.push([
-      m.agents,
-      m.accounts,
-      m.status ?? m.executionStatus,
-      seconds(m.timeToAuthorityCutMs, 2),
-      seconds(m.timeToContainMs, 2),
-      seconds(m.phases.cutEndMs, 2),
-      seconds(m.wallMs, 2),
-      `${seconds(r.bound.boundMs, 2)} (${seconds(r.bound.drainMs)} + ${seconds(r.bound.criticalPathMs)})`,
-      r.bound.binding?.label ?? 'latency',
-      r.ratio !== undefined ? `${r.ratio.toFixed(2)}x${r.ratioFromMapEnd ? '*' : ''}` : '-',
-      seconds(m.cpuMs),
-      Math.round(r.peakRssMb),
-    ]);
-  }
   out.push(
-    'Time to authority cut (cut: the deny in force on every agent role, before any snapshot) and time to contain',
-    '(TTC: the KillResult, Finalize started; Map end: every agent read back; * = no TTC, ratio from the Map end)',
-    main.toString(),
-    '',
-  );
-
-  const services = SERVICE_NAMES.filter((svc) => rows.some((r) => r.measurement.callsByService[svc]));
-  const calls = new Table({
-    head: ['agents', ...services, 'total'],
-    colAligns: ['right', ...services.map(() => 'right' as const), 'right'],
-    style: TABLE_STYLE,
-  });
-  for (const r of rows) {
-    const m = r.measurement;
-    const cell = (svc: ServiceName) => {
-      const c = m.callsByService[svc];
-      if (!c) return '0';
-      return c.throttled > 0 ? `${c.calls} (${c.throttled})` : String(c.calls);
-    };
-    calls.push([m.agents, ...services.map(cell), `${m.totalCalls} (${m.throttledCalls})`]);
-  }
-  out.push(
-    'AWS calls per service: attempts, SDK retries included (of which throttled)',
-    calls.toString(),
-    '',
-  );
-
-  const labels = [...new Set(rows.flatMap((r) => r.measurement.buckets.map((b) => b.label)))].sort();
-  const buckets = new Table({
-    head: [
-      'agents',
-      ...labels.map((l) => `${l} s`),
-      'prepare s',
-      'cut+verify s',
-      'finalize s',
-      'SFN retries',
-      'in flight',
-      'Map result KB',
-    ],
-    style: TABLE_STYLE,
-  });
-  for (const r of rows) {
-    const m = r.measurement;
-    const worst = worstBySeries(m.buckets);
-    buckets.push([
-      m.agents,
-      ...labels.map((l) => {
-        const b = worst.get(l);
-        return b ? `${seconds(b.drainMs)} (${b.tokens}/${b.throttled})` : '-';
+    'Time to authority cut (cut) and to contain (TTC), against the two bounds (* = from the Map end)',
+    ...table(
+      ['agents', 'accts', 'status', 'cut s', 'TTC s', 'floor s', 'TTC/floor', 'own s', 'TTC/own', 'binds'],
+      rows.map((r) => {
+        const m = r.measurement;
+        return [
+          m.agents,
+          m.accounts,
+          m.status ?? m.executionStatus,
+          seconds(m.timeToAuthorityCutMs, 2),
+          seconds(m.timeToContainMs ?? m.phases.cutEndMs, 2),
+          seconds(r.floor.boundMs, 2),
+          ratioText(r.floorRatio, r.ratioFromMapEnd),
+          seconds(r.bound.boundMs, 2),
+          ratioText(r.ratio, r.ratioFromMapEnd),
+          r.bound.binding?.label ?? 'latency',
+        ];
       }),
-      seconds(m.phases.prepareEndMs, 2),
-      seconds(span(m.phases.prepareEndMs, m.phases.cutEndMs), 2),
-      seconds(span(m.phases.cutEndMs, m.phases.finalizeEndMs), 2),
-      m.branchRetries,
-      m.maxAgentsInFlight,
-      m.finalizeInputBytes !== undefined ? Math.round(m.finalizeInputBytes / 1024) : '-',
-    ]);
-  }
+      [2, 9],
+    ),
+    '',
+  );
+
   out.push(
-    'Where the time goes: worst bucket per quota, drain s (calls let through / throttled); phases of the execution',
-    buckets.toString(),
+    'Work per agent (calls: attempts, SDK retries included) and of the whole kill',
+    ...table(
+      [
+        'agents',
+        'calls',
+        'thrott.',
+        'transit.',
+        'payload KB',
+        'children',
+        'max hist.',
+        'max KB',
+        'wall s',
+        'CPU s',
+        'RSS MB',
+      ],
+      rows.map((r) => {
+        const m = r.measurement;
+        const per = (n: number) => (n / m.agents).toFixed(1);
+        return [
+          m.agents,
+          per(m.totalCalls),
+          per(m.throttledCalls),
+          per(m.work.transitions),
+          (m.work.payloadBytes / 1024 / m.agents).toFixed(1),
+          m.work.childExecutions,
+          m.work.maxHistoryEvents,
+          (m.work.largestPayloadBytes / 1024).toFixed(1),
+          seconds(m.wallMs, 1),
+          seconds(m.cpuMs),
+          Math.round(r.peakRssMb),
+        ];
+      }),
+    ),
+    '',
+  );
+
+  out.push(
+    'Where the time goes: the phases of the execution (s), and the slowest token bucket',
+    ...table(
+      [
+        'agents',
+        'prepare',
+        'cut+verify',
+        'finalize',
+        'retries',
+        'flight',
+        'worst bucket: drain s (through/throttled)',
+      ],
+      rows.map((r) => {
+        const m = r.measurement;
+        const worst = [...worstBySeries(m.buckets).values()]
+          .sort((a, b) => b.drainMs - a.drainMs)
+          .slice(0, 1)
+          .map(
+            (b) => `${SHORT_LABELS[b.label] ?? b.label} ${seconds(b.drainMs)} (${b.tokens}/${b.throttled})`,
+          )
+          .join(', ');
+        return [
+          m.agents,
+          seconds(m.phases.prepareEndMs, 2),
+          seconds(span(m.phases.prepareEndMs, m.phases.cutEndMs), 2),
+          seconds(span(m.phases.cutEndMs, m.phases.finalizeEndMs), 2),
+          m.branchRetries,
+          m.maxAgentsInFlight,
+          worst || '-',
+        ];
+      }),
+      [6],
+    ),
     '',
   );
 
   for (const r of rows) {
-    if (r.notes.length === 0) continue;
-    out.push(`${r.measurement.agents} agents:`);
-    for (const note of r.notes) out.push(`  - ${note}`);
+    const m = r.measurement;
+    const services = SERVICE_NAMES.filter((svc) => m.callsByService[svc]).map((svc) => {
+      const c = m.callsByService[svc] as { calls: number; throttled: number };
+      return c.throttled > 0 ? `${svc} ${c.calls} (${c.throttled})` : `${svc} ${c.calls}`;
+    });
+    out.push(`${m.agents} agents:`);
+    out.push(
+      ...wrap(`- calls per service (throttled): ${services.join(', ')}`, REPORT_WIDTH - 2, '    ').map(
+        (l) => `  ${l}`,
+      ),
+    );
+    for (const note of r.notes) out.push(...wrap(`- ${note}`, REPORT_WIDTH - 2, '    ').map((l) => `  ${l}`));
   }
   return out.join('\n');
 }

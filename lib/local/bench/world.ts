@@ -3,7 +3,7 @@ import {
   type ClientFactoryOptions,
   createClientFactory,
 } from '../../../lambda/shared/clients';
-import { type BackstopConfig, parseConfig } from '../../config';
+import { type BackstopConfig, type BackstopConfigInput, parseConfig } from '../../config';
 import { LocalKillRunner } from '../kill-runner';
 import {
   type SeededControlPlane,
@@ -42,6 +42,8 @@ export interface FleetWorldOptions extends FleetLayoutOptions {
   readonly pageSize?: SimulatorOptions['pageSize'];
   /** @default 'per-invocation' */
   readonly retryQuota?: RetryQuotaScope;
+  /** The config's killPath (agents per batch, concurrency). @default - the config's defaults */
+  readonly killPath?: BackstopConfigInput['killPath'];
 }
 
 /** A simulated deployment holding a whole fleet, and a kill runner wired to it. */
@@ -77,7 +79,10 @@ export function perInvocationClientFactory(options: ClientFactoryOptions): Clien
  */
 export async function createFleetWorld(options: FleetWorldOptions): Promise<FleetWorld> {
   const layout = fleetLayout(options);
-  const config = parseConfig(fleetConfig(layout), 'benchmark fleet');
+  const config = parseConfig(
+    { ...fleetConfig(layout), ...(options.killPath ? { killPath: options.killPath } : {}) },
+    'benchmark fleet',
+  );
   const sim = new Simulator({
     throttling: options.throttling,
     latencyMs: options.latencyMs,

@@ -617,7 +617,67 @@ function scaleRetriers(retry: unknown, scale: number): unknown {
   });
 }
 
+/** Whether a state is a Map that runs its items as child executions (`ProcessorConfig.Mode` DISTRIBUTED). */
+export function isDistributedMap(state: AslState): boolean {
+  const processor = state.Type === 'Map' ? state.ItemProcessor : undefined;
+  return (
+    isRecord(processor) &&
+    isRecord(processor.ProcessorConfig) &&
+    processor.ProcessorConfig.Mode === 'DISTRIBUTED'
+  );
+}
+
+/**
+ * Name of the Task that stands in for a distributed Map's processor in the interpreter: each item
+ * becomes one call of it, which the engine answers by running the processor as a child execution
+ * of its own (its own history, its own payload checks), as Step Functions does.
+ */
+export function childExecutionTaskName(mapName: string): string {
+  return `${mapName} [child execution]`;
+}
+
+/** Any Lambda-shaped ARN: the interpreter needs one on a Task; the engine answers the Task itself. */
+const CHILD_EXECUTION_RESOURCE = 'arn:aws:lambda:us-east-1:000000000000:function:local-child-execution';
+
+/**
+ * The processors of every distributed Map, as the engine runs them (child executions), by Map name,
+ * each made executable like the rest of the definition.
+ */
+export function distributedProcessors(
+  machine: LoadedStateMachine,
+  retryScale = 1,
+): ReadonlyMap<string, AslDefinition> {
+  const out = new Map<string, AslDefinition>();
+  for (const place of machine.states) {
+    if (!isDistributedMap(place.state)) continue;
+    const { ProcessorConfig: _mode, ...processor } = place.state.ItemProcessor as Record<string, unknown>;
+    out.set(place.name, executableMachine(processor, retryScale) as AslDefinition);
+  }
+  return out;
+}
+
 function executableState(name: string, state: AslState, retryScale: number): AslState {
+  if (isDistributedMap(state)) {
+    // The interpreter iterates the items (ItemsPath, ItemSelector, MaxConcurrency, ResultPath);
+    // each item is one child execution, which the engine runs (see distributedProcessors).
+    const { ItemProcessor: _processor, ...rest } = mapExpressions(state, rewriteExecutionReferences);
+    const task = childExecutionTaskName(name);
+    return {
+      ...rest,
+      ...(rest.Retry !== undefined ? { Retry: scaleRetriers(rest.Retry, retryScale) } : {}),
+      ItemProcessor: {
+        StartAt: task,
+        States: {
+          [task]: {
+            Type: 'Task',
+            Resource: CHILD_EXECUTION_RESOURCE,
+            TimeoutSeconds: NO_TASK_TIMEOUT_SECONDS,
+            End: true,
+          },
+        },
+      },
+    } as AslState;
+  }
   const out: Record<string, unknown> = { ...mapExpressions(state, rewriteExecutionReferences) };
   // The interpreter writes ResultPath "$" to a key named "$"; without ResultPath it does what "$" means.
   if (out.ResultPath === '$') delete out.ResultPath;

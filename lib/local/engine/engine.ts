@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type AslDefinition, isRecord, type ScopeStep } from './asl';
 import {
+  childExecutionTaskName,
+  distributedProcessors,
   executableDefinition,
   LOCAL_EXECUTION_KEY,
   type LoadedStateMachine,
@@ -22,6 +24,11 @@ export interface HandlerContext {
   readonly executionArn: string;
   /** Aborted when the execution is over (aborted, timed out, or finished while the handler still runs). */
   readonly signal: AbortSignal;
+  /**
+   * The run's waitScale: a handler that pauses while something settles scales its pauses by it,
+   * as the engine scales the Wait states. @default 1
+   */
+  readonly waitScale: number;
 }
 
 /** Runs one Lambda function's code: gets the invocation payload, returns the function's result. */
@@ -91,6 +98,26 @@ export interface EngineEvent {
   /** Task events: the handler and function that ran. */
   readonly handler?: string;
   readonly functionLogicalId?: string;
+  /**
+   * The child execution the event belongs to (a distributed Map runs each item as one), by name;
+   * absent for the events of the execution itself.
+   */
+  readonly childExecution?: string;
+}
+
+/** One execution's history, as Step Functions would keep it (the execution itself, or a child). */
+export interface ExecutionHistory {
+  /** The child execution's name; absent for the execution itself. */
+  readonly childExecution?: string;
+  /** The distributed Map that started it (child executions only). */
+  readonly map?: string;
+  /**
+   * History events Step Functions would record: the engine's events plus one TaskStarted per
+   * Task attempt (Step Functions records TaskScheduled, TaskStarted and TaskSucceeded).
+   */
+  readonly events: number;
+  /** The largest input or output of a state in it, in bytes (Step Functions allows 256 KB). */
+  readonly largestPayloadBytes: number;
 }
 
 export interface RunOptions {
@@ -123,8 +150,10 @@ export interface ExecutionResult {
   readonly cause?: string;
   readonly startTime: Date;
   readonly stopTime: Date;
-  /** Every event, in time order. */
+  /** Every event, in time order (child executions' too, marked `childExecution`). */
   readonly events: readonly EngineEvent[];
+  /** The history of the execution, then of each child execution it started, in start order. */
+  readonly histories: readonly ExecutionHistory[];
 }
 
 /** A `.waitForTaskToken` task waiting for `sendTaskSuccess` or `sendTaskFailure`. */
@@ -167,6 +196,9 @@ export interface CreateLocalEngineOptions extends LoadOptions, LocalEngineOption
 /** Step Functions' quota on the size of an execution input and of a state's result, in bytes. */
 export const MAX_PAYLOAD_BYTES = 262_144;
 
+/** Step Functions' quota on the events of one execution's history (a child execution has its own). */
+export const MAX_HISTORY_EVENTS = 25_000;
+
 const FAIL_STATE_DEFAULT_ERROR = 'FailStateError';
 const FAIL_STATE_DEFAULT_CAUSE = 'Execution failed because of a Fail state';
 
@@ -206,6 +238,17 @@ interface RunState {
   readonly executionArn: string;
   readonly tokenSentinel: string;
   readonly signal: AbortSignal;
+  /** Multiplies every Wait of the execution and its children. */
+  readonly waitTimeOverrides: Record<string, number> | undefined;
+  readonly waitScale: number;
+  readonly retryScale: number;
+  /** Takes every event of the execution and of its child executions. */
+  readonly sink: (raw: InterpreterEvent, childExecution?: string) => void;
+  /** Stops the execution: its history passed Step Functions' limit. */
+  readonly historyExceeded: (history: string) => void;
+  /** Child executions started so far, per distributed Map. */
+  readonly children: Map<string, number>;
+  readonly histories: Map<string, { map?: string; events: number; largestPayloadBytes: number }>;
 }
 
 function namedError(name: string, message: string): Error {
@@ -226,8 +269,12 @@ function lambdaError(thrown: unknown): Error {
   );
 }
 
+function byteLength(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');
+}
+
 function checkSize(value: unknown, stateName: string): unknown {
-  const size = Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');
+  const size = byteLength(value);
   if (size > MAX_PAYLOAD_BYTES) {
     const error = namedError(
       'States.DataLimitExceeded',
@@ -298,6 +345,7 @@ export class LocalEngine {
   private readonly tokens = new Map<string, PendingToken>();
   private readonly closedTokens = new Set<string>();
   private readonly executables = new Map<number, AslDefinition>();
+  private readonly childProcessors = new Map<number, ReadonlyMap<string, AslDefinition>>();
   private readonly scopes = new Map<string, readonly ScopeStep[]>();
 
   constructor(machine: LoadedStateMachine, options: LocalEngineOptions) {
@@ -474,11 +522,54 @@ export class LocalEngine {
     const startTime = options.startTime ?? new Date(startedAt);
     const executionArn = `arn:${m.partition}:states:${m.region}:${m.accountId}:execution:${m.name}:${options.executionName}`;
     const handlerAbort = new AbortController();
+
+    const events: EngineEvent[] = [];
+    let onEventError: unknown;
+    let overLimit: string | undefined;
+    const histories: RunState['histories'] = new Map([['', { events: 0, largestPayloadBytes: 0 }]]);
+    const sink = (raw: InterpreterEvent, childExecution?: string) => {
+      const history = histories.get(childExecution ?? '');
+      for (const event of this.mapEvent(raw, startedAt)) {
+        const marked = childExecution ? { ...event, childExecution } : event;
+        events.push(marked);
+        if (history) {
+          history.events += event.type === 'TaskScheduled' ? 2 : 1;
+          const payload =
+            event.type === 'StateEntered'
+              ? event.input
+              : event.type === 'StateExited'
+                ? event.output
+                : undefined;
+          if (payload !== undefined) {
+            history.largestPayloadBytes = Math.max(history.largestPayloadBytes, byteLength(payload));
+          }
+          if (history.events > MAX_HISTORY_EVENTS && overLimit === undefined) {
+            run.historyExceeded(childExecution ?? options.executionName);
+          }
+        }
+        try {
+          options.onEvent?.(marked);
+        } catch (e) {
+          onEventError ??= e;
+        }
+      }
+    };
+    let stop: () => void = () => {};
     const run: RunState = {
       executionName: options.executionName,
       executionArn,
       tokenSentinel: `backstop-local-task-token:${randomUUID()}`,
       signal: handlerAbort.signal,
+      waitTimeOverrides,
+      waitScale: options.waitScale ?? 1,
+      retryScale,
+      sink,
+      historyExceeded: (name) => {
+        overLimit = name;
+        stop();
+      },
+      children: new Map(),
+      histories,
     };
     const execution: Record<string, unknown> = {
       Id: executionArn,
@@ -502,20 +593,10 @@ export class LocalEngine {
       validationOptions: { noValidate: true },
     });
     const started = interpreterMachine.run(input as never, runOptions);
+    stop = () => started.abort();
 
-    const events: EngineEvent[] = [];
-    let onEventError: unknown;
     const consume = (async () => {
-      for await (const raw of started.eventLogs) {
-        for (const event of this.mapEvent(raw, startedAt)) {
-          events.push(event);
-          try {
-            options.onEvent?.(event);
-          } catch (e) {
-            onEventError ??= e;
-          }
-        }
-      }
+      for await (const raw of started.eventLogs) sink(raw);
     })();
     const onAbort = () => started.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -525,7 +606,13 @@ export class LocalEngine {
     try {
       outcome = { status: 'SUCCEEDED', output: await started.result };
     } catch (e) {
-      if (e instanceof ExecutionAbortedError) {
+      if (overLimit !== undefined) {
+        outcome = {
+          status: 'FAILED',
+          error: 'States.Runtime',
+          cause: `the history of execution ${overLimit} reached ${MAX_HISTORY_EVENTS} events, Step Functions' limit for one execution`,
+        };
+      } else if (e instanceof ExecutionAbortedError) {
         outcome = { status: 'ABORTED' };
       } else if (e instanceof ExecutionTimeoutError) {
         outcome = {
@@ -557,7 +644,84 @@ export class LocalEngine {
       startTime,
       stopTime: new Date(),
       events: [...events].sort((a, b) => a.elapsedMs - b.elapsedMs),
+      histories: [...histories].map(([name, h]) => ({
+        ...(name ? { childExecution: name, map: h.map } : {}),
+        events: h.events,
+        largestPayloadBytes: h.largestPayloadBytes,
+      })),
     };
+  }
+
+  /**
+   * One item of a distributed Map: a child execution of the Map's processor, with its own name,
+   * `$$.Execution` and history (its events reach the parent's list, marked with its name), its
+   * input and output held to Step Functions' 256 KB.
+   */
+  private async runChild(mapName: string, input: unknown, parent: RunState): Promise<unknown> {
+    const { StateMachine, ExecutionError } = loadInterpreter();
+    const processor = this.processors(parent.retryScale).get(mapName);
+    if (!processor)
+      throw namedError('States.Runtime', `${mapName} is not a distributed Map of this state machine`);
+    checkSize(input, `the input of a child execution of ${mapName}`);
+    const index = parent.children.get(mapName) ?? 0;
+    parent.children.set(mapName, index + 1);
+    const name = `${parent.executionName}/${mapName.replace(/[^A-Za-z0-9-]/g, '-')}-${index}`;
+    const m = this.machine;
+    const executionArn = `arn:${m.partition}:states:${m.region}:${m.accountId}:execution:${m.name}/${name}`;
+    parent.histories.set(name, { map: mapName, events: 0, largestPayloadBytes: 0 });
+    const child: RunState = { ...parent, executionName: name, executionArn };
+    const execution: Record<string, unknown> = {
+      Id: executionArn,
+      Name: name,
+      StartTime: new Date().toISOString(),
+      Input: structuredClone(input),
+      RedriveCount: 0,
+    };
+    const started = new StateMachine(processor as never, { validationOptions: { noValidate: true } }).run(
+      input as never,
+      {
+        overrides: {
+          taskResourceLocalHandlers: this.taskHandlers(child),
+          waitTimeOverrides: parent.waitTimeOverrides,
+        },
+        context: {
+          Execution: execution,
+          [LOCAL_EXECUTION_KEY]: execution,
+          StateMachine: { Id: m.arn, Name: m.name },
+          Task: { Token: parent.tokenSentinel },
+        } as InterpreterRunOptions['context'],
+      },
+    );
+    const onAbort = () => started.abort();
+    parent.signal.addEventListener('abort', onAbort, { once: true });
+    const consume = (async () => {
+      for await (const raw of started.eventLogs) parent.sink(raw, name);
+    })();
+    try {
+      const output = await started.result;
+      await consume;
+      return checkSize(output, `the output of child execution ${name}`);
+    } catch (e) {
+      await consume.catch(() => undefined);
+      // A failed child fails the Map (no tolerated failures), as Step Functions reports it.
+      const cause = e instanceof ExecutionError ? (e as Error).cause : e;
+      const message = isRecord(cause) && typeof cause.message === 'string' ? cause.message : String(cause);
+      throw namedError(
+        'States.ExceedToleratedFailureThreshold',
+        `child execution ${name} failed: ${message}`,
+      );
+    } finally {
+      parent.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private processors(retryScale: number): ReadonlyMap<string, AslDefinition> {
+    let found = this.childProcessors.get(retryScale);
+    if (!found) {
+      found = distributedProcessors(this.machine, retryScale);
+      this.childProcessors.set(retryScale, found);
+    }
+    return found;
   }
 
   /** Error and cause of a failed execution, as Step Functions reports them. */
@@ -579,6 +743,10 @@ export class LocalEngine {
     for (const binding of Object.values(this.machine.tasks)) {
       handlers[binding.stateName] = (input) => this.invoke(binding, input, run) as Promise<InterpreterJson>;
     }
+    for (const mapName of this.processors(run.retryScale).keys()) {
+      handlers[childExecutionTaskName(mapName)] = (input) =>
+        this.runChild(mapName, input, run) as Promise<InterpreterJson>;
+    }
     return handlers;
   }
 
@@ -591,6 +759,7 @@ export class LocalEngine {
       stateName: binding.stateName,
       executionArn: run.executionArn,
       signal: run.signal,
+      waitScale: run.waitScale,
     };
     if (binding.integration === 'function-arn') {
       return checkSize(await this.call(handler, stateInput, ctx), binding.stateName);

@@ -23,6 +23,7 @@ export {
   type EngineHandler,
   type EngineHandlers,
   type EngineScope,
+  type ExecutionHistory,
   type ExecutionResult,
   type ExecutionStatus,
   type HandlerContext,

@@ -58,7 +58,7 @@ describe('validateKillRequest', () => {
     [{ ...valid, reason: '   ' }, /reason: missing or empty/],
     [{ ...valid, reason: 'x'.repeat(MAX_REASON_LENGTH + 1) }, /reason: 1025 characters, at most 1024/],
     [{ mode: 'full_stop', reason: 'r' }, /agentId: missing/],
-    [{ ...valid, agentIds: ['a'] }, /give one or the other/],
+    [{ ...valid, agentIds: ['a'] }, /give one of agentId, agentIds or accountId, not several/],
     [{ ...valid, agentId: undefined, agentIds: [] }, /agentIds: must be a non-empty array/],
     [{ ...valid, incidentId: '../etc' }, /incidentId:/],
     [{ ...valid, dryRun: 'yes' }, /dryRun: must be true or false/],
@@ -111,5 +111,71 @@ describe('validateKillRequest', () => {
         expect(incidentIdFor(name)).toBe(id);
       }),
     );
+  });
+});
+
+describe('fleet requests', () => {
+  const fleet: Directory = {
+    ...directory,
+    workloads: [
+      { accountId: '222222222222', region: 'us-east-1' },
+      { accountId: '333333333333', region: 'eu-west-1' },
+    ],
+    agents: Array.from({ length: 10_001 }, (_, i) => ({
+      ...directory.agents[0]!,
+      agentId: `agent-${i}`,
+      ...(i % 2 === 1 ? { accountId: '333333333333', region: 'eu-west-1' } : {}),
+    })),
+  };
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `agent-${i}`);
+
+  it('takes up to 10,000 agents in one request', () => {
+    const r = validateKillRequest({ ...valid, agentId: undefined, agentIds: ids(10_000) }, fleet, 'exec-1');
+    expect(r.ok && r.kill.agents).toHaveLength(10_000);
+  });
+
+  it('refuses 10,001, naming the limit and what to do instead', () => {
+    const r = validateKillRequest({ ...valid, agentId: undefined, agentIds: ids(10_001) }, fleet, 'exec-1');
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.rejection).toEqual({
+      code: 'INVALID_REQUEST',
+      message:
+        'agentIds: 10001 agents, at most 10000 per kill (or give accountId for every agent of an account)',
+    });
+  });
+
+  it('kills every agent of an account, in every region the directory has it', () => {
+    const r = validateKillRequest(
+      { accountId: '333333333333', mode: 'full_stop', reason: 'account compromised' },
+      fleet,
+      'exec-1',
+    );
+    expect(r.ok && r.kill.agents.length).toBe(5000);
+    expect(r.ok && new Set(r.kill.agents.map((a) => a.accountId))).toEqual(new Set(['333333333333']));
+  });
+
+  it('refuses an account with no agent, a malformed account, and an account beside agent ids', () => {
+    expect(rejection({ accountId: '999999999999', mode: 'full_stop', reason: 'x' }).message).toBe(
+      'accountId: no agent of account 999999999999 is in backstop.config.json',
+    );
+    expect(rejection({ accountId: '12345', mode: 'full_stop', reason: 'x' }).message).toMatch(
+      /^accountId: must be a 12-digit AWS account id/,
+    );
+    expect(rejection({ ...valid, accountId: '222222222222' }).message).toBe(
+      'agentId and accountId: give one of agentId, agentIds or accountId, not several',
+    );
+  });
+
+  it('names at most 20 unknown agents of a large request', () => {
+    const r = validateKillRequest(
+      {
+        ...valid,
+        agentId: undefined,
+        agentIds: ids(10).concat(Array.from({ length: 30 }, (_, i) => `ghost-${i}`)),
+      },
+      fleet,
+      'exec-1',
+    );
+    expect(!r.ok && r.rejection.message).toMatch(/ghost-19 and 10 more: not in backstop.config.json/);
   });
 });

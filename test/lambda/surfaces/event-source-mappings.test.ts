@@ -103,12 +103,12 @@ it('discovers the mappings of every agent function across pages, any source type
     throw awsError('ResourceNotFoundException', `Function not found: ${FunctionName}`, 404);
   });
   const taggedMapping = `arn:aws:lambda:us-east-1:${ACCOUNT}:event-source-mapping:5e1f0a2b-1111-4222-8333-444455556666`;
+  // Everything tagged for the agent comes in one lookup: its queue is of no concern here.
   tagging
-    .on(GetResourcesCommand, { ResourceTypeFilters: ['lambda:function'] })
-    .resolves(taggedPage([JERRY, fn('deleted-fn')]));
-  tagging
-    .on(GetResourcesCommand, { ResourceTypeFilters: ['lambda:event-source-mapping'] })
-    .resolves(taggedPage([taggedMapping]));
+    .on(GetResourcesCommand)
+    .resolves(
+      taggedPage([JERRY, fn('deleted-fn'), taggedMapping, `arn:aws:sqs:us-east-1:${ACCOUNT}:billing-inbox`]),
+    );
   const ctx = context({ agent: agent({ resourceArns: [HELLO] }) });
 
   const ids = await eventSourceMappings.discover(ctx);
@@ -127,6 +127,12 @@ it('discovers the mappings of every agent function across pages, any source type
   expect(calls.sort()).toEqual(
     [`${HELLO} undefined`, `${HELLO} page-2`, `${JERRY} undefined`, `${fn('deleted-fn')} undefined`].sort(),
   );
+  // The mappings listed carry their whole configuration: the snapshot reads none of them again.
+  lambda.resetHistory();
+  const snap = await eventSourceMappings.snapshot(ctx, ids.slice(0, 4));
+  expect(snap.map((m) => m.state.state)).toEqual(['Disabled', 'Enabled', 'Enabled', 'Enabled']);
+  expect(lambda.commandCalls(GetEventSourceMappingCommand)).toHaveLength(0);
+  expect(tagging.commandCalls(GetResourcesCommand)).toHaveLength(1);
 });
 
 it('snapshots UUID, state, source and function of each mapping', async () => {

@@ -137,8 +137,7 @@ it('discovers rules on every bus that target the agent, across pages, and rules 
     if (EventBusName === 'default') return { RuleNames: ['rule-1', 'SchemasDiscoveryManagedRule'] };
     return NextToken ? { RuleNames: ['billing-nightly'] } : { RuleNames: [], NextToken: 'names-2' };
   });
-  tagging.on(GetResourcesCommand).resolves(taggedPage([]));
-  tagging.on(GetResourcesCommand, { ResourceTypeFilters: ['events:rule'] }).resolves(taggedPage([TAGGED]));
+  tagging.on(GetResourcesCommand).resolves(taggedPage([TAGGED]));
 
   const ids = await eventBridgeRules.discover(ctx());
 

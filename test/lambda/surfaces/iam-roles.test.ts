@@ -393,9 +393,12 @@ describe('cut and contain', () => {
       name,
       input.PolicyArn ?? input.PermissionsBoundary ?? input.PolicyName ?? '',
     ]);
-    // Authority first: nothing is read before the deny is attached.
+    // Authority first: nothing is read before the deny is attached. The snapshot's reads of the
+    // role's own policies go on while the cut does (they change nothing); the boundary it
+    // replaces is read before it is replaced.
     expect(sent[0]).toEqual(['AttachRolePolicy', FULL_STOP]);
-    expect(sent.slice(1, 3)).toEqual([
+    const snapshotReads = ['ListAttachedRolePolicies', 'ListRolePolicies', 'GetRolePolicy'];
+    expect(sent.filter(([name]) => !snapshotReads.includes(name as string)).slice(1, 3)).toEqual([
       ['GetRole', ''],
       ['PutRolePermissionsBoundary', KILL_BOUNDARY],
     ]);

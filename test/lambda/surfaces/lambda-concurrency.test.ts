@@ -1,5 +1,6 @@
 import {
   DeleteFunctionConcurrencyCommand,
+  GetFunctionCommand,
   GetFunctionConcurrencyCommand,
   type GetFunctionResponse,
   LambdaClient,
@@ -52,6 +53,20 @@ beforeEach(() => {
     const value = reserved.get(FunctionName);
     return value === undefined ? {} : { ReservedConcurrentExecutions: value };
   });
+  // The kill reads with GetFunction (outside Lambda's 15/s control plane quota): the recorded
+  // answer, with the concurrency Lambda has now (absent when the function has none).
+  lambda.on(GetFunctionCommand).callsFake(({ FunctionName }) => {
+    known(FunctionName);
+    if (failNextRead.delete(FunctionName)) throw awsError('ServiceException', 'internal error', 500);
+    const value = reserved.get(FunctionName);
+    const { Concurrency: _recorded, ...recorded } = loadFixture<GetFunctionResponse>(
+      'test_aws_lambda_set_concurrency/lambda.GetFunction_3.json',
+    );
+    return {
+      ...recorded,
+      ...(value === undefined ? {} : { Concurrency: { ReservedConcurrentExecutions: value } }),
+    };
+  });
   lambda.on(PutFunctionConcurrencyCommand).callsFake(({ FunctionName, ReservedConcurrentExecutions }) => {
     known(FunctionName);
     reserved.set(FunctionName, ReservedConcurrentExecutions);
@@ -92,12 +107,28 @@ it('discovers tagged functions across pages and declared ones without their alia
   });
 
   expect(await lambdaConcurrency.discover(ctx)).toEqual([ENVCHECK, fn('billing-a'), fn('billing-b')]);
+  // One lookup of everything tagged for the agent, shared by every surface of the invocation.
   expect(tagging.commandCalls(GetResourcesCommand)[0].args[0].input).toEqual({
     TagFilters: [{ Key: 'backstop:agent', Values: ['billing-agent'] }],
-    ResourceTypeFilters: ['lambda:function'],
     PaginationToken: undefined,
     ResourcesPerPage: 100,
   });
+});
+
+it('reads with GetFunction, never GetFunctionConcurrency, and does not read again what it just read', async () => {
+  const ctx = context();
+  const snap = await lambdaConcurrency.snapshot(ctx, [ENVCHECK, WORKER]);
+  await lambdaConcurrency.contain(ctx, 'full_stop', snap);
+  expect(await lambdaConcurrency.verify(context(), 'full_stop', snap)).toEqual({
+    pending: [],
+    drifted: [],
+    failures: [],
+  });
+
+  // Two reads for the snapshot (contain of the same invocation uses them), two for the read-back.
+  expect(lambda.commandCalls(GetFunctionCommand)).toHaveLength(4);
+  expect(lambda.commandCalls(GetFunctionConcurrencyCommand)).toHaveLength(0);
+  expect(lambda.commandCalls(PutFunctionConcurrencyCommand)).toHaveLength(2);
 });
 
 it('snapshots the reserved value, or null when the function had none', async () => {

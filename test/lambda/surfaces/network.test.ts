@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import {
   type FunctionConfiguration,
+  GetFunctionCommand,
   GetFunctionConfigurationCommand,
   LambdaClient,
   UpdateFunctionConfigurationCommand,
@@ -53,6 +54,8 @@ const LAMBDA_ENI = 'eni-0lambda000000001';
 const ECS_ENI = 'eni-0ecs00000000001';
 
 let enis: Map<string, NetworkInterface>;
+/** Interfaces tagged backstop:agent=billing-agent (EC2 filters on the tag). */
+let taggedEnis: Set<string>;
 let functions: Map<string, FunctionConfiguration>;
 let isolationGroups: { vpc: string; id: string; name: string; value: 'open' | 'closed' }[];
 
@@ -98,7 +101,13 @@ beforeEach(() => {
     { vpc: FN_VPC, id: FN_CLOSED, name: 'backstop-isolation-closed', value: 'closed' },
   ];
 
-  ec2.on(DescribeNetworkInterfacesCommand).callsFake(({ NetworkInterfaceIds }) => {
+  taggedEnis = new Set();
+  ec2.on(DescribeNetworkInterfacesCommand).callsFake(({ NetworkInterfaceIds, Filters }) => {
+    const tag = (Filters ?? []).find((f: { Name: string }) => f.Name === 'tag:backstop:agent');
+    if (tag) {
+      expect(tag.Values).toEqual(['billing-agent']);
+      return { NetworkInterfaces: [...taggedEnis].map((id) => structuredClone(enis.get(id))) };
+    }
     const eni = enis.get(NetworkInterfaceIds[0]);
     if (!eni)
       throw awsError(
@@ -137,6 +146,12 @@ beforeEach(() => {
     if (!cfg) throw awsError('ResourceNotFoundException', `Function not found: ${FunctionName}`, 404);
     return structuredClone(cfg);
   });
+  // The kill reads with GetFunction, outside Lambda's 15/s control plane quota.
+  lambda.on(GetFunctionCommand).callsFake(({ FunctionName }) => {
+    const cfg = functions.get(FunctionName);
+    if (!cfg) throw awsError('ResourceNotFoundException', `Function not found: ${FunctionName}`, 404);
+    return { Configuration: structuredClone(cfg) };
+  });
   lambda.on(UpdateFunctionConfigurationCommand).callsFake(({ FunctionName, VpcConfig }) => {
     const cfg = functions.get(FunctionName)!;
     cfg.VpcConfig = { ...VpcConfig, VpcId: cfg.VpcConfig?.VpcId };
@@ -160,16 +175,21 @@ it('names the owner of a requester-managed interface and how to isolate it', () 
 });
 
 it('discovers tagged interfaces and the agent functions that run in a VPC', async () => {
-  tagging.on(GetResourcesCommand).resolves(taggedPage([]));
-  tagging
-    .on(GetResourcesCommand, { ResourceTypeFilters: ['ec2:network-interface'] })
-    .resolves(taggedPage([eniArn(INSTANCE_ENI)]));
-  tagging
-    .on(GetResourcesCommand, { ResourceTypeFilters: ['lambda:function'] })
-    .resolves(taggedPage([WORKER, fn('no-vpc')]));
+  tagging.on(GetResourcesCommand).resolves(taggedPage([WORKER, fn('no-vpc'), eniArn(INSTANCE_ENI)]));
+  taggedEnis.add(INSTANCE_ENI);
   functions.set(fn('no-vpc'), loadFixture('test_mu_sqs_subscriber/lambda.GetFunctionConfiguration_1.json'));
+  const ctx = context();
 
-  expect(await network.discover(context())).toEqual([eniArn(INSTANCE_ENI), WORKER]);
+  expect(await network.discover(ctx)).toEqual([eniArn(INSTANCE_ENI), WORKER]);
+  // EC2 describes the tagged interfaces in the same call that finds them, and Lambda the
+  // functions' VpcConfig in GetFunction: the snapshot of the same invocation reads neither again.
+  ec2.resetHistory();
+  lambda.resetHistory();
+  const snap = await network.snapshot(ctx, [eniArn(INSTANCE_ENI), WORKER]);
+  expect(snap.map((s) => s.state.vpcId)).toEqual(['vpc-c3c27aba', 'vpc-3d05f145']);
+  expect(ec2.commandCalls(DescribeNetworkInterfacesCommand)).toHaveLength(0);
+  expect(lambda.calls()).toHaveLength(0);
+  expect(lambda.commandCalls(GetFunctionConfigurationCommand)).toHaveLength(0);
 });
 
 it('snapshots each interface group list and each function VpcConfig', async () => {

@@ -6,6 +6,7 @@
 import { fullStopPolicyName, iamPolicyArn, killBoundaryArn } from '../../../lambda/shared/naming';
 import { parseConfig } from '../../../lib/config';
 import { fleetConfig, fleetLayout } from '../../../lib/local/bench/fleet';
+import { floorBound } from '../../../lib/local/bench/floor';
 import { requestOrder } from '../../../lib/local/bench/measure';
 import { bucketLoads, containBound, longestDisjointChain } from '../../../lib/local/bench/model';
 import { createFleetWorld } from '../../../lib/local/bench/world';
@@ -34,8 +35,8 @@ describe('benchmark fleet', () => {
     expect(fleetLayout({ agents: 1000 }).accounts).toHaveLength(100);
   });
 
-  it.each([0, 1001, 2.5])('refuses a fleet of %p agents', (agents) => {
-    expect(() => fleetLayout({ agents })).toThrow(/fleet size must be a whole number from 1 to 1000/);
+  it.each([0, 10_001, 2.5])('refuses a fleet of %p agents', (agents) => {
+    expect(() => fleetLayout({ agents })).toThrow(/fleet size must be a whole number from 1 to 10000/);
   });
 
   it('lists the agents account by account, or one of each account in turn', () => {
@@ -57,43 +58,75 @@ describe('benchmark fleet', () => {
     expect(outcome.result?.status).toBe('CONTAINED');
     const statuses = outcome.result?.agents.map((a) => [a.agentId, a.status]) ?? [];
     expect(statuses.sort()).toEqual(agentIds.map((id) => [id, 'CONTAINED']));
-    const sim = world.simulator;
-    const state = world.inventory.map((agent) => {
-      const role = sim.iam.roleByName(agent.accountId, agent.roleName);
-      const closed = world.workloads.get(agent.accountId)?.isolationGroups[
-        world.layout.accounts.find((a) => a.accountId === agent.accountId)?.vpcId ?? ''
-      ]?.closed;
-      return {
-        attached: [...(role?.attachedPolicyArns ?? [])],
-        inline: Object.keys(role?.inlinePolicies ?? {}),
-        boundary: role?.boundaryArn,
-        concurrency: agent.functionNames.map((f) =>
-          sim.lambda.reservedConcurrency(agent.accountId, 'us-east-1', f),
-        ),
-        mappings: agent.mappingUuids.map((u) => sim.lambda.mappingState(u)),
-        rules: agent.ruleNames.map((r) => sim.events.ruleState(agent.accountId, 'us-east-1', r)),
-        schedules: agent.scheduleNames.map((s) =>
-          sim.scheduler.scheduleState(agent.accountId, 'us-east-1', s),
-        ),
-        isolated: agent.networkInterfaceIds.map(
-          (eni) => sim.ec2.interfaceGroups(agent.accountId, 'us-east-1', eni)?.join() === closed,
-        ),
-      };
-    });
-    expect(state).toEqual(
-      world.inventory.map((agent) => ({
-        attached: [iamPolicyArn('aws', agent.accountId, fullStopPolicyName('us-east-1'))],
-        inline: [],
-        boundary: killBoundaryArn('aws', agent.accountId, 'us-east-1'),
-        concurrency: [0, 0],
-        mappings: ['Disabled'],
-        rules: ['DISABLED'],
-        schedules: ['DISABLED'],
-        isolated: [true],
-      })),
+    expectEverySurfaceCut(world);
+  });
+
+  it("cuts a fleet larger than a batch in child executions, each within Step Functions' quotas", async () => {
+    // 7 agents, 3 to a batch: the distributed Map runs 3 child executions of the per-agent states.
+    const world = await createFleetWorld({ agents: 7, agentsPerAccount: 3, killPath: { agentsPerBatch: 3 } });
+    const agentIds = world.layout.agents.map((a) => a.agentId);
+
+    const outcome = await world.runner.kill(
+      { agentIds, mode: 'full_stop', reason: 'test: kill a fleet in batches' },
+      { executionName: 'fleet-batches', waitScale: 0 },
     );
+
+    expect(outcome.execution.status).toBe('SUCCEEDED');
+    expect(outcome.result?.status).toBe('CONTAINED');
+    expect(outcome.result?.counts).toEqual({ CONTAINED: 7 });
+    const children = outcome.execution.histories.filter((h) => h.childExecution !== undefined);
+    expect(children.map((h) => h.map)).toEqual(['Cut each batch', 'Cut each batch', 'Cut each batch']);
+    for (const h of outcome.execution.histories) {
+      expect(h.events).toBeLessThan(25_000);
+      expect(h.largestPayloadBytes).toBeLessThan(256 * 1024);
+    }
+    // Every agent was cut inside a child execution, none by the execution's own per-agent Map.
+    const cutBy = new Set(
+      outcome.execution.events
+        .filter((e) => e.type === 'TaskScheduled' && e.stateName?.startsWith('Cut IAM authority'))
+        .map((e) => `${e.stateName} ${e.childExecution === undefined ? 'parent' : 'child'}`),
+    );
+    expect([...cutBy]).toEqual(['Cut IAM authority (batch) child']);
+    expectEverySurfaceCut(world);
   });
 });
+
+/** Every surface of every agent of the fleet is in its full_stop state. */
+function expectEverySurfaceCut(world: Awaited<ReturnType<typeof createFleetWorld>>): void {
+  const sim = world.simulator;
+  const state = world.inventory.map((agent) => {
+    const role = sim.iam.roleByName(agent.accountId, agent.roleName);
+    const closed = world.workloads.get(agent.accountId)?.isolationGroups[
+      world.layout.accounts.find((a) => a.accountId === agent.accountId)?.vpcId ?? ''
+    ]?.closed;
+    return {
+      attached: [...(role?.attachedPolicyArns ?? [])],
+      inline: Object.keys(role?.inlinePolicies ?? {}),
+      boundary: role?.boundaryArn,
+      concurrency: agent.functionNames.map((f) =>
+        sim.lambda.reservedConcurrency(agent.accountId, 'us-east-1', f),
+      ),
+      mappings: agent.mappingUuids.map((u) => sim.lambda.mappingState(u)),
+      rules: agent.ruleNames.map((r) => sim.events.ruleState(agent.accountId, 'us-east-1', r)),
+      schedules: agent.scheduleNames.map((s) => sim.scheduler.scheduleState(agent.accountId, 'us-east-1', s)),
+      isolated: agent.networkInterfaceIds.map(
+        (eni) => sim.ec2.interfaceGroups(agent.accountId, 'us-east-1', eni)?.join() === closed,
+      ),
+    };
+  });
+  expect(state).toEqual(
+    world.inventory.map((agent) => ({
+      attached: [iamPolicyArn('aws', agent.accountId, fullStopPolicyName('us-east-1'))],
+      inline: [],
+      boundary: killBoundaryArn('aws', agent.accountId, 'us-east-1'),
+      concurrency: [0, 0],
+      mappings: ['Disabled'],
+      rules: ['DISABLED'],
+      schedules: ['DISABLED'],
+      isolated: [true],
+    })),
+  );
+}
 
 describe('benchmark model', () => {
   const call = (over: Partial<CallRecord>): CallRecord => ({
@@ -140,6 +173,13 @@ describe('benchmark model', () => {
     const bound = containBound(loads, 20, 50);
     expect(bound).toEqual(expect.objectContaining({ drainMs: 2000, criticalPathMs: 1000, boundMs: 3000 }));
     expect(bound.binding?.service).toBe('lambda');
+  });
+
+  it("bounds a fleet independently: the busiest account's slowest quota, plus the dependent chain", () => {
+    // One agent: every quota's burst covers it; 10 dependent calls at 20 ms.
+    expect(floorBound(1, 20)).toEqual({ boundMs: 200, drainMs: 0, pathMs: 200 });
+    // Ten in one account: 50 IAM writes past a burst of 10 at 10/s (lambda: 50 past 15 at 15/s).
+    expect(floorBound(10, 20)).toEqual({ boundMs: 4200, drainMs: 4000, pathMs: 200, binding: 'IAM writes' });
   });
 
   it('counts the longest chain of calls that do not overlap', () => {

@@ -89,10 +89,6 @@ describe('LocalEngine.run', () => {
 
   test.each([
     ['an inline Map', (stack: ReturnType<typeof newStack>) => new sfn.Map(stack, 'Per agent', mapProps())],
-    [
-      'a distributed Map (run as an inline Map)',
-      (stack: ReturnType<typeof newStack>) => new sfn.DistributedMap(stack, 'Per agent', mapProps()),
-    ],
   ])('runs %s over every item, with the item index and value', async (_kind, makeMap) => {
     const seen: unknown[] = [];
     const engine = engineFor(
@@ -135,6 +131,66 @@ describe('LocalEngine.run', () => {
         .map((e) => e.scope[0]?.index)
         .sort(),
     ).toEqual([0, 1, 2]);
+  });
+
+  test('runs a distributed Map item by item as child executions, each with its own name and history', async () => {
+    const seen: unknown[] = [];
+    const engine = engineFor(
+      (stack) =>
+        new sfn.DistributedMap(stack, 'Per agent', { ...mapProps(), maxConcurrency: 2 }).itemProcessor(
+          new tasks.LambdaInvoke(stack, 'Contain the agent', {
+            lambdaFunction: backstopFunction(stack, 'Contain', 'contain'),
+            payloadResponseOnly: true,
+          }),
+        ),
+      {
+        contain: async (event) => {
+          seen.push(event);
+          const { agentId, position } = event as { agentId: string; position: number };
+          return { agentId, position, contained: true };
+        },
+      },
+    );
+
+    const result = await engine.run(
+      { agents: ['a-1', 'a-2', 'a-3'] },
+      { executionName: 'map', waitScale: 0 },
+    );
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toEqual({
+      agents: ['a-1', 'a-2', 'a-3'],
+      results: [
+        { agentId: 'a-1', position: 0, contained: true },
+        { agentId: 'a-2', position: 1, contained: true },
+        { agentId: 'a-3', position: 2, contained: true },
+      ],
+    });
+    expect(seen).toHaveLength(3);
+    // Each item ran as a child execution: its events carry its name, and it has a history of its own.
+    const children = ofType(result.events, 'TaskScheduled', 'Contain the agent').map((e) => e.childExecution);
+    expect(new Set(children).size).toBe(3);
+    expect(result.histories).toHaveLength(4);
+    expect(result.histories.slice(1).map((h) => h.map)).toEqual(['Per agent', 'Per agent', 'Per agent']);
+    for (const h of result.histories.slice(1)) expect(h.events).toBeGreaterThan(0);
+    // The parent's history holds the Map, not the items' states.
+    expect(result.events.filter((e) => !e.childExecution && e.stateName === 'Contain the agent')).toEqual([]);
+  });
+
+  test('fails a child execution whose output is over 256 KB, and the Map with it, as Step Functions does', async () => {
+    const engine = engineFor(
+      (stack) =>
+        new sfn.DistributedMap(stack, 'Per agent', mapProps()).itemProcessor(
+          new sfn.Pass(stack, 'Grow', { result: sfn.Result.fromObject({ big: 'x'.repeat(270_000) }) }),
+        ),
+      {},
+    );
+
+    const result = await engine.run({ agents: ['a-1'] }, { executionName: 'too-big', waitScale: 0 });
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('States.ExceedToleratedFailureThreshold');
+    expect(result.cause).toMatch(/over the 262144-byte payload quota/);
   });
 
   test('retries a handler that throws a throttling error until it succeeds, with the scaled backoff', async () => {
