@@ -10,7 +10,7 @@ export const OPERATOR_DASHBOARD_NAME = 'backstop';
  * The metrics the dashboard charts, by who publishes them in the Backstop namespace:
  * - kill path (lambda/kill-finalize, lambda/shared/kill-io.ts): `Kills` (dimension `Status`),
  *   `TimeToContain`, `TimeToAuthorityCut`, `AuditWriteFailures`;
- * - restore path: `RestoresPending`, `RestoresCompleted`;
+ * - restore path (lambda/restore-finalize): `RestoresPending`, `RestoresCompleted`, `TimeToRestore`;
  * - canary (lambda/canary): `CanaryFindings`, `CanaryAgentsChecked`.
  */
 export const DASHBOARD_METRICS = {
@@ -20,6 +20,7 @@ export const DASHBOARD_METRICS = {
   auditWriteFailures: 'AuditWriteFailures',
   restoresPending: 'RestoresPending',
   restoresCompleted: 'RestoresCompleted',
+  timeToRestore: 'TimeToRestore',
   canaryFindings: 'CanaryFindings',
   canaryAgentsChecked: 'CanaryAgentsChecked',
 } as const;
@@ -116,6 +117,7 @@ export class OperatorDashboard extends Construct {
           metric(DASHBOARD_METRICS.restoresPending, 'Maximum', 'pending'),
           metric(DASHBOARD_METRICS.restoresCompleted, 'Sum', 'completed'),
         ],
+        right: [metric(DASHBOARD_METRICS.timeToRestore, 'Maximum', 'time to restore after quorum (ms)')],
         width: 8,
         height: 6,
       }),

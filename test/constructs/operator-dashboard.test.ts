@@ -76,6 +76,7 @@ describe('the operator dashboard', () => {
     expect(charted('Restores pending and completed')).toEqual([
       `${NS} RestoresPending Maximum`,
       `${NS} RestoresCompleted Sum`,
+      `${NS} TimeToRestore Maximum`,
     ]);
     expect(charted('Audit write failures')).toEqual([`${NS} AuditWriteFailures Sum`]);
   });

@@ -189,6 +189,7 @@ describe('restore path on the embedded simulator', () => {
     const values = (name: string) => metrics.filter((m) => m.metricName === name).map((m) => m.value);
     expect(values(DASHBOARD_METRICS.restoresCompleted)).toEqual([1]);
     expect(values(DASHBOARD_METRICS.restoresPending)).toEqual([1, 0]);
+    expect(values(DASHBOARD_METRICS.timeToRestore)).toHaveLength(1);
   });
 
   it('one approval is not enough, the same approver twice counts once, and one rejection ends it unchanged', async () => {
