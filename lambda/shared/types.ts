@@ -82,6 +82,8 @@ export interface HandlerEnv {
 export interface KillRequest {
   readonly agentId?: string;
   readonly agentIds?: readonly string[];
+  /** Every agent the directory declares in this account (instead of agentId or agentIds). */
+  readonly accountId?: string;
   readonly mode?: string;
   readonly reason?: string;
   readonly incidentId?: string;

@@ -16,7 +16,7 @@ import { addCanaryCommand } from './canary';
 import { runDeployedKill } from './deployed';
 import { awsOptions, type CommonOptions, connect, type Resolved, resolve } from './options';
 import { drillCommand } from './drill';
-import { checkIncident, checkReason, UsageError } from './inputs';
+import { checkIncident, checkReason, checkTargets, UsageError } from './inputs';
 import { OutputsError, readStackOutputs } from './outputs';
 import { type FlagPlan, planJson, planReport, renderPlan } from './plan';
 import { pendingRestores, registerRestoreCommands } from './restore';
@@ -107,6 +107,7 @@ interface KillOptions extends CommonOptions {
   reason?: string;
   incident?: string;
   incidentId?: string;
+  account?: string;
   wait: boolean;
   local?: boolean;
 }
@@ -120,8 +121,9 @@ function incidentOption(opts: KillOptions): string | undefined {
     : checkIncident(opts.incidentId, '--incident-id');
 }
 
-async function killCommand(io: Io, cmd: Command, agents: string[], opts: KillOptions, dryRun: boolean) {
-  const r = resolve(cmd, opts, agents);
+async function killCommand(io: Io, cmd: Command, named: string[], opts: KillOptions, dryRun: boolean) {
+  const r = resolve(cmd, opts, named);
+  const { agents, accountId } = checkTargets(r.config, named, opts.account, opts.config);
   const reason = checkReason(opts.reason, !dryRun) ?? 'plan: what would a kill cut?';
   const incidentId = incidentOption(opts);
   if (opts.local && !r.outputs) {
@@ -130,7 +132,7 @@ async function killCommand(io: Io, cmd: Command, agents: string[], opts: KillOpt
     );
   }
   const request: KillRequest = {
-    ...(agents.length === 1 ? { agentId: agents[0] } : { agentIds: agents }),
+    ...(accountId ? { accountId } : agents.length === 1 ? { agentId: agents[0] } : { agentIds: [...agents] }),
     mode: opts.mode,
     reason,
     ...(incidentId ? { incidentId } : {}),
@@ -354,7 +356,8 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
     program
       .command('kill')
       .description("cut an agent's authority now, prove it, and audit every step")
-      .argument('<agents...>', 'agent id(s) from the configuration')
+      .argument('[agents...]', 'agent id(s) from the configuration')
+      .option('--account <id>', 'instead of agent ids: every agent the configuration has in this account')
       .addOption(modeOption())
       .requiredOption('--reason <text>', 'why (goes in the audit log; at most 1024 characters)')
       .addOption(incident())
@@ -372,7 +375,8 @@ export function buildCli(io: Io = stdio): { program: Command; run: (argv: string
     program
       .command('plan')
       .description('dry run: list what a kill in the mode would cut and leave, resource by resource')
-      .argument('<agents...>', 'agent id(s) from the configuration')
+      .argument('[agents...]', 'agent id(s) from the configuration')
+      .option('--account <id>', 'instead of agent ids: every agent the configuration has in this account')
       .addOption(new Option('--mode <mode>', 'kill mode to plan').argParser(parseMode).default('full_stop'))
       .option('--reason <text>', 'why (goes in the audit log)')
       .addOption(incident())

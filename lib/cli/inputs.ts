@@ -55,6 +55,42 @@ export function checkAgents(config: BackstopConfig, ids: readonly string[], conf
   throw new UsageError(lines.join('\n'));
 }
 
+/**
+ * Who a kill or plan is for: the agents named, or with `--account` every agent the configuration
+ * declares in that account (the kill path expands it the same way). One or the other, never both.
+ */
+export function checkTargets(
+  config: BackstopConfig,
+  agents: readonly string[],
+  account: string | undefined,
+  configPath: string,
+): { readonly agents: readonly string[]; readonly accountId?: string } {
+  if (account === undefined) {
+    if (agents.length === 0) {
+      throw new UsageError('name the agent(s) to cut, or give --account <id> for every agent of an account');
+    }
+    return { agents };
+  }
+  if (agents.length > 0) {
+    throw new UsageError(`--account ${previewValue(account)} and agent ids: give one or the other, not both`);
+  }
+  if (!/^\d{12}$/.test(account)) {
+    throw new UsageError(
+      `--account ${previewValue(account)}: a 12-digit AWS account id (for example 222222222222)`,
+    );
+  }
+  const inAccount = config.agents.filter((a) => a.accountId === account).map((a) => a.id);
+  if (inAccount.length === 0) {
+    const accounts = [...new Set(config.agents.map((a) => a.accountId))].sort();
+    throw new UsageError(
+      `--account ${account}: no agent of that account is in ${configPath}${
+        accounts.length > 0 ? `. Accounts with agents: ${accounts.slice(0, 10).join(', ')}` : ''
+      }`,
+    );
+  }
+  return { agents: inAccount, accountId: account };
+}
+
 /** A kill's reason: not empty, at most the length the kill path accepts. */
 export function checkReason(reason: string | undefined, required: boolean): string | undefined {
   if (reason === undefined) {

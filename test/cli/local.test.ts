@@ -86,10 +86,27 @@ describe('backstop --local with an outputs file', () => {
       /It leaves running: 3 Lambda functions, 2 event source mappings, 2 EventBridge rules, 1 Scheduler schedule, 1 running execution, 2 network resources/,
     );
 
+    // Who: agent ids or --account, one of the two, checked before any call.
+    for (const [argv, message] of [
+      [['kill', DRILL_AGENT, '--account', '222222222222'], /give one or the other, not both/],
+      [['kill'], /name the agent\(s\) to cut, or give --account <id>/],
+      [['kill', '--account', '2222'], /--account "2222": a 12-digit AWS account id/],
+      [['kill', '--account', '999999999999'], /--account 999999999999: no agent of that account/],
+    ] as const) {
+      const wrong = cli();
+      expect(await wrong.run(...argv, '--local', '--mode', 'full_stop', '--reason', 'r')).toBe(EXIT.error);
+      expect(wrong.err.join(' ')).toMatch(message);
+    }
+    expect(
+      world.simulator.lambda.reservedConcurrency('222222222222', 'us-east-1', 'support-bot-planner'),
+    ).not.toBe(0);
+
+    // Every agent of the account (the drill's has one): the kill path expands the account itself.
     const kill = cli();
     const code = await kill.run(
       'kill',
-      DRILL_AGENT,
+      '--account',
+      '222222222222',
       '--local',
       '--mode',
       'full_stop',
