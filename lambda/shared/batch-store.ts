@@ -1,5 +1,6 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from './concurrency';
+import { incidentPk, queryIncidentItems } from './incident-items';
 import type { KillTarget, PrepareOutput } from './kill-types';
 
 /**
@@ -69,24 +70,8 @@ export class BatchStore {
     await mapLimit(items, 25, (Item) => this.doc.send(new PutCommand({ TableName: this.tableName, Item })));
   }
 
-  private async query(incidentId: string, prefix: string): Promise<Record<string, unknown>[]> {
-    const out: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-          ExpressionAttributeValues: { ':pk': pk(incidentId), ':prefix': prefix },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      out.push(...((page.Items ?? []) as Record<string, unknown>[]));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+  private query(incidentId: string, prefix: string): Promise<Record<string, unknown>[]> {
+    return queryIncidentItems(this.doc, this.tableName, incidentId, prefix);
   }
 }
 
@@ -97,7 +82,7 @@ const LIST_CHUNK = 500;
 const BATCH_PREFIX = 'BATCH#';
 const LIST_PREFIX = 'LIST#';
 const pad = (n: number) => String(n).padStart(5, '0');
-const pk = (incidentId: string) => `INCIDENT#${incidentId}`;
+const pk = incidentPk;
 const batchSk = (batch: number) => `${BATCH_PREFIX}${pad(batch)}`;
 
 /** Agents listed by name in Prepare's output (joined, unreachable); past it, the state table has them. */

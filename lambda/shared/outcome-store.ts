@@ -1,10 +1,11 @@
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { incidentPk, queryIncidentItems } from './incident-items';
 import type { AgentKillResult } from './kill-types';
 
 /** Past this size an outcome's lists are cut (the audit log keeps them whole). */
 const MAX_ITEM_BYTES = 350_000;
 
-const pk = (incidentId: string) => `INCIDENT#${incidentId}`;
+const pk = incidentPk;
 const SK_PREFIX = 'OUTCOME#';
 
 /**
@@ -41,25 +42,8 @@ export class OutcomeStore {
 
   /** Every agent outcome of the incident, by agent id. */
   async list(incidentId: string): Promise<Map<string, AgentKillResult>> {
-    const out = new Map<string, AgentKillResult>();
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-          ExpressionAttributeValues: { ':pk': pk(incidentId), ':prefix': SK_PREFIX },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const outcome = item.outcome as AgentKillResult;
-        out.set(outcome.agentId, outcome);
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await queryIncidentItems(this.doc, this.tableName, incidentId, SK_PREFIX);
+    const outcomes = items.map((item) => item.outcome as AgentKillResult);
+    return new Map(outcomes.map((o) => [o.agentId, o]));
   }
 }

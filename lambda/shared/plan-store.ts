@@ -1,4 +1,5 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { incidentPk, queryIncidentItems } from './incident-items';
 import type { PlannedAction, PlannedSkip } from '../surfaces/types';
 import type { KillMode, SurfaceName } from './types';
 
@@ -24,7 +25,7 @@ const MAX_ITEM_BYTES = 350_000;
 /** Plans are kept a month: long enough to compare with the next one, short enough not to pile up. */
 const TTL_SECONDS = 30 * 24 * 3600;
 
-const pk = (incidentId: string) => `INCIDENT#${incidentId}`;
+const pk = incidentPk;
 const SK_PREFIX = 'PLAN#';
 
 /**
@@ -64,22 +65,7 @@ export class PlanStore {
 
   /** Every surface plan of a dry run, by agent then in the order the items sort. */
   async list(incidentId: string): Promise<StoredSurfacePlan[]> {
-    const out: StoredSurfacePlan[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-          ExpressionAttributeValues: { ':pk': pk(incidentId), ':prefix': SK_PREFIX },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) out.push(item.plan as StoredSurfacePlan);
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await queryIncidentItems(this.doc, this.tableName, incidentId, SK_PREFIX);
+    return items.map((item) => item.plan as StoredSurfacePlan);
   }
 }
