@@ -356,7 +356,7 @@ export function registerRestoreCommands(
       .option('--reason <text>', 'why (goes in the audit log; at most 1024 characters)')
       .option(
         '--surfaces <list>',
-        `only these surfaces (comma-separated: ${SURFACE_NAMES.join(',')})`,
+        `only these surfaces, comma-separated: ${SURFACE_NAMES.join(', ')}`,
         parseSurfaces,
       )
       .option('--no-wait', 'return once the request is recorded')

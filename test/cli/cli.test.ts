@@ -12,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { KillResult } from '../../lambda/shared/kill-types';
 import type { StoredSurfacePlan } from '../../lambda/shared/plan-store';
 import { SURFACE_NAMES } from '../../lambda/shared/types';
+import type { Command } from 'commander';
 import { buildCli, EXIT } from '../../lib/cli';
 
 const SAMPLE_CONFIG = join(__dirname, '..', '..', 'backstop.config.json');
@@ -541,6 +542,28 @@ describe('backstop help and version', () => {
     expect(c.text()).toMatch(/AWS_PROFILE/);
     expect(c.text()).toMatch(/AWS_REGION/);
     for (const line of c.text().split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+  });
+
+  it('fits the help of every command and subcommand in 100 columns', async () => {
+    const { program } = buildCli({ out: () => undefined, err: () => undefined });
+    const paths: string[][] = [];
+    const walk = (cmd: Command, path: string[]) => {
+      for (const sub of cmd.commands) {
+        paths.push([...path, sub.name()]);
+        walk(sub, [...path, sub.name()]);
+      }
+    };
+    walk(program, []);
+    expect(paths.length).toBeGreaterThan(10);
+    for (const path of paths) {
+      const c = cli();
+      expect(await c.run(...path, '--help')).toBe(EXIT.ok);
+      const long = c
+        .text()
+        .split('\n')
+        .filter((line) => line.length > 100);
+      expect({ command: path.join(' '), long }).toEqual({ command: path.join(' '), long: [] });
+    }
   });
 
   it.each([['kill'], ['plan'], ['status'], ['audit', 'verify']])(
