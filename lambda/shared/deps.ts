@@ -39,22 +39,20 @@ export function killSourceIdentity(incidentId: string): string {
 }
 
 /**
- * Assumes `roleArn` in the agent's account and region with the given session name and source
- * identity (both follow the session through CloudTrail), and returns clients under it.
+ * Assumes the kill execution role of the agent's account and region, with a per-incident session
+ * name and source identity, and returns clients under it.
  */
-export async function assumeWorkloadRole(
+export async function assumeKillRole(
   deps: Pick<HandlerDeps, 'clients'>,
   agent: AgentTarget,
-  roleArn: string,
-  sessionName: string,
-  sourceIdentity: string,
+  incidentId: string,
 ): Promise<WorkloadClients> {
   const { sts } = deps.clients.controlPlane();
   const out = await sts.send(
     new AssumeRoleCommand({
-      RoleArn: roleArn,
-      RoleSessionName: sessionName,
-      SourceIdentity: sourceIdentity,
+      RoleArn: killExecutionRoleArn(agent.partition, agent.accountId, agent.region),
+      RoleSessionName: killSessionName(incidentId),
+      SourceIdentity: killSourceIdentity(incidentId),
       DurationSeconds: 3600,
     }),
   );
@@ -68,24 +66,6 @@ export async function assumeWorkloadRole(
     sessionToken: c.SessionToken,
     expiration: c.Expiration,
   });
-}
-
-/**
- * Assumes the kill execution role of the agent's account and region, with a per-incident session
- * name and source identity, and returns clients under it.
- */
-export function assumeKillRole(
-  deps: Pick<HandlerDeps, 'clients'>,
-  agent: AgentTarget,
-  incidentId: string,
-): Promise<WorkloadClients> {
-  return assumeWorkloadRole(
-    deps,
-    agent,
-    killExecutionRoleArn(agent.partition, agent.accountId, agent.region),
-    killSessionName(incidentId),
-    killSourceIdentity(incidentId),
-  );
 }
 
 /** Puts one metric in the Backstop namespace. A failed metric never fails a kill: it is logged. */

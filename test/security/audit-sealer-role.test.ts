@@ -87,15 +87,20 @@ const CALLS: readonly Call[] = [
     what: 'snapshot history (Put and Delete items)',
     needs: [onTable('dynamodb:PutItem'), onTable('dynamodb:DeleteItem'), ...TABLE_KEY],
   },
-  ...['PutCommand', 'QueryCommand'].map((command) => ({
+  {
     source: 'shared/outcome-store.ts',
-    command,
-    what: "read every agent's outcome",
-    needs: [onTable(command === 'PutCommand' ? 'dynamodb:PutItem' : 'dynamodb:Query'), ...TABLE_KEY],
-  })),
+    command: 'PutCommand',
+    what: "keep an agent's outcome (the module holds it; Finalize only reads)",
+    needs: [onTable('dynamodb:PutItem'), ...TABLE_KEY],
+  },
+  {
+    source: 'shared/incident-items.ts',
+    command: 'QueryCommand',
+    what: "read every agent's outcome and a fleet kill's batches and long lists back",
+    needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
+  },
   ...(
     [
-      ['QueryCommand', 'dynamodb:Query'],
       ['GetCommand', 'dynamodb:GetItem'],
       ['PutCommand', 'dynamodb:PutItem'],
     ] as const

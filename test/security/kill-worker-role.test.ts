@@ -131,12 +131,6 @@ const CALLS: readonly Call[] = [
     needs: [onTable('dynamodb:PutItem'), ...TABLE_KEY],
   },
   {
-    source: 'shared/outcome-store.ts',
-    command: 'QueryCommand',
-    what: "read every agent's outcome in Finalize",
-    needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
-  },
-  {
     source: 'shared/batch-store.ts',
     command: 'PutCommand',
     what: "write a fleet kill's batches of agents (and long joined or unreachable lists) in Prepare",
@@ -149,21 +143,15 @@ const CALLS: readonly Call[] = [
     needs: [onTable('dynamodb:GetItem'), ...TABLE_KEY],
   },
   {
-    source: 'shared/batch-store.ts',
-    command: 'QueryCommand',
-    what: 'read every batch and list of a fleet kill back in Finalize',
-    needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
-  },
-  {
     source: 'shared/plan-store.ts',
     command: 'PutCommand',
     what: "keep a dry run's plan of one agent and surface",
     needs: [onTable('dynamodb:PutItem'), ...TABLE_KEY],
   },
   {
-    source: 'shared/plan-store.ts',
+    source: 'shared/incident-items.ts',
     command: 'QueryCommand',
-    what: 'read a dry run plan back (the CLI reads it; listed because the module holds it)',
+    what: "read an incident's outcomes, batches and lists back in Finalize (and a plan, for the CLI)",
     needs: [onTable('dynamodb:Query'), ...TABLE_KEY],
   },
   {
