@@ -1,6 +1,5 @@
-import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import type { WorkloadClients } from '../shared/clients';
-import type { HandlerDeps } from '../shared/deps';
+import { assumeWorkloadRole, type HandlerDeps } from '../shared/deps';
 import { restoreExecutionRoleArn } from '../shared/naming';
 import type { AgentTarget } from '../shared/types';
 
@@ -15,28 +14,17 @@ export function restoreSessionName(restoreId: string): string {
  * the restore path's apply function may do this: the worker role's policy pins
  * `sts:AssumeRole` to that function (`lambda:SourceFunctionArn`).
  */
-export async function assumeRestoreRole(
+export function assumeRestoreRole(
   deps: Pick<HandlerDeps, 'clients'>,
   agent: AgentTarget,
   restoreId: string,
 ): Promise<WorkloadClients> {
-  const { sts } = deps.clients.controlPlane();
-  const out = await sts.send(
-    new AssumeRoleCommand({
-      RoleArn: restoreExecutionRoleArn(agent.partition, agent.accountId, agent.region),
-      RoleSessionName: restoreSessionName(restoreId),
-      SourceIdentity: restoreSessionName(restoreId),
-      DurationSeconds: 3600,
-    }),
+  const name = restoreSessionName(restoreId);
+  return assumeWorkloadRole(
+    deps,
+    agent,
+    restoreExecutionRoleArn(agent.partition, agent.accountId, agent.region),
+    name,
+    name,
   );
-  const c = out.Credentials;
-  if (!c?.AccessKeyId || !c.SecretAccessKey) {
-    throw new Error(`AssumeRole into ${agent.accountId}/${agent.region} returned no credentials`);
-  }
-  return deps.clients.workload(agent.region, {
-    accessKeyId: c.AccessKeyId,
-    secretAccessKey: c.SecretAccessKey,
-    sessionToken: c.SessionToken,
-    expiration: c.Expiration,
-  });
 }

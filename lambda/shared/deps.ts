@@ -39,20 +39,22 @@ export function killSourceIdentity(incidentId: string): string {
 }
 
 /**
- * Assumes the kill execution role of the agent's account and region, with a per-incident session
- * name and source identity, and returns clients under it.
+ * Assumes `roleArn` in the agent's account and region with the given session name and source
+ * identity (both follow the session through CloudTrail), and returns clients under it.
  */
-export async function assumeKillRole(
+export async function assumeWorkloadRole(
   deps: Pick<HandlerDeps, 'clients'>,
   agent: AgentTarget,
-  incidentId: string,
+  roleArn: string,
+  sessionName: string,
+  sourceIdentity: string,
 ): Promise<WorkloadClients> {
   const { sts } = deps.clients.controlPlane();
   const out = await sts.send(
     new AssumeRoleCommand({
-      RoleArn: killExecutionRoleArn(agent.partition, agent.accountId, agent.region),
-      RoleSessionName: killSessionName(incidentId),
-      SourceIdentity: killSourceIdentity(incidentId),
+      RoleArn: roleArn,
+      RoleSessionName: sessionName,
+      SourceIdentity: sourceIdentity,
       DurationSeconds: 3600,
     }),
   );
@@ -66,6 +68,24 @@ export async function assumeKillRole(
     sessionToken: c.SessionToken,
     expiration: c.Expiration,
   });
+}
+
+/**
+ * Assumes the kill execution role of the agent's account and region, with a per-incident session
+ * name and source identity, and returns clients under it.
+ */
+export function assumeKillRole(
+  deps: Pick<HandlerDeps, 'clients'>,
+  agent: AgentTarget,
+  incidentId: string,
+): Promise<WorkloadClients> {
+  return assumeWorkloadRole(
+    deps,
+    agent,
+    killExecutionRoleArn(agent.partition, agent.accountId, agent.region),
+    killSessionName(incidentId),
+    killSourceIdentity(incidentId),
+  );
 }
 
 /** Puts one metric in the Backstop namespace. A failed metric never fails a kill: it is logged. */

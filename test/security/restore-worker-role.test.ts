@@ -237,7 +237,8 @@ const CALLS: readonly Call[] = [
     ],
   },
   {
-    source: 'restore-apply/assume.ts',
+    // restore-apply/assume.ts names the restore role; shared/deps.ts sends the call for it.
+    source: 'shared/deps.ts',
     command: 'AssumeRoleCommand',
     what: "assume the workload restore role of the agent's account, with a source identity",
     from: [F.apply],
