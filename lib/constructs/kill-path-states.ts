@@ -47,9 +47,8 @@ export const SURFACE_STATE_NAMES: Record<SurfaceName, string> = {
   network: 'Isolate network interfaces',
 };
 
-/** Errors worth retrying a whole handler for: Lambda's own transient errors and lasting throttling. */
-const TRANSIENT_ERRORS = [
-  'Backstop.Throttled',
+/** Lambda's own transient errors: worth retrying a whole handler for, in every state machine. */
+export const LAMBDA_TRANSIENT_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
@@ -57,14 +56,21 @@ const TRANSIENT_ERRORS = [
   'Lambda.ClientExecutionTimeoutException',
 ];
 
-const RETRY: sfn.RetryProps = {
-  errors: TRANSIENT_ERRORS,
-  interval: Duration.seconds(1),
-  backoffRate: 2,
-  maxAttempts: 6,
-  maxDelay: Duration.seconds(20),
-  jitterStrategy: sfn.JitterType.FULL,
-};
+/** How a state retries a handler on `errors`: 6 attempts, backing off from 1 s to 20 s, jittered. */
+export function handlerRetry(errors: readonly string[]): sfn.RetryProps {
+  return {
+    errors: [...errors],
+    interval: Duration.seconds(1),
+    backoffRate: 2,
+    maxAttempts: 6,
+    maxDelay: Duration.seconds(20),
+    jitterStrategy: sfn.JitterType.FULL,
+  };
+}
+
+/** The kill path also retries a handler that stayed throttled past its own retries. */
+const TRANSIENT_ERRORS = ['Backstop.Throttled', ...LAMBDA_TRANSIENT_ERRORS];
+const RETRY = handlerRetry(TRANSIENT_ERRORS);
 
 /** The state that fans out over the agents of an execution, and its copy in a fleet kill's child executions. */
 export const PER_AGENT_MAP = 'Cut each agent';

@@ -1,8 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
+import { type Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { handlerRetry, LAMBDA_TRANSIENT_ERRORS } from './kill-path-states';
 
 /** The restore path's handlers, one function each. */
 export interface RestorePathFunctions {
@@ -28,22 +29,7 @@ export const RESTORE_STATE_NAMES = {
   done: 'Restore finished',
 } as const;
 
-const TRANSIENT_ERRORS = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-  'Lambda.ClientExecutionTimeoutException',
-];
-
-const RETRY: sfn.RetryProps = {
-  errors: TRANSIENT_ERRORS,
-  interval: Duration.seconds(1),
-  backoffRate: 2,
-  maxAttempts: 6,
-  maxDelay: Duration.seconds(20),
-  jitterStrategy: sfn.JitterType.FULL,
-};
+const RETRY = handlerRetry(LAMBDA_TRANSIENT_ERRORS);
 
 /**
  * The restore path (issue 9), in JSONPath so that the local engine runs the deployed definition:
