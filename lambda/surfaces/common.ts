@@ -207,14 +207,18 @@ export async function agentStateMachineArns(ctx: SurfaceContext): Promise<string
  */
 export async function agentTargetArns(ctx: SurfaceContext): Promise<string[]> {
   const tagged = await taggedArns(ctx, ['lambda:function', 'sqs', 'states:stateMachine']);
-  const functions = [
-    ...declared(ctx, 'lambda-function'),
-    ...tagged.filter((a) => resourceKind(a) === 'lambda-function'),
-  ];
+  return unique([
+    ...declaredTargetArns(ctx),
+    ...tagged.filter((a) => resourceKind(a) === 'lambda-function').map(unqualifiedFunctionArn),
+    ...tagged.filter(isArn),
+  ]);
+}
+
+/** The targets {@link agentTargetArns} knows without a read: the declared ones. */
+export function declaredTargetArns(ctx: SurfaceContext): string[] {
   return unique([
     ...declared(ctx, 'lambda-function', 'sqs-queue', 'state-machine'),
-    ...functions.map(unqualifiedFunctionArn),
-    ...tagged.filter(isArn),
+    ...declared(ctx, 'lambda-function').map(unqualifiedFunctionArn),
   ]);
 }
 

@@ -15,6 +15,7 @@ import {
   change,
   containEach,
   declared,
+  declaredTargetArns,
   mapLimit,
   mismatch,
   paginate,
@@ -69,27 +70,41 @@ async function eventBusNames(ctx: SurfaceContext): Promise<string[]> {
 /** Each rule's state and manager as this invocation last read them (snapshot, or a read-back). */
 const lastRead = new ReadCache<Pick<Rule, 'State' | 'ManagedBy'>>();
 
+/** Every account and region has it: its rules are looked up before the buses are listed. */
+const DEFAULT_BUS = 'default';
+
 async function discover(ctx: SurfaceContext): Promise<string[]> {
   const { partition, region, accountId } = ctx.agent;
-  const [buses, targets, tagged] = await Promise.all([
+  const rulesTargeting = (pairs: readonly { bus: string; target: string }[]) =>
+    mapLimit(pairs, CONCURRENCY, async ({ bus, target }) => {
+      const names = await paginate(async (token) => {
+        const out = await ctx.clients.events.send(
+          new ListRuleNamesByTargetCommand({ TargetArn: target, EventBusName: bus, NextToken: token }),
+        );
+        return { items: out.RuleNames, next: out.NextToken };
+      });
+      return names.map((name) => eventRuleArn(partition, region, accountId, bus, name));
+    });
+  // The declared targets on the default bus need no read first: they go beside the listings, the
+  // other buses and the tagged targets after them.
+  const pairKey = (p: { bus: string; target: string }) => `${p.bus} ${p.target}`;
+  const early = declaredTargetArns(ctx).map((target) => ({ bus: DEFAULT_BUS, target }));
+  const [onDefault, buses, targets, tagged] = await Promise.all([
+    rulesTargeting(early),
     eventBusNames(ctx),
     agentTargetArns(ctx),
     taggedArns(ctx, ['events:rule']),
   ]);
-  const pairs = buses.flatMap((bus) => targets.map((target) => ({ bus, target })));
-  const byTarget = await mapLimit(pairs, CONCURRENCY, async ({ bus, target }) => {
-    const names = await paginate(async (token) => {
-      const out = await ctx.clients.events.send(
-        new ListRuleNamesByTargetCommand({ TargetArn: target, EventBusName: bus, NextToken: token }),
-      );
-      return { items: out.RuleNames, next: out.NextToken };
-    });
-    return names.map((name) => eventRuleArn(partition, region, accountId, bus, name));
-  });
+  const asked = new Set(early.map(pairKey));
+  const rest = buses
+    .flatMap((bus) => targets.map((target) => ({ bus, target })))
+    .filter((p) => !asked.has(pairKey(p)));
+  const onTheRest = await rulesTargeting(rest);
   return unique([
     ...declared(ctx, 'event-rule'),
     ...tagged.filter((a) => resourceKind(a) === 'event-rule'),
-    ...byTarget.flat(),
+    ...onDefault.flat(),
+    ...onTheRest.flat(),
   ]);
 }
 

@@ -9,7 +9,14 @@ import {
   GetFunctionConfigurationCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { isArn, networkInterfaceArn, networkInterfaceId, parseArn, resourceKind } from '../shared/arn';
+import {
+  isArn,
+  networkInterfaceArn,
+  networkInterfaceId,
+  parseArn,
+  resourceKind,
+  unqualifiedFunctionArn,
+} from '../shared/arn';
 import { isNotFound, toFailure } from '../shared/aws-errors';
 import { AGENT_TAG, ISOLATION_TAG } from '../shared/naming';
 import {
@@ -189,26 +196,34 @@ async function discover(ctx: SurfaceContext): Promise<string[]> {
     if (eni.VpcId) void isolationOf(ctx, eni.VpcId);
     return arn;
   };
-  const [tagged, inVpc] = await Promise.all([
+  const inVpc = async (functionArn: string) => {
+    try {
+      const vpc = await functionVpcNow(ctx, functionArn);
+      if (vpc.subnetIds.length === 0) return undefined;
+      if (vpc.vpcId) void isolationOf(ctx, vpc.vpcId);
+      return functionArn;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  };
+  // The declared functions are read beside the tag lookups, the tagged ones after them.
+  const declaredFunctions = unique(declared(ctx, 'lambda-function').map(unqualifiedFunctionArn));
+  const [tagged, fromDeclared, functions] = await Promise.all([
     taggedInterfaces(ctx).then((enis) => enis.map(remember)),
-    agentFunctionArns(ctx).then((functions) =>
-      mapLimit(functions, READ_CONCURRENCY, async (functionArn) => {
-        try {
-          const vpc = await functionVpcNow(ctx, functionArn);
-          if (vpc.subnetIds.length === 0) return undefined;
-          if (vpc.vpcId) void isolationOf(ctx, vpc.vpcId);
-          return functionArn;
-        } catch (e) {
-          if (isNotFound(e)) return undefined;
-          throw e;
-        }
-      }),
-    ),
+    mapLimit(declaredFunctions, READ_CONCURRENCY, inVpc),
+    agentFunctionArns(ctx),
   ]);
+  const read = new Set(declaredFunctions);
+  const fromTagged = await mapLimit(
+    functions.filter((f) => !read.has(f)),
+    READ_CONCURRENCY,
+    inVpc,
+  );
   return unique([
     ...declared(ctx, 'network-interface'),
     ...tagged,
-    ...inVpc.filter((a): a is string => a !== undefined),
+    ...[...fromDeclared, ...fromTagged].filter((a): a is string => a !== undefined),
   ]);
 }
 
