@@ -6,7 +6,12 @@ import type { WorkloadClients } from '../shared/clients';
 import { mapLimit } from '../shared/concurrency';
 import { assumeKillRole, type HandlerDeps } from '../shared/deps';
 import { openChain, openStore } from '../shared/kill-io';
-import { ModeWouldLoosenError } from '../shared/state-store';
+import {
+  type ModeChangeResult,
+  type ModeState,
+  ModeWouldLoosenError,
+  type StoredLock,
+} from '../shared/state-store';
 import type {
   BatchRef,
   KillTarget,
@@ -71,9 +76,12 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   const wanted = checked.ok ? checked.kill.incidentId : checked.incidentId;
   // What only reads goes alongside the claim: the agents' current modes, and whether each
   // account's kill role can be assumed at all. Nothing is written before the claim is won.
-  const [claim, modes, reached] = await Promise.all([
+  const [claim, modes, heldLocks, reached] = await Promise.all([
     store.claimIncident(wanted, input.executionId),
     checked.ok ? mapLimit(checked.kill.agents, PARALLEL, (agent) => store.getMode(agent.agentId)) : [],
+    checked.ok && !checked.kill.dryRun
+      ? mapLimit(checked.kill.agents, PARALLEL, (agent) => store.getLock(agent.agentId))
+      : [],
     checked.ok
       ? reachAccounts(deps, checked.kill.agents, checked.kill.incidentId)
       : { unreachable: [], clients: new Map<string, WorkloadClients>() },
@@ -187,29 +195,30 @@ export async function run(input: PrepareInput, deps: HandlerDeps): Promise<Prepa
   }
 
   const unreachableIds = new Set(unreachable.map((u) => u.agentId));
+  const seen = new Map(
+    kill.agents.map((a, i) => [a.agentId, { mode: modes[i], lock: heldLocks[i] }] as const),
+  );
   const reachable = kill.agents.filter((a) => !unreachableIds.has(a.agentId));
   // A dry run takes no lock: a real kill that starts while it runs must cut, never join a plan.
-  // All at once, each agent on its own: its lock and then, unless it joins a kill already under
-  // way (which changes nothing here), its control flag and the deny on the roles it declares (the
-  // authority cut: one write that destroys nothing, made here because the kill role of each
-  // account is assumed already).
+  // All at once, each agent on its own: the deny on the roles it declares (the authority cut: one
+  // write that destroys nothing, made here because the kill role of each account is assumed
+  // already), its lock and its control flag.
   const cutAt = new Map<string, string>();
   const cutter = kill.dryRun ? undefined : new EarlyCut(deps, chain, reached.clients, kill.mode);
   const locks = await mapLimit(kill.dryRun ? [] : reachable, PARALLEL, async (agent) => {
     // A kill wins over a restore: the agent's live restore (lambda/restore-shared/cancel.ts) is
-    // cancelled before its flag goes up, so an applying restore can never lower the flag after it.
-    // Beside the lock, not after it: it costs the cut no round trip.
-    const [lock] = await Promise.all([
-      lockAgent(deps, store, agent, kill, input.executionId),
-      cancelRestores(deps, chain, [agent.agentId], kill.incidentId),
+    // cancelled before the flag can go up where the restore could still lower it.
+    const cancelled = cancelRestores(deps, chain, [agent.agentId], kill.incidentId);
+    const before = seen.get(agent.agentId) ?? { mode: undefined, lock: undefined };
+    // An agent whose lock a kill of this mode or stricter holds is left to that kill (this one
+    // joins it and changes nothing); when that is only found out by the lock, the deny attached
+    // here is the one the other kill attaches too.
+    const [lock, at] = await Promise.all([
+      lockAndFlag(deps, store, chain, agent, kill, input.executionId, { seen: before, cancelled }),
+      heldByAnother(before.lock, kill, deps.clock()) ? undefined : cutter?.cut(agent),
+      cancelled,
     ]);
-    if (lock.outcome !== 'JOINED') {
-      const [, at] = await Promise.all([
-        setFlag(store, chain, kill.mode, kill.incidentId, kill.reason, agent, deps),
-        cutter?.cut(agent),
-      ]);
-      if (at) cutAt.set(agent.agentId, at);
-    }
+    if (at && lock.outcome !== 'JOINED') cutAt.set(agent.agentId, at);
     return lock;
   });
   const targets: KillTarget[] = [];
@@ -307,6 +316,62 @@ export function handle(input: PrepareInput | LoadBatchInput, deps: HandlerDeps) 
   return 'loadBatch' in input ? loadBatch(input, deps) : run(input, deps);
 }
 
+/**
+ * The agent's lock and control flag. Usually one transaction (a first kill, or a stricter one:
+ * the flag then names this incident, which no restore of another can lower). Otherwise, once the
+ * agent's restores are cancelled, the lock ({@link lockAgent}) and then, unless this kill joins
+ * one under way, the flag.
+ */
+async function lockAndFlag(
+  deps: HandlerDeps,
+  store: ReturnType<typeof openStore>,
+  chain: AuditChain,
+  agent: AgentTarget,
+  kill: { incidentId: string; mode: KillMode; reason: string },
+  executionId: string,
+  context: {
+    seen: { mode: ModeState | undefined; lock: StoredLock | undefined };
+    cancelled: Promise<unknown>;
+  },
+) {
+  const request = lockRequest(deps, kill, executionId);
+  const change = { mode: kill.mode, incidentId: kill.incidentId, reason: kill.reason, at: request.at };
+  const both = await store.lockAndRaise(agent.agentId, request, change, context.seen);
+  if (both) {
+    recordFlag(chain, agent, kill.mode, both.flag);
+    return both.lock;
+  }
+  await context.cancelled;
+  const lock = await lockAgent(deps, store, agent, kill, executionId);
+  if (lock.outcome !== 'JOINED')
+    await setFlag(store, chain, kill.mode, kill.incidentId, kill.reason, agent, deps);
+  return lock;
+}
+
+/** Whether a live lock of another kill, at this mode or a stricter one, holds the agent. */
+function heldByAnother(
+  lock: StoredLock | undefined,
+  kill: { incidentId: string; mode: KillMode },
+  now: Date,
+): boolean {
+  return (
+    lock !== undefined &&
+    lock.ttl > Math.floor(now.getTime() / 1000) &&
+    lock.incidentId !== kill.incidentId &&
+    modeRank(lock.mode) >= modeRank(kill.mode)
+  );
+}
+
+function lockRequest(deps: HandlerDeps, kill: { incidentId: string; mode: KillMode }, executionId: string) {
+  return {
+    incidentId: kill.incidentId,
+    mode: kill.mode,
+    at: deps.clock(),
+    ttlSeconds: LOCK_TTL_SECONDS,
+    executionId,
+  };
+}
+
 /** Takes the agent's lock; joins a kill that still runs, takes over from one that died. */
 async function lockAgent(
   deps: HandlerDeps,
@@ -315,13 +380,7 @@ async function lockAgent(
   kill: { incidentId: string; mode: KillMode },
   executionId: string,
 ) {
-  const request = {
-    incidentId: kill.incidentId,
-    mode: kill.mode,
-    at: deps.clock(),
-    ttlSeconds: LOCK_TTL_SECONDS,
-    executionId,
-  };
+  const request = lockRequest(deps, kill, executionId);
   let lock = await store.acquireLock(agent.agentId, request);
   if (lock.outcome === 'JOINED') {
     // Join only a kill that is still running: one that failed or was stopped before releasing
@@ -521,6 +580,10 @@ async function setFlag(
     if (!(e instanceof ModeWouldLoosenError)) throw e;
     result = { previous: e.current, current: e.current, changed: false };
   }
+  recordFlag(chain, agent, mode, result);
+}
+
+function recordFlag(chain: AuditChain, agent: { agentId: string }, mode: KillMode, result: ModeChangeResult) {
   void chain.write('ControlFlagSet', {
     agentId: agent.agentId,
     mode,

@@ -125,6 +125,11 @@ export interface LockHolder {
   readonly executionId?: string;
 }
 
+/** A lock as stored: its holder and when it stops counting (epoch seconds, the table's TTL). */
+export interface StoredLock extends LockHolder {
+  readonly ttl: number;
+}
+
 /**
  * - `ACQUIRED`: there was no live lock; the caller holds it now.
  * - `REENTERED`: the caller's own incident held it (a Lambda or state retry); it holds it still.
@@ -316,30 +321,12 @@ export class StateStore implements PendingAuditSink {
    * {@link ModeWouldLoosenError} and writes nothing. `highRiskToolsEnabled` becomes false.
    */
   async raiseMode(agentId: string, change: ModeChange): Promise<ModeChangeResult> {
-    assertKeyPart('Agent id', agentId);
-    if (!isKillMode(change.mode))
-      throw new Error(`raiseMode: ${JSON.stringify(change.mode)} is not a kill mode`);
-    const { incidentId, reason } = change;
-    assertAuditId('Incident id', incidentId);
-    assertReason(reason);
-    const at = toIso(change.at, 'at');
-    const rank = modeRank(change.mode);
-    const key = { pk: agentPk(agentId), sk: MODE_SK };
-    const flag = {
-      agentId,
-      mode: change.mode,
-      highRiskToolsEnabled: false,
-      incidentId,
-      reason,
-      updatedAt: at,
-    };
+    const { key, flag, rank } = raisedFlag(agentId, change);
     for (let attempt = 0; attempt < MAX_CONDITION_RETRIES; attempt++) {
       try {
         const { previous, current } = await this.writeMode(key, flag, {
-          update:
-            'SET #agentId = :agentId, #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #incidentId = :incidentId, #reason = :reason, #updatedAt = :at ADD #version :one',
+          ...RAISE_WRITE,
           condition: 'attribute_not_exists(#pk) OR #modeRank < :rank',
-          names: { '#pk': 'pk', '#agentId': 'agentId' },
           values: { ':agentId': agentId },
         });
         return { previous, current, changed: true };
@@ -415,45 +402,47 @@ export class StateStore implements PendingAuditSink {
   private async writeMode(
     key: Key,
     flag: Omit<ModeState, 'version'>,
-    write: {
-      update: string;
-      condition: string;
-      names?: Record<string, string>;
-      values?: Record<string, unknown>;
-    },
+    write: ModeWrite,
   ): Promise<{ previous: ModeState | undefined; current: ModeState }> {
     const out = await this.doc.send(
       new UpdateCommand({
-        TableName: this.table,
-        Key: key,
-        UpdateExpression: write.update,
-        ConditionExpression: write.condition,
-        ExpressionAttributeNames: {
-          ...write.names,
-          '#mode': 'mode',
-          '#modeRank': 'modeRank',
-          '#highRisk': 'highRiskToolsEnabled',
-          '#incidentId': 'incidentId',
-          '#reason': 'reason',
-          '#updatedAt': 'updatedAt',
-          '#version': 'version',
-        },
-        ExpressionAttributeValues: {
-          ...write.values,
-          ':mode': flag.mode,
-          ':rank': modeRank(flag.mode),
-          ':highRisk': flag.highRiskToolsEnabled,
-          ':incidentId': flag.incidentId,
-          ':reason': flag.reason,
-          ':at': flag.updatedAt,
-          ':one': 1,
-        },
+        ...this.modeUpdate(key, flag, write),
         ReturnValues: 'ALL_OLD',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
     const previous = out.Attributes ? toModeState(out.Attributes) : undefined;
     return { previous, current: { ...flag, version: (previous?.version ?? 0) + 1 } };
+  }
+
+  /** The update of the control flag item, alone or in a transaction. */
+  private modeUpdate(key: Key, flag: Omit<ModeState, 'version'>, write: ModeWrite) {
+    return {
+      TableName: this.table,
+      Key: key,
+      UpdateExpression: write.update,
+      ConditionExpression: write.condition,
+      ExpressionAttributeNames: {
+        ...write.names,
+        '#mode': 'mode',
+        '#modeRank': 'modeRank',
+        '#highRisk': 'highRiskToolsEnabled',
+        '#incidentId': 'incidentId',
+        '#reason': 'reason',
+        '#updatedAt': 'updatedAt',
+        '#version': 'version',
+      },
+      ExpressionAttributeValues: {
+        ...write.values,
+        ':mode': flag.mode,
+        ':rank': modeRank(flag.mode),
+        ':highRisk': flag.highRiskToolsEnabled,
+        ':incidentId': flag.incidentId,
+        ':reason': flag.reason,
+        ':at': flag.updatedAt,
+        ':one': 1,
+      },
+    };
   }
 
   // ---- Kill locks ----------------------------------------------------------------------------
@@ -463,33 +452,14 @@ export class StateStore implements PendingAuditSink {
    * same incident, or held by another incident at a lower mode. See {@link LockOutcome}.
    */
   async acquireLock(agentId: string, request: LockRequest): Promise<LockOutcome> {
-    assertKeyPart('Agent id', agentId);
-    assertAuditId('Incident id', request.incidentId);
-    if (!isKillMode(request.mode))
-      throw new Error(`acquireLock: ${JSON.stringify(request.mode)} is not a kill mode`);
-    if (!Number.isInteger(request.ttlSeconds) || request.ttlSeconds <= 0) {
-      throw new Error(`acquireLock: ttlSeconds must be a positive integer, got ${request.ttlSeconds}`);
-    }
-    const at = new Date(toIso(request.at, 'at'));
-    const nowSeconds = Math.floor(at.getTime() / 1000);
-    const ttl = nowSeconds + request.ttlSeconds;
-    const lock: LockHolder = {
-      agentId,
-      incidentId: request.incidentId,
-      mode: request.mode,
-      acquiredAt: at.toISOString(),
-      expiresAt: new Date(ttl * 1000).toISOString(),
-      ...(request.executionId ? { executionId: request.executionId } : {}),
-    };
-    const rank = modeRank(request.mode);
+    const { key, lock, item, nowSeconds, rank } = lockItem(agentId, request);
     const takeOver = request.takeOverFrom !== undefined;
-    const key = { pk: agentPk(agentId), sk: LOCK_SK };
     for (let attempt = 0; attempt < MAX_CONDITION_RETRIES; attempt++) {
       try {
         const out = await this.doc.send(
           new PutCommand({
             TableName: this.table,
-            Item: { ...key, ...lock, modeRank: rank, ttl },
+            Item: item,
             ConditionExpression: `attribute_not_exists(#pk) OR #ttl <= :now OR #incidentId = :incidentId OR #modeRank < :rank${
               takeOver ? ' OR #incidentId = :takeOver' : ''
             }`,
@@ -530,6 +500,90 @@ export class StateStore implements PendingAuditSink {
     throw new Error(
       `acquireLock: the lock of ${agentId} kept changing; gave up after ${MAX_CONDITION_RETRIES} attempts`,
     );
+  }
+
+  /** The agent's kill lock as stored (strongly consistent), live or expired; undefined when none. */
+  async getLock(agentId: string): Promise<StoredLock | undefined> {
+    assertKeyPart('Agent id', agentId);
+    const item = await this.get({ pk: agentPk(agentId), sk: LOCK_SK });
+    return item && { ...toLockHolder(item), ttl: Number(item[STATE_TABLE_SCHEMA.ttlAttribute]) };
+  }
+
+  /**
+   * Takes the agent's lock and raises its control flag in one transaction: the usual first kill
+   * of an agent (or an escalation) in one round trip instead of two. Only when what the caller
+   * read (`seen`, from {@link getLock} and {@link getMode}) lets the kill take the lock (none,
+   * expired, or a lower mode's) and raise the flag (none, or a lower mode), and only if neither
+   * item changed since. Otherwise, or when the transaction is cancelled, it writes nothing and
+   * answers undefined: the caller then goes through {@link acquireLock} and {@link raiseMode},
+   * which decide every other case (joining, re-entry, take-over, the same mode).
+   */
+  async lockAndRaise(
+    agentId: string,
+    request: LockRequest,
+    change: ModeChange,
+    seen: { readonly lock: StoredLock | undefined; readonly mode: ModeState | undefined },
+  ): Promise<{ readonly lock: LockOutcome; readonly flag: ModeChangeResult } | undefined> {
+    if (request.takeOverFrom !== undefined || change.mode !== request.mode) return undefined;
+    const locking = lockItem(agentId, request);
+    const raising = raisedFlag(agentId, change);
+    const held = seen.lock;
+    const live = held !== undefined && held.ttl > locking.nowSeconds;
+    if (live && (held.incidentId === request.incidentId || modeRank(held.mode) >= locking.rank)) {
+      return undefined;
+    }
+    if (seen.mode && modeRank(seen.mode.mode) >= raising.rank) return undefined;
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: locking.item,
+                ...(held
+                  ? {
+                      ConditionExpression: '#incidentId = :seenIncident AND #acquiredAt = :seenAt',
+                      ExpressionAttributeNames: { '#incidentId': 'incidentId', '#acquiredAt': 'acquiredAt' },
+                      ExpressionAttributeValues: {
+                        ':seenIncident': held.incidentId,
+                        ':seenAt': held.acquiredAt,
+                      },
+                    }
+                  : {
+                      ConditionExpression: 'attribute_not_exists(#pk)',
+                      ExpressionAttributeNames: { '#pk': 'pk' },
+                    }),
+              },
+            },
+            {
+              Update: this.modeUpdate(raising.key, raising.flag, {
+                update: RAISE_WRITE.update,
+                condition: seen.mode ? '#version = :seenVersion' : 'attribute_not_exists(#pk)',
+                names: seen.mode ? { '#agentId': 'agentId' } : RAISE_WRITE.names,
+                values: {
+                  ':agentId': agentId,
+                  ...(seen.mode ? { ':seenVersion': seen.mode.version } : {}),
+                },
+              }),
+            },
+          ],
+        }),
+      );
+    } catch (err) {
+      if ((err as Error)?.name === 'TransactionCanceledException') return undefined;
+      throw err;
+    }
+    const lock: LockOutcome =
+      live && held
+        ? { outcome: 'RAISED', lock: locking.lock, holder: toLockHolder({ ...held }) }
+        : { outcome: 'ACQUIRED', lock: locking.lock };
+    const flag: ModeChangeResult = {
+      previous: seen.mode,
+      current: { ...raising.flag, version: (seen.mode?.version ?? 0) + 1 },
+      changed: true,
+    };
+    return { lock, flag };
   }
 
   /** Releases the lock if `incidentId` still holds it; otherwise leaves it and names the holder. */
@@ -1151,6 +1205,64 @@ function decodeSnapshot<S>(item: Item): StoredSnapshot<S> {
     );
   }
   return { id, state, incidentId: String(item.incidentId), takenAt: String(item.takenAt), sha256 };
+}
+
+interface ModeWrite {
+  readonly update: string;
+  readonly condition: string;
+  readonly names?: Record<string, string>;
+  readonly values?: Record<string, unknown>;
+}
+
+/** How a kill raises the control flag (raiseMode and lockAndRaise); the condition is the caller's. */
+const RAISE_WRITE = {
+  update:
+    'SET #agentId = :agentId, #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #incidentId = :incidentId, #reason = :reason, #updatedAt = :at ADD #version :one',
+  names: { '#pk': 'pk', '#agentId': 'agentId' },
+} as const;
+
+/** The control flag a kill raises, checked. */
+function raisedFlag(agentId: string, change: ModeChange) {
+  assertKeyPart('Agent id', agentId);
+  if (!isKillMode(change.mode))
+    throw new Error(`raiseMode: ${JSON.stringify(change.mode)} is not a kill mode`);
+  const { incidentId, reason } = change;
+  assertAuditId('Incident id', incidentId);
+  assertReason(reason);
+  const flag = {
+    agentId,
+    mode: change.mode,
+    highRiskToolsEnabled: false,
+    incidentId,
+    reason,
+    updatedAt: toIso(change.at, 'at'),
+  };
+  return { key: { pk: agentPk(agentId), sk: MODE_SK }, flag, rank: modeRank(change.mode) };
+}
+
+/** The lock item a kill writes, checked. */
+function lockItem(agentId: string, request: LockRequest) {
+  assertKeyPart('Agent id', agentId);
+  assertAuditId('Incident id', request.incidentId);
+  if (!isKillMode(request.mode))
+    throw new Error(`acquireLock: ${JSON.stringify(request.mode)} is not a kill mode`);
+  if (!Number.isInteger(request.ttlSeconds) || request.ttlSeconds <= 0) {
+    throw new Error(`acquireLock: ttlSeconds must be a positive integer, got ${request.ttlSeconds}`);
+  }
+  const at = new Date(toIso(request.at, 'at'));
+  const nowSeconds = Math.floor(at.getTime() / 1000);
+  const ttl = nowSeconds + request.ttlSeconds;
+  const lock: LockHolder = {
+    agentId,
+    incidentId: request.incidentId,
+    mode: request.mode,
+    acquiredAt: at.toISOString(),
+    expiresAt: new Date(ttl * 1000).toISOString(),
+    ...(request.executionId ? { executionId: request.executionId } : {}),
+  };
+  const rank = modeRank(request.mode);
+  const key = { pk: agentPk(agentId), sk: LOCK_SK };
+  return { key, lock, rank, nowSeconds, item: { ...key, ...lock, modeRank: rank, ttl } };
 }
 
 function toModeState(item: Item): ModeState {
