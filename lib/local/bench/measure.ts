@@ -331,6 +331,8 @@ export async function criticalPathCalls(
     (e) => e.type === 'TaskScheduled' && e.stateName === FINALIZE,
   )?.time;
   const until = finalizeAt ? Date.parse(finalizeAt) : Number.POSITIVE_INFINITY;
-  const beforeFinalize = world.simulator.calls.filter((c) => c.at + c.durationMs <= until);
+  // From the execution's start: the world's own setup (seeding, the public key) is not the kill's.
+  const since = Date.parse(execution.events[0]?.time ?? '') || Number.NEGATIVE_INFINITY;
+  const beforeFinalize = world.simulator.calls.filter((c) => c.at >= since && c.at + c.durationMs <= until);
   return { calls: longestDisjointChain(beforeFinalize), latencyMs, wallMs };
 }
