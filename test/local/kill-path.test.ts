@@ -421,6 +421,30 @@ describe('kill path on the embedded simulator', () => {
     expect(await store(world).getMode(DRILL_AGENT)).toEqual(expect.objectContaining({ mode: 'full_stop' }));
   });
 
+  it('escalates: a full_stop kill of an agent held at read_only raises its flag, and cuts', async () => {
+    const world = await createDrillWorld();
+    const first = await kill(world, { mode: 'read_only', reason: 'test: read only first' });
+    expect(first.result?.status).toBe('CONTAINED');
+
+    const run = await kill(world, { reason: 'test: now stop it' });
+
+    expect(run.result?.status).toBe('CONTAINED');
+    expect(await store(world).getMode(DRILL_AGENT)).toEqual(
+      expect.objectContaining({ mode: 'full_stop', incidentId: run.result?.incidentId }),
+    );
+    // The read_only kill ended and let its lock go; its flag stays until a restore.
+    const lock = run.records.find((r) => r.record.type === 'LockAcquired')?.record.detail;
+    expect(lock).toMatchObject({ outcome: 'ACQUIRED' });
+    const flag = run.records.find((r) => r.record.type === 'ControlFlagSet')?.record.detail;
+    expect(flag).toMatchObject({
+      before: { mode: 'read_only' },
+      after: { mode: 'full_stop' },
+      changed: true,
+    });
+    expect((await surfaceState(world)).concurrency.every((c) => c === 0)).toBe(true);
+    expect(run.audit.ok).toBe(true);
+  });
+
   it('never loosens: a read_only kill of an agent held at full_stop is refused', async () => {
     const world = await createDrillWorld();
     await kill(world);
