@@ -1,5 +1,6 @@
 import {
   DescribeExecutionCommand,
+  DescribeMapRunCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   type SFNClient,
@@ -7,7 +8,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { KillResult } from '../../lambda/shared/kill-types';
 import type { KillRequest } from '../../lambda/shared/types';
-import { errorDetail } from './progress';
+import { agentDone, errorDetail } from './progress';
+import type { BatchCounts } from './fleet-progress';
 import type { ProgressEvent } from './render';
 
 export interface DeployedKillOptions {
@@ -18,6 +20,8 @@ export interface DeployedKillOptions {
   readonly pollMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly onProgress?: (event: ProgressEvent) => void;
+  /** A fleet kill's child executions (one per batch), counted at each poll once they start. */
+  readonly onBatches?: (counts: BatchCounts, elapsedMs: number) => void;
 }
 
 export interface DeployedKillOutcome {
@@ -45,6 +49,25 @@ function progressFromHistory(e: HistoryEvent, start: number): ProgressEvent | un
       agentId: output.agentId,
       detail: output.status,
     };
+  }
+  if (exited && e.type === 'PassStateExited') {
+    let output: unknown;
+    try {
+      output = JSON.parse(exited.output ?? '{}');
+    } catch {
+      return undefined;
+    }
+    const done = agentDone(exited.name, output);
+    return (
+      done && {
+        elapsedMs,
+        state: exited.name ?? '',
+        kind: 'succeeded',
+        agentId: done.agentId,
+        detail: done.status,
+        agentStatus: done.status,
+      }
+    );
   }
   if (e.type === 'LambdaFunctionFailed') {
     return {
@@ -86,6 +109,8 @@ export async function runDeployedKill(
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const start = started.startDate?.getTime() ?? Date.now();
   const seen = new Set<number>();
+  // The Distributed Map of a fleet kill: its children's histories are their own, it counts them.
+  let mapRunArn: string | undefined;
   for (;;) {
     let token: string | undefined;
     do {
@@ -95,11 +120,13 @@ export async function runDeployedKill(
       for (const e of page.events ?? []) {
         if (e.id === undefined || seen.has(e.id)) continue;
         seen.add(e.id);
+        mapRunArn ??= e.mapRunStartedEventDetails?.mapRunArn;
         const p = progressFromHistory(e, start);
         if (p) o.onProgress?.(p);
       }
       token = page.nextToken;
     } while (token);
+    if (mapRunArn && o.onBatches) mapRunArn = await countBatches(o, mapRunArn, start);
     const d = await o.sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (d.status !== 'RUNNING' && d.status !== 'PENDING_REDRIVE') {
       return {
@@ -111,5 +138,34 @@ export async function runDeployedKill(
       };
     }
     await sleep(o.pollMs ?? 2000);
+  }
+}
+
+/**
+ * Reports the child executions of a fleet kill's map run. A role that may not describe map runs
+ * (deployed before it could) loses the count, not the kill: undefined stops asking.
+ */
+async function countBatches(
+  o: DeployedKillOptions,
+  mapRunArn: string,
+  start: number,
+): Promise<string | undefined> {
+  try {
+    const run = await o.sfn.send(new DescribeMapRunCommand({ mapRunArn }));
+    const c = run.executionCounts;
+    if (c) {
+      o.onBatches?.(
+        {
+          total: c.total ?? 0,
+          succeeded: c.succeeded ?? 0,
+          running: (c.running ?? 0) + (c.pending ?? 0),
+          failed: (c.failed ?? 0) + (c.timedOut ?? 0) + (c.aborted ?? 0),
+        },
+        Date.now() - start,
+      );
+    }
+    return mapRunArn;
+  } catch {
+    return undefined;
   }
 }

@@ -20,8 +20,9 @@ import { checkIncident, checkReason, checkTargets, UsageError } from './inputs';
 import { OutputsError, readStackOutputs } from './outputs';
 import { type FlagPlan, planJson, planReport, renderPlan } from './plan';
 import { pendingRestores, registerRestoreCommands } from './restore';
+import { FleetProgress } from './fleet-progress';
 import { errorDetail, progressFromEngine } from './progress';
-import { colourStatus, outcomeSummary, progressLine, resultTable } from './render';
+import { colourStatus, outcomeSummary, type ProgressEvent, progressLine, resultTable } from './render';
 import { clip, fitTable, printable, wrap } from './text';
 
 export { UsageError };
@@ -141,6 +142,16 @@ async function killCommand(io: Io, cmd: Command, named: string[], opts: KillOpti
   const executionName =
     incidentId ?? `${dryRun ? 'plan' : 'cli'}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const onProgress = opts.json ? undefined : (line: string) => io.out(line);
+  // A fleet's progress is counted, not printed agent by agent (lib/cli/fleet-progress.ts).
+  const fleet =
+    onProgress && FleetProgress.wanted(agents.length)
+      ? new FleetProgress(agents.length, (p) => onProgress(progressLine(p)))
+      : undefined;
+  const show = (p: ProgressEvent | undefined) => {
+    if (!p) return;
+    if (fleet) fleet.take(p);
+    else onProgress?.(progressLine(p));
+  };
   const clients = await connect(io, r);
 
   let result: KillResult | undefined;
@@ -155,10 +166,7 @@ async function killCommand(io: Io, cmd: Command, named: string[], opts: KillOpti
     });
     const outcome = await runner.kill(request, {
       executionName,
-      onEvent: (e) => {
-        const p = progressFromEngine(e);
-        if (p && onProgress) onProgress(progressLine(p));
-      },
+      onEvent: (e) => show(progressFromEngine(e)),
     });
     result = outcome.result;
     executionArn = outcome.execution.executionArn;
@@ -169,7 +177,8 @@ async function killCommand(io: Io, cmd: Command, named: string[], opts: KillOpti
       stateMachineArn,
       executionName,
       wait: opts.wait || dryRun,
-      onProgress: (p) => onProgress?.(progressLine(p)),
+      onProgress: show,
+      ...(fleet ? { onBatches: (counts, at) => fleet.takeBatches(counts, at) } : {}),
     });
     executionArn = outcome.executionArn;
     if (!opts.wait && !dryRun) {
@@ -187,6 +196,7 @@ async function killCommand(io: Io, cmd: Command, named: string[], opts: KillOpti
     result = outcome.result;
   }
 
+  fleet?.flush();
   if (dryRun && result?.status === 'PLANNED') {
     return showPlan(io, clients, r, result, opts, executionArn);
   }

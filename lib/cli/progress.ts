@@ -49,6 +49,21 @@ export function errorDetail(error: string | undefined, cause: string | undefined
   return [error && printable(error), why].filter(Boolean).join(': ');
 }
 
+/** The state every agent of a kill passes last, with its status (suffixed in a batch's Map). */
+const AGENT_DONE = 'Agent done';
+
+/** An agent's final status when a state named `state` with `output` is its last one. */
+export function agentDone(
+  state: string | undefined,
+  output: unknown,
+): { agentId: string; status: string } | undefined {
+  if (!state?.startsWith(AGENT_DONE) || typeof output !== 'object' || output === null) return undefined;
+  const o = output as { agentId?: unknown; status?: unknown };
+  return typeof o.agentId === 'string' && typeof o.status === 'string'
+    ? { agentId: o.agentId, status: o.status }
+    : undefined;
+}
+
 /** The engine events a person wants to see while a kill runs, as progress lines. */
 export function progressFromEngine(e: EngineEvent): ProgressEvent | undefined {
   const base = { elapsedMs: e.elapsedMs, state: e.stateName ?? '' };
@@ -57,6 +72,18 @@ export function progressFromEngine(e: EngineEvent): ProgressEvent | undefined {
       return { ...base, state: 'Kill started', kind: 'started' };
     case 'TaskSucceeded':
       return { ...base, kind: 'succeeded', agentId: agentOf(e.output), detail: statusOf(e.output) };
+    case 'StateExited': {
+      const done = agentDone(e.stateName, e.output);
+      return (
+        done && {
+          ...base,
+          kind: 'succeeded',
+          agentId: done.agentId,
+          detail: done.status,
+          agentStatus: done.status,
+        }
+      );
+    }
     case 'TaskFailed':
       return { ...base, kind: 'failed', detail: errorDetail(e.error, e.cause) };
     case 'StateRetried':

@@ -23,9 +23,12 @@ import {
 export interface ProgressEvent {
   readonly elapsedMs: number;
   readonly state: string;
-  readonly kind: 'started' | 'succeeded' | 'failed' | 'retried' | 'caught' | 'waiting';
+  /** `count`: a fleet's folded progress (lib/cli/fleet-progress.ts), printed without a kind. */
+  readonly kind: 'started' | 'succeeded' | 'failed' | 'retried' | 'caught' | 'waiting' | 'count';
   readonly agentId?: string;
   readonly detail?: string;
+  /** An agent's status once its read-back is over (CONTAINED, PARTIAL...): what a fleet counts. */
+  readonly agentStatus?: string;
 }
 
 const STATUS_COLOUR: Record<string, (s: string) => string> = {
@@ -78,6 +81,7 @@ export function progressLine(e: ProgressEvent): string {
         : e.kind === 'succeeded'
           ? pc.green(e.kind)
           : e.kind;
+  if (e.kind === 'count') return clip(`${pc.dim(t)}  ${e.state}  ${e.detail ?? ''}`, WIDTH, 'end');
   return clip(
     `${pc.dim(t)}  ${e.state}${who}  ${kind}${e.detail ? pc.dim(`  ${e.detail}`) : ''}`,
     WIDTH,

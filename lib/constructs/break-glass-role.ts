@@ -56,6 +56,13 @@ export class BreakGlassRole extends Construct {
       resourceName: `${stateMachine.stateMachineName}:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+    // A fleet kill's Distributed Map: its map run, counted while the CLI follows the kill.
+    const mapRuns = Stack.of(stateMachine).formatArn({
+      service: 'states',
+      resource: 'mapRun',
+      resourceName: `${stateMachine.stateMachineName}/*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     const statements = [
       new iam.PolicyStatement({
         sid: 'StartAndFollowKills',
@@ -71,6 +78,11 @@ export class BreakGlassRole extends Construct {
         ],
         resources: [executions],
       }),
+      new iam.PolicyStatement({
+        sid: 'CountFleetKillBatches',
+        actions: ['states:DescribeMapRun'],
+        resources: [mapRuns],
+      }),
     ];
     for (const statement of statements) this.role.addToPrincipalPolicy(statement);
     const policy = this.role.node.tryFindChild('DefaultPolicy');
@@ -79,6 +91,11 @@ export class BreakGlassRole extends Construct {
       id: wildcardResourceFinding(this, executions),
       reason:
         'Execution ARNs are named at run time (the execution name is the kill idempotency key); the resource is limited to the executions of the kill state machine, read-only.',
+    });
+    Validations.of(policy).acknowledge({
+      id: wildcardResourceFinding(this, mapRuns),
+      reason:
+        'Map run ARNs are named by Step Functions at run time; the resource is limited to the map runs of the kill state machine, and DescribeMapRun only reads their counts.',
     });
   }
 }

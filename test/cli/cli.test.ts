@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   DescribeExecutionCommand,
+  DescribeMapRunCommand,
   GetExecutionHistoryCommand,
   SFNClient,
   StartExecutionCommand,
@@ -118,6 +119,121 @@ beforeEach(() => {
 });
 
 const KILL = ['kill', 'support-bot', '--mode', 'full_stop', '--reason', 'spend spike'];
+
+/** The sample config with `n` more agents in account 333333333333, written to a scratch file. */
+function fleetConfig(n: number): string {
+  const config = JSON.parse(readFileSync(SAMPLE_CONFIG, 'utf8')) as { agents: unknown[] };
+  for (let i = 1; i <= n; i++) {
+    const id = `fleet-${String(i).padStart(2, '0')}`;
+    config.agents.push({
+      id,
+      accountId: '333333333333',
+      region: 'us-east-1',
+      roleArns: [`arn:aws:iam::333333333333:role/${id}`],
+    });
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'backstop-cli-')), 'backstop.config.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+function passExited(id: number, name: string, output: unknown) {
+  return {
+    id,
+    type: 'PassStateExited' as const,
+    timestamp: new Date(Date.parse('2026-11-22T00:00:02Z') + id),
+    stateExitedEventDetails: { name, output: JSON.stringify(output) },
+  };
+}
+
+describe('backstop kill of a fleet (deployed)', () => {
+  it('counts the agents read back instead of printing each agent, and prints the count last', async () => {
+    const file = fleetConfig(12);
+    const agents = Array.from({ length: 13 }, (_, i) =>
+      i === 0 ? 'code-reviewer' : `fleet-${String(i).padStart(2, '0')}`,
+    );
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: agents.flatMap((agentId, i) => [
+        {
+          id: 100 + i,
+          type: 'TaskStateExited' as const,
+          timestamp: new Date('2026-11-22T00:00:01Z'),
+          stateExitedEventDetails: {
+            name: 'Cut IAM authority',
+            output: JSON.stringify({ agentId, status: 'CONTAINED' }),
+          },
+        },
+        passExited(200 + i, 'Agent done', { agentId, status: i === 3 ? 'PARTIAL' : 'CONTAINED' }),
+      ]),
+    });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(contained) });
+    const c = cli();
+
+    const code = await c.run(
+      'kill',
+      '--account',
+      '333333333333',
+      '--mode',
+      'full_stop',
+      '--reason',
+      'fleet spend spike',
+      '--config',
+      file,
+    );
+
+    expect(code).toBe(EXIT.ok);
+    expect(c.text()).not.toMatch(/Cut IAM authority \[fleet-01\]/);
+    expect(c.text()).not.toMatch(/Agent done \[fleet-01\]/);
+    expect(c.text()).toMatch(/Agents\s+13\/13 read back \(12 CONTAINED, 1 PARTIAL\)/);
+    for (const line of c.text().split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+  });
+
+  it('counts the batches of a fleet run as child executions from its map run', async () => {
+    const file = fleetConfig(12);
+    const mapRunArn = 'arn:aws:states:us-east-1:111111111111:mapRun:backstop-kill/Cut-each-batch:0f1e2d3c';
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        {
+          id: 5,
+          type: 'MapRunStarted',
+          timestamp: new Date('2026-11-22T00:00:01Z'),
+          mapRunStartedEventDetails: { mapRunArn },
+        },
+      ],
+    });
+    sfn.on(DescribeMapRunCommand).resolves({
+      executionCounts: {
+        total: 3,
+        succeeded: 2,
+        running: 1,
+        pending: 0,
+        failed: 0,
+        timedOut: 0,
+        aborted: 0,
+        resultsWritten: 2,
+        pendingRedrive: 0,
+        failuresNotRedrivable: 0,
+      },
+    } as never);
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(contained) });
+    const c = cli();
+
+    await c.run(
+      'kill',
+      '--account',
+      '333333333333',
+      '--mode',
+      'full_stop',
+      '--reason',
+      'fleet spend spike',
+      '--config',
+      file,
+    );
+
+    expect(sfn.commandCalls(DescribeMapRunCommand)[0]?.args[0].input).toEqual({ mapRunArn });
+    expect(c.text()).toMatch(/0\/13 read back; batches 2\/3 done, 1 running/);
+  });
+});
 
 describe('backstop kill (deployed)', () => {
   it('starts the kill state machine named in the config, follows it, and exits 0 when contained', async () => {

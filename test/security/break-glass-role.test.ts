@@ -40,6 +40,14 @@ describe('the break-glass role', () => {
     }
   });
 
+  it("counts the batches of a fleet kill (its map runs), and no other state machine's", async () => {
+    const mapRun = (machine: string) =>
+      `${machine.replace(':stateMachine:', ':mapRun:')}/Cut-each-batch:0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b`;
+    await expect(asBreakGlass('states:DescribeMapRun', mapRun(KILL))).resolves.toBe('Allowed');
+    await expect(asBreakGlass('states:DescribeMapRun', mapRun(OTHER))).resolves.not.toBe('Allowed');
+    await expect(asBreakGlass('states:UpdateMapRun', mapRun(KILL))).resolves.not.toBe('Allowed');
+  });
+
   it('can neither start nor read any other state machine, nor stop or redrive a kill', async () => {
     for (const action of ['states:StartExecution', 'states:DescribeStateMachine', 'states:ListExecutions']) {
       await expect(asBreakGlass(action, OTHER)).resolves.not.toBe('Allowed');
