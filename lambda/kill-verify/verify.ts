@@ -93,17 +93,14 @@ async function readBack(
     },
   });
 
-  // The snapshots are read from the state table while the kill role is assumed.
+  // The snapshots (of every surface still to prove, in one query) are read while the kill role
+  // is assumed.
   const store = openStore(deps);
-  const snapshots = new Map(
-    attempted
-      .filter((c) => previous.get(c.surface)?.status !== 'VERIFIED')
-      .map((c) => {
-        const read = store.getSnapshot(agent.agentId, c.surface);
-        read.catch(() => undefined); // awaited (and reported) by the surface's read-back
-        return [c.surface, read] as const;
-      }),
-  );
+  const unproven = attempted
+    .filter((c) => previous.get(c.surface)?.status !== 'VERIFIED')
+    .map((c) => c.surface);
+  const snapshots = store.getSnapshots(agent.agentId, unproven);
+  snapshots.catch(() => undefined); // awaited (and reported) by each surface's read-back
   let ctx: SurfaceContext;
   try {
     const clients = await assumeKillRole(deps, agent, input.incidentId);
@@ -147,7 +144,10 @@ async function readBack(
     input.contain.map((c) =>
       verifySurface(c, previous.get(c.surface), {
         ctx,
-        snapshotOf: (surface) => snapshots.get(surface) ?? store.getSnapshot(agent.agentId, surface),
+        snapshotOf: (surface) =>
+          unproven.includes(surface)
+            ? snapshots.then((all) => all.get(surface) ?? [])
+            : store.getSnapshot(agent.agentId, surface),
         chain,
         common,
         mode: input.mode,

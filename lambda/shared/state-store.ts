@@ -706,6 +706,26 @@ export class StateStore implements PendingAuditSink {
   }
 
   /**
+   * The stored snapshots of several surfaces of an agent: one query of its snapshot partition
+   * instead of one per surface (the read-back asks for every surface at once).
+   */
+  async getSnapshots<S = unknown>(
+    agentId: string,
+    surfaces: readonly SurfaceName[],
+  ): Promise<Map<SurfaceName, StoredSnapshot<S>[]>> {
+    assertKeyPart('Agent id', agentId);
+    for (const surface of surfaces) assertSurface(surface);
+    const out = new Map<SurfaceName, StoredSnapshot<S>[]>(surfaces.map((s) => [s, []]));
+    if (surfaces.length === 0) return out;
+    const only = surfaces.length === 1 ? `${surfaces[0]}#` : undefined;
+    for (const item of await this.query(snapshotPk(agentId), only)) {
+      const surface = String(item.sk).split('#', 1)[0] as SurfaceName;
+      out.get(surface)?.push(decodeSnapshot<S>(item));
+    }
+    return out;
+  }
+
+  /**
    * After a restore put resources back: moves their snapshots to the agent's snapshot history
    * (never a plain delete) so the next kill takes a fresh one. Ids without a snapshot are
    * reported in `missing`.
@@ -1088,16 +1108,25 @@ export class StateStore implements PendingAuditSink {
     return out.Item;
   }
 
-  private async query(pk: string, skPrefix: string): Promise<Item[]> {
+  /** Every item of a partition, or those whose sort key starts with `skPrefix`. */
+  private async query(pk: string, skPrefix?: string): Promise<Item[]> {
     const items: Item[] = [];
     let start: QueryCommandInput['ExclusiveStartKey'];
     do {
       const out = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-          ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
+          ...(skPrefix === undefined
+            ? {
+                KeyConditionExpression: '#pk = :pk',
+                ExpressionAttributeNames: { '#pk': 'pk' },
+                ExpressionAttributeValues: { ':pk': pk },
+              }
+            : {
+                KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+                ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+                ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
+              }),
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),

@@ -2,7 +2,8 @@ import { StateStore } from '../../../lambda/shared/state-store';
 import { world } from '../../local/simulator/helpers';
 
 /**
- * The lock and the control flag of a kill in one transaction, on the simulator's DynamoDB under
+ * The state store on the simulator's DynamoDB under the kill worker's role. The lock and the
+ * control flag of a kill in one transaction, on the simulator's DynamoDB under
  * the kill worker's role: taken only when what Prepare read still holds, never a verdict on stale
  * reads, nothing written when it answers "not this way".
  */
@@ -19,8 +20,9 @@ async function setup() {
     clock: () => NOW,
   });
   const transactions = () => w.sim.calls.filter((c) => c.action === 'TransactWriteItems').length;
+  const queries = () => w.sim.calls.filter((c) => c.action === 'Query').length;
   const read = async () => ({ lock: await store.getLock(AGENT), mode: await store.getMode(AGENT) });
-  return { store, transactions, read };
+  return { store, transactions, queries, read };
 }
 
 function kill(incidentId: string, mode: 'full_stop' | 'read_only', at: Date = NOW) {
@@ -109,5 +111,27 @@ describe('StateStore.lockAndRaise', () => {
     const out = await store.lockAndRaise(AGENT, k.request, k.change, await read());
     expect(out?.lock.outcome).toBe('ACQUIRED');
     expect((await read()).lock).toMatchObject({ incidentId: 'inc-1', mode: 'read_only' });
+  });
+});
+
+describe('StateStore.getSnapshots', () => {
+  it('reads every surface asked for in one query, each as getSnapshot reads it', async () => {
+    const { store, queries } = await setup();
+    await store.putSnapshot(AGENT, 'iam', 'inc-1', [
+      { id: 'arn:aws:iam::222222222222:role/a', state: { attached: ['p'] } },
+    ]);
+    await store.putSnapshot(AGENT, 'lambda', 'inc-1', [
+      { id: 'arn:aws:lambda:us-east-1:222222222222:function:f#1', state: { reserved: null } },
+      { id: 'arn:aws:lambda:us-east-1:222222222222:function:g', state: { reserved: 5 } },
+    ]);
+    const before = queries();
+
+    const all = await store.getSnapshots(AGENT, ['iam', 'lambda', 'network']);
+    expect(queries() - before).toBe(1);
+
+    expect(all.get('iam')).toEqual(await store.getSnapshot(AGENT, 'iam'));
+    expect(all.get('lambda')).toEqual(await store.getSnapshot(AGENT, 'lambda'));
+    expect(all.get('lambda')?.map((s) => s.id)).toHaveLength(2);
+    expect(all.get('network')).toEqual([]);
   });
 });
