@@ -2,7 +2,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { errorMessage, errorName } from '../shared/aws-errors';
 import { BatchStore, fullLists } from '../shared/batch-store';
 import { mapLimit } from '../shared/concurrency';
-import { type HandlerDeps, putMetric } from '../shared/deps';
+import { type HandlerDeps, type MetricDatum, putMetric, putMetrics } from '../shared/deps';
 import { openChain, openStore } from '../shared/kill-io';
 import { summarizeAgent } from '../shared/outcome';
 import { OutcomeStore } from '../shared/outcome-store';
@@ -90,24 +90,30 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     });
   }
 
-  await mapLimit(prepare.dryRun ? [] : prepare.targets, 50, async (t) => {
-    try {
-      await store.releaseLock(t.agentId, prepare.incidentId);
-    } catch (e) {
-      deps.log.warn('lock not released (it expires on its own)', { agentId: t.agentId, error: errorName(e) });
-    }
-  });
-  if (prepare.status !== 'REJECTED') {
-    await store.updateIncidentStatus(prepare.incidentId, status, {
-      counts,
-      notContained: agents
-        .filter((a) => a.status !== 'CONTAINED')
-        .map((a) => a.agentId)
-        .slice(0, MAX_LISTED_AGENTS),
-      timeToContainMs,
-      finishedAt: finishedAt.toISOString(),
-    });
-  }
+  // The locks go and the incident's status is stored side by side: neither waits on the other.
+  await Promise.all([
+    mapLimit(prepare.dryRun ? [] : prepare.targets, 50, async (t) => {
+      try {
+        await store.releaseLock(t.agentId, prepare.incidentId);
+      } catch (e) {
+        deps.log.warn('lock not released (it expires on its own)', {
+          agentId: t.agentId,
+          error: errorName(e),
+        });
+      }
+    }),
+    prepare.status === 'REJECTED'
+      ? undefined
+      : store.updateIncidentStatus(prepare.incidentId, status, {
+          counts,
+          notContained: agents
+            .filter((a) => a.status !== 'CONTAINED')
+            .map((a) => a.agentId)
+            .slice(0, MAX_LISTED_AGENTS),
+          timeToContainMs,
+          finishedAt: finishedAt.toISOString(),
+        }),
+  ]);
   let manifestKey: string | null = null;
   try {
     manifestKey = (await sealIncident(deps, { incidentId: prepare.incidentId, kind: 'kill', chain })).key;
@@ -134,14 +140,25 @@ export async function run(input: FinalizeInput, deps: HandlerDeps): Promise<Kill
     rejection: prepare.rejection,
     manifestKey,
   };
-  await notify(deps, result);
-  if (timeToContainMs !== null) await putMetric(deps, 'TimeToContain', timeToContainMs, 'Milliseconds');
-  if (timeToAuthorityCutMs !== null)
-    await putMetric(deps, 'TimeToAuthorityCut', timeToAuthorityCutMs, 'Milliseconds');
-  if (!prepare.dryRun) {
-    await putMetric(deps, 'KillsNotContained', status === 'PARTIAL' || status === 'FAILED' ? 1 : 0, 'Count');
-  }
-  await putMetric(deps, 'Kills', 1, 'Count', { Status: status });
+  const metrics: MetricDatum[] = [
+    ...(timeToContainMs !== null
+      ? [{ name: 'TimeToContain', value: timeToContainMs, unit: 'Milliseconds' as const }]
+      : []),
+    ...(timeToAuthorityCutMs !== null
+      ? [{ name: 'TimeToAuthorityCut', value: timeToAuthorityCutMs, unit: 'Milliseconds' as const }]
+      : []),
+    ...(prepare.dryRun
+      ? []
+      : [
+          {
+            name: 'KillsNotContained',
+            value: status === 'PARTIAL' || status === 'FAILED' ? 1 : 0,
+            unit: 'Count' as const,
+          },
+        ]),
+    { name: 'Kills', value: 1, unit: 'Count', dimensions: { Status: status } },
+  ];
+  await Promise.all([notify(deps, result), putMetrics(deps, metrics)]);
   return result;
 }
 

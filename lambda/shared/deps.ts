@@ -88,32 +88,48 @@ export function assumeKillRole(
   );
 }
 
+/** One datum of {@link putMetrics}. */
+export interface MetricDatum {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: StandardUnit;
+  readonly dimensions?: Record<string, string>;
+}
+
 /** Puts one metric in the Backstop namespace. A failed metric never fails a kill: it is logged. */
-export async function putMetric(
+export function putMetric(
   deps: Pick<HandlerDeps, 'clients' | 'env' | 'clock' | 'log'>,
   name: string,
   value: number,
   unit: StandardUnit,
   dimensions: Record<string, string> = {},
 ): Promise<void> {
+  return putMetrics(deps, [{ name, value, unit, dimensions }]);
+}
+
+/** Puts several metrics in the Backstop namespace in one call; a failure is logged, never thrown. */
+export async function putMetrics(
+  deps: Pick<HandlerDeps, 'clients' | 'env' | 'clock' | 'log'>,
+  metrics: readonly MetricDatum[],
+): Promise<void> {
+  if (metrics.length === 0) return;
+  const at = deps.clock();
   try {
     await deps.clients.controlPlane().cloudwatch.send(
       new PutMetricDataCommand({
         Namespace: deps.env.metricsNamespace,
-        MetricData: [
-          {
-            MetricName: name,
-            Value: value,
-            Unit: unit,
-            Timestamp: deps.clock(),
-            Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
-          },
-        ],
+        MetricData: metrics.map((m) => ({
+          MetricName: m.name,
+          Value: m.value,
+          Unit: m.unit,
+          Timestamp: at,
+          Dimensions: Object.entries(m.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })),
+        })),
       }),
     );
   } catch (e) {
     deps.log.error('metric not written', {
-      metric: name,
+      metrics: metrics.map((m) => m.name),
       error: (e as Error).name,
       message: (e as Error).message,
     });
