@@ -2,13 +2,14 @@
  * Lowers the agent's control flag for a restore, in one transaction with the check that the
  * restore is still APPLYING: a kill that cancelled it first (kill prepare cancels before it raises
  * the flag) makes the whole write fail, so the flag is never lowered under a kill. The flag's own
- * rule is `StateStore.lowerMode`'s, written out here because it must share the transaction: only
- * the incident that set the flag may lower it, and never upwards.
+ * rule is `StateStore.lowerMode`'s (`lowerModeUpdate`): only the incident that set the flag may
+ * lower it, and never upwards.
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { HandlerDeps } from '../shared/deps';
-import { type Mode, modeRank } from '../shared/types';
+import { openStore } from '../shared/kill-io';
+import type { Mode } from '../shared/types';
 import { openRestoreStore } from '../restore-shared/io';
 import { restoreKey } from '../restore-shared/store';
 
@@ -32,33 +33,7 @@ export async function lowerFlagForRestore(
               ExpressionAttributeValues: { ':applying': 'APPLYING' },
             },
           },
-          {
-            Update: {
-              TableName: table,
-              Key: { pk: `AGENT#${agentId}`, sk: 'MODE' },
-              UpdateExpression:
-                'SET #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #reason = :reason, #updatedAt = :at ADD #version :one',
-              ConditionExpression: '#incidentId = :incidentId AND #modeRank >= :rank',
-              ExpressionAttributeNames: {
-                '#mode': 'mode',
-                '#modeRank': 'modeRank',
-                '#highRisk': 'highRiskToolsEnabled',
-                '#incidentId': 'incidentId',
-                '#reason': 'reason',
-                '#updatedAt': 'updatedAt',
-                '#version': 'version',
-              },
-              ExpressionAttributeValues: {
-                ':mode': change.mode,
-                ':rank': modeRank(change.mode),
-                ':highRisk': change.mode === 'normal',
-                ':incidentId': change.incidentId,
-                ':reason': change.reason,
-                ':at': deps.clock().toISOString(),
-                ':one': 1,
-              },
-            },
-          },
+          { Update: openStore(deps).lowerModeUpdate(agentId, { ...change, at: deps.clock() }) },
         ],
       }),
     );

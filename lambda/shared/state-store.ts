@@ -351,28 +351,10 @@ export class StateStore implements PendingAuditSink {
    * `highRiskToolsEnabled` becomes true only in `normal`. The item is kept (mode `normal`), not deleted.
    */
   async lowerMode(agentId: string, change: ModeChange): Promise<ModeChangeResult> {
-    assertKeyPart('Agent id', agentId);
-    if (!(MODES as readonly string[]).includes(change.mode)) {
-      throw new Error(`lowerMode: ${JSON.stringify(change.mode)} is not a mode`);
-    }
-    const { incidentId, reason } = change;
-    assertAuditId('Incident id', incidentId);
-    assertReason(reason);
-    const key = { pk: agentPk(agentId), sk: MODE_SK };
-    const flag = {
-      agentId,
-      mode: change.mode,
-      highRiskToolsEnabled: change.mode === 'normal',
-      incidentId,
-      reason,
-      updatedAt: toIso(change.at, 'at'),
-    };
+    const { key, flag } = loweredFlag(agentId, change);
+    const { incidentId } = change;
     try {
-      const { previous, current } = await this.writeMode(key, flag, {
-        update:
-          'SET #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #reason = :reason, #updatedAt = :at ADD #version :one',
-        condition: '#incidentId = :incidentId AND #modeRank >= :rank',
-      });
+      const { previous, current } = await this.writeMode(key, flag, LOWER_WRITE);
       return { previous, current, changed: previous?.mode !== change.mode };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
@@ -390,6 +372,15 @@ export class StateStore implements PendingAuditSink {
         current,
       );
     }
+  }
+
+  /**
+   * {@link lowerMode}'s write as one item of a caller's transaction (a restore lowers the flag
+   * only while it is still applying): the same rule, the same checks of the input.
+   */
+  lowerModeUpdate(agentId: string, change: ModeChange) {
+    const { key, flag } = loweredFlag(agentId, change);
+    return this.modeUpdate(key, flag, LOWER_WRITE);
   }
 
   /**
@@ -1249,6 +1240,33 @@ const RAISE_WRITE = {
     'SET #agentId = :agentId, #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #incidentId = :incidentId, #reason = :reason, #updatedAt = :at ADD #version :one',
   names: { '#pk': 'pk', '#agentId': 'agentId' },
 } as const;
+
+/** How a restore lowers the control flag: only the incident that set it, never upwards. */
+const LOWER_WRITE = {
+  update:
+    'SET #mode = :mode, #modeRank = :rank, #highRisk = :highRisk, #reason = :reason, #updatedAt = :at ADD #version :one',
+  condition: '#incidentId = :incidentId AND #modeRank >= :rank',
+} as const;
+
+/** The control flag a restore lowers to, checked. */
+function loweredFlag(agentId: string, change: ModeChange) {
+  assertKeyPart('Agent id', agentId);
+  if (!(MODES as readonly string[]).includes(change.mode)) {
+    throw new Error(`lowerMode: ${JSON.stringify(change.mode)} is not a mode`);
+  }
+  const { incidentId, reason } = change;
+  assertAuditId('Incident id', incidentId);
+  assertReason(reason);
+  const flag = {
+    agentId,
+    mode: change.mode,
+    highRiskToolsEnabled: change.mode === 'normal',
+    incidentId,
+    reason,
+    updatedAt: toIso(change.at, 'at'),
+  };
+  return { key: { pk: agentPk(agentId), sk: MODE_SK }, flag };
+}
 
 /** The control flag a kill raises, checked. */
 function raisedFlag(agentId: string, change: ModeChange) {

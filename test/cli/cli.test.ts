@@ -137,6 +137,16 @@ function fleetConfig(n: number): string {
   return file;
 }
 
+const FLEET_KILL = [
+  'kill',
+  '--account',
+  '333333333333',
+  '--mode',
+  'full_stop',
+  '--reason',
+  'fleet spend spike',
+];
+
 function passExited(id: number, name: string, output: unknown) {
   return {
     id,
@@ -169,17 +179,7 @@ describe('backstop kill of a fleet (deployed)', () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(contained) });
     const c = cli();
 
-    const code = await c.run(
-      'kill',
-      '--account',
-      '333333333333',
-      '--mode',
-      'full_stop',
-      '--reason',
-      'fleet spend spike',
-      '--config',
-      file,
-    );
+    const code = await c.run(...FLEET_KILL, '--config', file);
 
     expect(code).toBe(EXIT.ok);
     expect(c.text()).not.toMatch(/Cut IAM authority \[fleet-01\]/);
@@ -218,17 +218,7 @@ describe('backstop kill of a fleet (deployed)', () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify(contained) });
     const c = cli();
 
-    await c.run(
-      'kill',
-      '--account',
-      '333333333333',
-      '--mode',
-      'full_stop',
-      '--reason',
-      'fleet spend spike',
-      '--config',
-      file,
-    );
+    await c.run(...FLEET_KILL, '--config', file);
 
     expect(sfn.commandCalls(DescribeMapRunCommand)[0]?.args[0].input).toEqual({ mapRunArn });
     expect(c.text()).toMatch(/0\/13 read back; batches 2\/3 done, 1 running/);
