@@ -1250,41 +1250,34 @@ const LOWER_WRITE = {
 
 /** The control flag a restore lowers to, checked. */
 function loweredFlag(agentId: string, change: ModeChange) {
-  assertKeyPart('Agent id', agentId);
   if (!(MODES as readonly string[]).includes(change.mode)) {
     throw new Error(`lowerMode: ${JSON.stringify(change.mode)} is not a mode`);
   }
+  return flagItem(agentId, change, change.mode === 'normal');
+}
+
+/** The control flag a kill raises, checked. */
+function raisedFlag(agentId: string, change: ModeChange) {
+  if (!isKillMode(change.mode))
+    throw new Error(`raiseMode: ${JSON.stringify(change.mode)} is not a kill mode`);
+  return { ...flagItem(agentId, change, false), rank: modeRank(change.mode) };
+}
+
+/** The flag item `change` writes (the mode is the caller's to check), and its key. */
+function flagItem(agentId: string, change: ModeChange, highRiskToolsEnabled: boolean) {
+  assertKeyPart('Agent id', agentId);
   const { incidentId, reason } = change;
   assertAuditId('Incident id', incidentId);
   assertReason(reason);
   const flag = {
     agentId,
     mode: change.mode,
-    highRiskToolsEnabled: change.mode === 'normal',
+    highRiskToolsEnabled,
     incidentId,
     reason,
     updatedAt: toIso(change.at, 'at'),
   };
   return { key: { pk: agentPk(agentId), sk: MODE_SK }, flag };
-}
-
-/** The control flag a kill raises, checked. */
-function raisedFlag(agentId: string, change: ModeChange) {
-  assertKeyPart('Agent id', agentId);
-  if (!isKillMode(change.mode))
-    throw new Error(`raiseMode: ${JSON.stringify(change.mode)} is not a kill mode`);
-  const { incidentId, reason } = change;
-  assertAuditId('Incident id', incidentId);
-  assertReason(reason);
-  const flag = {
-    agentId,
-    mode: change.mode,
-    highRiskToolsEnabled: false,
-    incidentId,
-    reason,
-    updatedAt: toIso(change.at, 'at'),
-  };
-  return { key: { pk: agentPk(agentId), sk: MODE_SK }, flag, rank: modeRank(change.mode) };
 }
 
 /** The lock item a kill writes, checked. */
