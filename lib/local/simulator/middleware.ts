@@ -20,6 +20,7 @@
  * as the SDK words them. The headers the simulator reads (S3's checksums, Content-MD5,
  * conditional and encryption headers) are all built before signing, so they are unchanged.
  */
+import { NoOpLogger } from '@smithy/core/client';
 import { HttpRequest, HttpResponse } from '@smithy/core/protocols';
 import type { ClientPlugin } from '../../../lambda/shared/clients';
 
@@ -59,6 +60,9 @@ interface SdkClient {
   readonly config: {
     readonly credentials: Provider<{ accessKeyId: string }>;
     readonly region: Provider<string>;
+    readonly serviceId?: string;
+    logger?: unknown;
+    cacheMiddleware?: boolean;
   };
 }
 
@@ -115,9 +119,29 @@ function unsignedMiddleware(c: SdkClient) {
     };
 }
 
+/**
+ * The SDK's default logger, minus `info` and `error`. The SDK's logger middleware builds a
+ * redacted copy of every input and output for `logger?.info?.(...)` (and of the input for
+ * `error`), which its default `NoOpLogger` then drops: without the two methods the copies are
+ * never made. It is still a `NoOpLogger` for the SDK's checks (`instanceof`, constructor name), so
+ * the warnings the SDK sends to the console for a silent logger still go there.
+ */
+function quietLogger(): NoOpLogger {
+  return Object.assign(new NoOpLogger(), { info: undefined, error: undefined });
+}
+
+/**
+ * Tunes a client for the simulator without changing what its calls answer: no log copies (a
+ * logger the caller passed is kept).
+ */
+function tune(c: SdkClient): void {
+  if (c.config.logger instanceof NoOpLogger) c.config.logger = quietLogger();
+}
+
 export function simulatorPlugin(handle: RequestHandler): ClientPlugin {
   return (client) => {
     const c = client as unknown as SdkClient;
+    tune(c);
     c.middlewareStack.addRelativeTo(unsignedMiddleware(c), SIGNING);
     c.middlewareStack.add(
       (_next, context) => async (args) => {
