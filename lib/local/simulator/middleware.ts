@@ -132,10 +132,14 @@ function quietLogger(): NoOpLogger {
 
 /**
  * Tunes a client for the simulator without changing what its calls answer: no log copies (a
- * logger the caller passed is kept).
+ * logger the caller passed is kept), and the middleware stack resolved once per command class
+ * instead of on every send (the SDK's `cacheMiddleware`). The DynamoDB client keeps resolving per
+ * send: the document client shares its config, and a cached document command handler would send
+ * the first command's input again.
  */
 function tune(c: SdkClient): void {
   if (c.config.logger instanceof NoOpLogger) c.config.logger = quietLogger();
+  if (c.config.serviceId !== 'DynamoDB') c.config.cacheMiddleware = true;
 }
 
 export function simulatorPlugin(handle: RequestHandler): ClientPlugin {
