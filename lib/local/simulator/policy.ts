@@ -196,6 +196,15 @@ function conditionsHold(
 
 /** Whether the statement applies to this action and request. */
 export function statementApplies(st: PolicyStatement, action: string, facts: RequestFacts): boolean {
+  return applies(st, action, facts, {});
+}
+
+/** The condition keys of one request, built once for all the statements evaluated against it. */
+interface KeysMemo {
+  keys?: Record<string, string | undefined>;
+}
+
+function applies(st: PolicyStatement, action: string, facts: RequestFacts, memo: KeysMemo): boolean {
   if (st.NotPrincipal !== undefined) throw new UnsupportedPolicyError('NotPrincipal is not modelled');
   if (st.Principal !== undefined && !principalMatches(st.Principal, facts.principal)) return false;
   if (st.Action !== undefined && !list(st.Action).some((a) => globMatch(a, action, true))) return false;
@@ -206,8 +215,9 @@ export function statementApplies(st: PolicyStatement, action: string, facts: Req
     if (st.NotResource !== undefined && list(st.NotResource).some((r) => globMatch(r, facts.resource!)))
       return false;
   }
-  const keys = { ...principalKeys(facts), ...facts.keys };
-  return conditionsHold(st.Condition, keys);
+  if (st.Condition === undefined) return true;
+  memo.keys ??= { ...principalKeys(facts), ...facts.keys };
+  return conditionsHold(st.Condition, memo.keys);
 }
 
 export interface Decision {
@@ -221,10 +231,11 @@ export interface Decision {
  * none. Throws `UnsupportedPolicyError` for anything the evaluator does not understand.
  */
 export function evaluate(doc: PolicyDocument, actions: readonly string[], facts: RequestFacts): Decision {
+  const memo: KeysMemo = {};
   for (const action of actions) {
     let allowed = false;
     for (const st of doc.Statement) {
-      if (!statementApplies(st, action, facts)) continue;
+      if (!applies(st, action, facts, memo)) continue;
       if (st.Effect === 'Deny')
         return { allowed: false, reason: `an explicit Deny statement matches ${action}` };
       allowed = true;
@@ -237,5 +248,6 @@ export function evaluate(doc: PolicyDocument, actions: readonly string[], facts:
 
 /** Whether any Deny statement of the policy applies to the action (Allow statements are ignored). */
 export function explicitlyDenied(doc: PolicyDocument, action: string, facts: RequestFacts): boolean {
-  return doc.Statement.some((st) => st.Effect === 'Deny' && statementApplies(st, action, facts));
+  const memo: KeysMemo = {};
+  return doc.Statement.some((st) => st.Effect === 'Deny' && applies(st, action, facts, memo));
 }

@@ -197,12 +197,25 @@ export function checkAccountId(accountId: string): void {
 
 /** Glob with `*` (any run, also empty) and `?` (one character), as IAM and EC2 filters use them. */
 export function globMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const escaped = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, ignoreCase ? 'is' : 's').test(value);
+  if (!ignoreCase && !pattern.includes('*') && !pattern.includes('?')) return pattern === value;
+  const cache = ignoreCase ? globsIgnoringCase : globs;
+  let re = cache.get(pattern);
+  if (!re) {
+    const escaped = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${escaped}$`, ignoreCase ? 'is' : 's');
+    // Patterns come from policies, deny rules and filters: few and reused on every call.
+    if (cache.size >= MAX_CACHED_GLOBS) cache.clear();
+    cache.set(pattern, re);
+  }
+  return re.test(value);
 }
+
+const MAX_CACHED_GLOBS = 10_000;
+const globs = new Map<string, RegExp>();
+const globsIgnoringCase = new Map<string, RegExp>();
 
 export type TagList = { Key?: string; Value?: string }[];
 
