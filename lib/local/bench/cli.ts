@@ -29,6 +29,7 @@ interface BenchOptions {
   retryScale: number;
   retryQuota: RetryQuotaScope;
   calibrationLatency: number;
+  warmUp: boolean;
 }
 
 function parseSizes(value: string): number[] {
@@ -125,6 +126,10 @@ function program(): Command {
         .default(100)
         .argParser(positive('--calibration-latency')),
     )
+    .option(
+      '--no-warm-up',
+      "measure each size's first kill in its process (the code compiling as it runs) instead of one after a warm-up kill",
+    )
     .exitOverride()
     .configureOutput({ writeOut: () => {}, writeErr: () => {} });
 }
@@ -181,6 +186,7 @@ export async function runBenchCli(argv: readonly string[], io: BenchIo): Promise
           waitScale: opts.waitScale,
           retryScale: opts.retryScale,
           retryQuota: opts.retryQuota,
+          warmUp: opts.warmUp,
         },
       });
       if (result.kind !== 'fleet') throw new Error('the fleet job returned a calibration result');
@@ -204,6 +210,7 @@ export async function runBenchCli(argv: readonly string[], io: BenchIo): Promise
       retryQuota: opts.retryQuota,
       agentsPerAccount: opts.agentsPerAccount,
       order: opts.order,
+      warmUp: opts.warmUp,
     },
     criticalPath,
     rows,
@@ -226,7 +233,7 @@ export function forkJobRunner(scriptPath: string): (job: BenchJob) => Promise<Be
     new Promise((resolve, reject) => {
       const child = fork(scriptPath, [], {
         env: { ...process.env, [BENCH_JOB_ENV]: JSON.stringify(job) },
-        execArgv: [...process.execArgv, '--max-old-space-size=8192'],
+        execArgv: [...process.execArgv, '--max-old-space-size=8192', '--expose-gc'],
         // The child's stdout goes to stderr: the parent's stdout carries only the report.
         stdio: ['ignore', 2, 2, 'ipc'],
       });

@@ -100,24 +100,50 @@ export function fleetLayout(options: FleetLayoutOptions): FleetLayout {
     for (let i = a * perAccount; i < Math.min(agents, (a + 1) * perAccount); i++) {
       const agentId = fleetAgentId(i);
       ids.push(agentId);
-      list.push({
-        agentId,
-        accountId,
-        region: FLEET_REGION,
-        vpcId,
-        roleName: `${agentId}-runtime`,
-        roleArn: `arn:aws:iam::${accountId}:role${ROLE_PATH}${agentId}-runtime`,
-        managedPolicyNames: [`${agentId}-data-read`, `${agentId}-queue-consume`],
-        inlinePolicyName: 'tickets-write',
-        functionNames: { tools: `${agentId}-tools`, worker: `${agentId}-worker` },
-        queueArn: `arn:aws:sqs:${FLEET_REGION}:${accountId}:${agentId}-inbox`,
-        ruleName: `${agentId}-nightly`,
-        scheduleName: `${agentId}-hourly`,
-      });
+      list.push(fleetAgent(agentId, accountId, vpcId));
     }
     accounts.push({ accountId, vpcId, agentIds: ids });
   }
   return { accounts, agents: list };
+}
+
+function fleetAgent(agentId: string, accountId: string, vpcId: string): FleetAgent {
+  return {
+    agentId,
+    accountId,
+    region: FLEET_REGION,
+    vpcId,
+    roleName: `${agentId}-runtime`,
+    roleArn: `arn:aws:iam::${accountId}:role${ROLE_PATH}${agentId}-runtime`,
+    managedPolicyNames: [`${agentId}-data-read`, `${agentId}-queue-consume`],
+    inlinePolicyName: 'tickets-write',
+    functionNames: { tools: `${agentId}-tools`, worker: `${agentId}-worker` },
+    queueArn: `arn:aws:sqs:${FLEET_REGION}:${accountId}:${agentId}-inbox`,
+    ruleName: `${agentId}-nightly`,
+    scheduleName: `${agentId}-hourly`,
+  };
+}
+
+/** The warm-up agent's account: apart from every fleet account, so it drains none of their quotas. */
+export const WARM_UP_ACCOUNT_ID = '299999999999';
+
+/** Warm-up kills before the measured one: enough for V8 to have optimized the code paths of a kill. */
+export const WARM_UP_KILLS = 3;
+
+/**
+ * Agents of the fleet's shape in an account of their own, each killed once before the measured
+ * kill (measure.ts): the first kills in a process pay for compiling and optimizing the SDK, the
+ * handlers and the engine, which is this process's cost, not AWS's.
+ */
+export function warmUpLayout(agents = WARM_UP_KILLS): FleetLayout {
+  const vpcId = fleetVpcId(0xfffff);
+  const list = Array.from({ length: agents }, (_, i) =>
+    fleetAgent(`warm-up-${i + 1}`, WARM_UP_ACCOUNT_ID, vpcId),
+  );
+  return {
+    accounts: [{ accountId: WARM_UP_ACCOUNT_ID, vpcId, agentIds: list.map((a) => a.agentId) }],
+    agents: list,
+  };
 }
 
 function functionArn(agent: FleetAgent, name: string): string {

@@ -4,7 +4,7 @@ import type { KillMode, KillStatus } from '../../../lambda/shared/types';
 import type { EngineEvent, ExecutionHistory, ExecutionStatus } from '../engine';
 import { DESIGN_QUOTAS, type ServiceName } from '../simulator';
 import { type BucketLoad, bucketLoads, isThrottled, longestDisjointChain } from './model';
-import { createFleetWorld, type FleetWorldOptions } from './world';
+import { createFleetWorld, type FleetWorld, type FleetWorldOptions } from './world';
 
 /** The Map states that fan out over the agents: the execution's own, and each batch's (a fleet kill). */
 const PER_AGENT_MAPS = new Set([PER_AGENT_MAP, `${PER_AGENT_MAP}${BATCH_SUFFIX}`]);
@@ -192,9 +192,12 @@ export async function runFleetKill(options: FleetKillOptions): Promise<FleetKill
   const latencyMs = typeof options.latencyMs === 'number' ? options.latencyMs : 0;
   const setupStart = performance.now();
   const world = await createFleetWorld({ ...options, throttling: options.throttling ?? 'design' });
+  if (world.warmUpAgentIds.length > 0) await warmUp(world, world.warmUpAgentIds);
   const setupMs = performance.now() - setupStart;
   const order = options.order ?? 'grouped';
   const agentIds = requestOrder(world.layout.accounts, order);
+  // The measured kill's calls only: not the seeding's, not the warm-up's.
+  const callsFrom = world.simulator.calls.length;
 
   let done = 0;
   const cpuStart = process.cpuUsage();
@@ -224,7 +227,7 @@ export async function runFleetKill(options: FleetKillOptions): Promise<FleetKill
     world.runner.engine.machine.states.find((p) => p.name === PER_AGENT_MAP)?.state.MaxConcurrency ?? 0,
   );
 
-  const calls = world.simulator.calls;
+  const calls = world.simulator.calls.slice(callsFrom);
   const callsByService: Partial<Record<ServiceName, ServiceCalls>> = {};
   let throttledCalls = 0;
   for (const call of calls) {
@@ -279,6 +282,26 @@ export async function runFleetKill(options: FleetKillOptions): Promise<FleetKill
       : {}),
     work: killWork(execution),
   };
+}
+
+/**
+ * Kills the warm-up agents one after the other (their own account: no fleet account's quota is
+ * touched), so that the measured kill does not pay for compiling and optimizing the code it runs,
+ * collects their garbage where the process allows it (`--expose-gc`, as the bench's jobs run), and
+ * leaves the control plane's buckets a second to refill.
+ */
+async function warmUp(world: FleetWorld, agentIds: readonly string[]): Promise<void> {
+  for (const agentId of agentIds) {
+    const execution = await world.runner.engine.run(
+      { agentId, mode: 'full_stop', reason: 'benchmark: warm up' },
+      { executionName: `bench-${agentId}-${Date.now()}`, waitScale: 0, retryScale: 0 },
+    );
+    if (execution.status !== 'SUCCEEDED') {
+      throw new Error(`the warm-up kill of ${agentId} ended ${execution.status}: ${execution.error ?? ''}`);
+    }
+  }
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
 }
 
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');

@@ -26,6 +26,8 @@ export interface BenchSettings {
   readonly retryQuota: RetryQuotaScope;
   readonly agentsPerAccount: number;
   readonly order: FleetOrder;
+  /** Whether each size's kill ran after a one-agent warm-up kill in the same process. */
+  readonly warmUp: boolean;
 }
 
 /** One fleet size: what was measured, the model's bound, and the reading of the two. */
@@ -201,7 +203,7 @@ export function formatBenchReport(report: BenchReport): string {
   const out: string[] = [];
   out.push(
     ...wrap(
-      `Backstop kill benchmark: full_stop of a fleet on the embedded simulator, published quotas (IAM writes 10/s, Lambda 15/s, EventBridge 50/s, EC2 ModifyNetworkInterfaceAttribute 100 then 5/s), ${s.latencyMs} ms per call; ${s.agentsPerAccount} agents per workload account, request in ${s.order} order; wait scale ${s.waitScale}, retry scale ${s.retryScale}, SDK retry quota ${s.retryQuota}.`,
+      `Backstop kill benchmark: full_stop of a fleet on the embedded simulator, published quotas (IAM writes 10/s, Lambda 15/s, EventBridge 50/s, EC2 ModifyNetworkInterfaceAttribute 100 then 5/s), ${s.latencyMs} ms per call; ${s.agentsPerAccount} agents per workload account, request in ${s.order} order; wait scale ${s.waitScale}, retry scale ${s.retryScale}, SDK retry quota ${s.retryQuota}; ${s.warmUp ? 'each kill after a one-agent warm-up kill in its process (another account)' : 'each kill the first in its process (no warm-up)'}.`,
       REPORT_WIDTH,
       '',
     ),

@@ -23,6 +23,8 @@ import {
   fleetConfig,
   fleetLayout,
   seedFleetAccount,
+  WARM_UP_ACCOUNT_ID,
+  warmUpLayout,
 } from './fleet';
 
 /**
@@ -44,6 +46,11 @@ export interface FleetWorldOptions extends FleetLayoutOptions {
   readonly retryQuota?: RetryQuotaScope;
   /** The config's killPath (agents per batch, concurrency). @default - the config's defaults */
   readonly killPath?: BackstopConfigInput['killPath'];
+  /**
+   * Adds the warm-up agents (fleet.ts `warmUpLayout`) in an account of their own, in the config
+   * and seeded, but not in `layout`. @default false
+   */
+  readonly warmUp?: boolean;
 }
 
 /** A simulated deployment holding a whole fleet, and a kill runner wired to it. */
@@ -57,6 +64,8 @@ export interface FleetWorld {
   readonly inventory: readonly FleetAgentInventory[];
   readonly clients: ClientFactory;
   readonly runner: LocalKillRunner;
+  /** The warm-up agents' ids (empty without a warm-up). */
+  readonly warmUpAgentIds: readonly string[];
 }
 
 /**
@@ -79,8 +88,13 @@ export function perInvocationClientFactory(options: ClientFactoryOptions): Clien
  */
 export async function createFleetWorld(options: FleetWorldOptions): Promise<FleetWorld> {
   const layout = fleetLayout(options);
+  const warm = options.warmUp ? warmUpLayout() : undefined;
+  // The seeded and configured fleet: the measured one, and the warm-up agent's account after it.
+  const seeded: FleetLayout = warm
+    ? { accounts: [...layout.accounts, ...warm.accounts], agents: [...layout.agents, ...warm.agents] }
+    : layout;
   const config = parseConfig(
-    { ...fleetConfig(layout), ...(options.killPath ? { killPath: options.killPath } : {}) },
+    { ...fleetConfig(seeded), ...(options.killPath ? { killPath: options.killPath } : {}) },
     'benchmark fleet',
   );
   const sim = new Simulator({
@@ -97,8 +111,8 @@ export async function createFleetWorld(options: FleetWorldOptions): Promise<Flee
   const byId = new Map(config.agents.map((a) => [a.id, a]));
   const workloads = new Map<string, SeededWorkload>();
   const inventory: FleetAgentInventory[] = [];
-  for (const account of layout.accounts) {
-    const agents = layout.agents.filter((a) => a.accountId === account.accountId);
+  for (const account of seeded.accounts) {
+    const agents = seeded.agents.filter((a) => a.accountId === account.accountId);
     const workload = await seedBackstopWorkload(sim, {
       accountId: account.accountId,
       region: FLEET_REGION,
@@ -130,5 +144,15 @@ export async function createFleetWorld(options: FleetWorldOptions): Promise<Flee
     stackOutputs: stackOutputsOf(cp),
     strictNames: false,
   });
-  return { layout, config, simulator: sim, controlPlane: cp, workloads, inventory, clients, runner };
+  return {
+    layout,
+    config,
+    simulator: sim,
+    controlPlane: cp,
+    workloads,
+    inventory: inventory.filter((a) => a.accountId !== WARM_UP_ACCOUNT_ID),
+    clients,
+    runner,
+    warmUpAgentIds: warm ? warm.agents.map((a) => a.agentId) : [],
+  };
 }

@@ -5,9 +5,9 @@
  */
 import { fullStopPolicyName, iamPolicyArn, killBoundaryArn } from '../../../lambda/shared/naming';
 import { parseConfig } from '../../../lib/config';
-import { fleetConfig, fleetLayout } from '../../../lib/local/bench/fleet';
+import { fleetConfig, fleetLayout, WARM_UP_ACCOUNT_ID } from '../../../lib/local/bench/fleet';
 import { floorBound } from '../../../lib/local/bench/floor';
-import { requestOrder } from '../../../lib/local/bench/measure';
+import { requestOrder, runFleetKill } from '../../../lib/local/bench/measure';
 import { bucketLoads, containBound, longestDisjointChain } from '../../../lib/local/bench/model';
 import { createFleetWorld } from '../../../lib/local/bench/world';
 import { type CallRecord, DESIGN_QUOTAS } from '../../../lib/local/simulator';
@@ -59,6 +59,17 @@ describe('benchmark fleet', () => {
     const statuses = outcome.result?.agents.map((a) => [a.agentId, a.status]) ?? [];
     expect(statuses.sort()).toEqual(agentIds.map((id) => [id, 'CONTAINED']));
     expectEverySurfaceCut(world);
+  });
+
+  it('warms up on agents of its own account, and measures only the fleet kill', async () => {
+    const m = await runFleetKill({ agents: 2, warmUp: true, latencyMs: 0, retryScale: 0 });
+
+    expect(m.status).toBe('CONTAINED');
+    expect(m.accounts).toBe(1);
+    // The fleet kill's sessions only (Prepare's one for the account, and per agent seven surfaces
+    // and the read-back): none of the seeding's, none of the three warm-up kills'.
+    expect(m.callsByService.sts?.calls).toBe(1 + 2 * 8);
+    expect(m.buckets.every((b) => b.accountId !== WARM_UP_ACCOUNT_ID)).toBe(true);
   });
 
   it("cuts a fleet larger than a batch in child executions, each within Step Functions' quotas", async () => {

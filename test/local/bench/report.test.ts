@@ -80,6 +80,7 @@ it('fits every line of the report in 100 columns, from one agent to ten thousand
       retryQuota: 'per-invocation',
       agentsPerAccount: 10,
       order: 'interleaved',
+      warmUp: true,
     },
     criticalPath,
     rows,
