@@ -1,6 +1,7 @@
 import { SERVICE_NAMES } from '../simulator';
 import type { FleetKillMeasurement, FleetOrder } from './measure';
 import { FLOOR_CHAIN_CALLS, type FloorBound, floorBound } from './floor';
+import { WARM_UP_KILLS } from './fleet';
 import { type BucketLoad, type ContainBound, containBound } from './model';
 import type { RetryQuotaScope } from './world';
 
@@ -203,7 +204,7 @@ export function formatBenchReport(report: BenchReport): string {
   const out: string[] = [];
   out.push(
     ...wrap(
-      `Backstop kill benchmark: full_stop of a fleet on the embedded simulator, published quotas (IAM writes 10/s, Lambda 15/s, EventBridge 50/s, EC2 ModifyNetworkInterfaceAttribute 100 then 5/s), ${s.latencyMs} ms per call; ${s.agentsPerAccount} agents per workload account, request in ${s.order} order; wait scale ${s.waitScale}, retry scale ${s.retryScale}, SDK retry quota ${s.retryQuota}; ${s.warmUp ? 'each kill after a one-agent warm-up kill in its process (another account)' : 'each kill the first in its process (no warm-up)'}.`,
+      `Backstop kill benchmark: full_stop of a fleet on the embedded simulator, published quotas (IAM writes 10/s, Lambda 15/s, EventBridge 50/s, EC2 ModifyNetworkInterfaceAttribute 100 then 5/s), ${s.latencyMs} ms per call; ${s.agentsPerAccount} agents per workload account, request in ${s.order} order; wait scale ${s.waitScale}, retry scale ${s.retryScale}, SDK retry quota ${s.retryQuota}; ${s.warmUp ? `each kill after ${WARM_UP_KILLS} one-agent warm-up kills in its process (another account)` : 'each kill the first in its process (no warm-up)'}.`,
       REPORT_WIDTH,
       '',
     ),
