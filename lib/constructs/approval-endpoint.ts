@@ -5,8 +5,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '../../lambda/shared/env';
 import type { Directory } from '../../lambda/shared/types';
+import { directoryBundling } from './directory-bundle';
 
 export interface ApprovalEndpointProps {
   readonly functionName: string;
@@ -54,7 +54,8 @@ export class ApprovalEndpoint extends Construct {
         sourceMap: true,
         target: 'node24',
         externalModules: [],
-        define: { [`process.env.${ENV.directory}`]: JSON.stringify(JSON.stringify(props.directory)) },
+        // The directory is a file of the bundle, never a command-line define (E2BIG at fleet size).
+        commandHooks: directoryBundling(this, props.directory),
       },
     });
     this.url = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });

@@ -18,6 +18,7 @@ import type { Directory } from '../../lambda/shared/types';
 import { ApprovalEndpoint } from './approval-endpoint';
 import { wildcardResourceFinding } from './policy-builder';
 import { RestorePathStates } from './restore-path-states';
+import { directoryBundling } from './directory-bundle';
 
 export interface RestorePathProps {
   /** The fleet: compiled into the handlers' bundles, as for the kill path. */
@@ -119,7 +120,8 @@ export class RestorePath extends Construct {
           sourceMap: true,
           target: 'node24',
           externalModules: [],
-          define: { [`process.env.${ENV.directory}`]: JSON.stringify(JSON.stringify(props.directory)) },
+          // The directory is a file of the bundle, never a command-line define (E2BIG at fleet size).
+          commandHooks: directoryBundling(this, props.directory),
         },
       });
     };
