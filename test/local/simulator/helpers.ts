@@ -1,3 +1,4 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   type ClientFactory,
   createClientFactory,
@@ -92,4 +93,18 @@ export async function agentRole(w: World, name: string, policies: readonly strin
   });
   for (const arn of policies) await api.iam.AttachRolePolicy({ RoleName: name, PolicyArn: arn });
   return out.Role!.Arn!;
+}
+
+/** A record write as the audit writer must make it to the audit bucket (checksum, no overwrite, the audit key). */
+export function auditRecordPut(w: World, key: string, body: string): PutObjectCommand {
+  return new PutObjectCommand({
+    Bucket: w.cp.auditBucketName,
+    Key: key,
+    Body: body,
+    ContentType: 'application/json',
+    ChecksumAlgorithm: 'SHA256',
+    IfNoneMatch: '*',
+    ServerSideEncryption: 'aws:kms',
+    SSEKMSKeyId: w.cp.auditKeyArn,
+  });
 }

@@ -2,7 +2,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { REGION, rejection, world } from './helpers';
+import { auditRecordPut, REGION, rejection, world } from './helpers';
 
 // How the plugin plugs the simulator into an SDK client (no signing, no log copies, the middleware
 // stack resolved once per command class) must not change what a call answers.
@@ -27,22 +27,7 @@ describe('the simulator plugin', () => {
       JSON.stringify({ record: i, pad: 'x'.repeat(i * 50) }),
     );
     const key = (i: number) => `incidents/i-plugin/c/${String(i).padStart(4, '0')}-Test.json`;
-    const outs = await Promise.all(
-      bodies.map((body, i) =>
-        s3.send(
-          new PutObjectCommand({
-            Bucket: w.cp.auditBucketName,
-            Key: key(i),
-            Body: body,
-            ContentType: 'application/json',
-            ChecksumAlgorithm: 'SHA256',
-            IfNoneMatch: '*',
-            ServerSideEncryption: 'aws:kms',
-            SSEKMSKeyId: w.cp.auditKeyArn,
-          }),
-        ),
-      ),
-    );
+    const outs = await Promise.all(bodies.map((body, i) => s3.send(auditRecordPut(w, key(i), body))));
     expect(new Set(outs.map((o) => o.ChecksumSHA256)).size).toBe(bodies.length);
     for (const [i, body] of bodies.entries()) {
       const got = await s3.send(new GetObjectCommand({ Bucket: w.cp.auditBucketName, Key: key(i) }));

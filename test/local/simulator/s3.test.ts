@@ -17,23 +17,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { createClientFactory } from '../../../lambda/shared/clients';
 import { ManualClock } from '../../../lib/local/simulator';
-import { CP, REGION, rejection, type World, world } from './helpers';
+import { auditRecordPut, CP, REGION, rejection, type World, world } from './helpers';
 
 const DAY = 86_400_000;
 
-/** A record write as the audit writer must make it to this bucket (checksum, no overwrite, the audit key). */
-function record(w: World, key: string, body: string) {
-  return new PutObjectCommand({
-    Bucket: w.cp.auditBucketName,
-    Key: key,
-    Body: body,
-    ContentType: 'application/json',
-    ChecksumAlgorithm: 'SHA256',
-    IfNoneMatch: '*',
-    ServerSideEncryption: 'aws:kms',
-    SSEKMSKeyId: w.cp.auditKeyArn,
-  });
-}
+const record = auditRecordPut;
 
 describe('the audit bucket under Object Lock', () => {
   test('a record gets the default COMPLIANCE retention, and its SHA-256 checksum is verified and kept', async () => {
