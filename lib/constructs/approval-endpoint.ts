@@ -6,7 +6,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Directory } from '../../lambda/shared/types';
-import { directoryBundling } from './directory-bundle';
+import { handlerBundling } from './directory-bundle';
 
 export interface ApprovalEndpointProps {
   readonly functionName: string;
@@ -49,14 +49,7 @@ export class ApprovalEndpoint extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       logGroup: props.logGroup,
       environment: props.environment,
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
-        externalModules: [],
-        // The directory is a file of the bundle, never a command-line define (E2BIG at fleet size).
-        commandHooks: directoryBundling(this, props.directory),
-      },
+      bundling: handlerBundling(this, props.directory),
     });
     this.url = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
     for (const caller of props.callers) this.url.grantInvokeUrl(new iam.ArnPrincipal(caller));

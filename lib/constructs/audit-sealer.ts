@@ -14,7 +14,7 @@ import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE, IAM_PATH, iamRoleArn } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
 import { wildcardResourceFinding } from './policy-builder';
-import { directoryBundling } from './directory-bundle';
+import { handlerBundling } from './directory-bundle';
 
 export interface AuditSealerProps {
   /** The fleet: compiled into the bundle, as for the kill path handlers. */
@@ -93,14 +93,7 @@ export class AuditSealer extends Construct {
         [SEALER_ENV.quorum]: String(props.quorum),
         AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
       },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
-        externalModules: [],
-        // The directory is a file of the bundle, as for the kill path's handlers (no size limit).
-        commandHooks: directoryBundling(this, props.directory),
-      },
+      bundling: handlerBundling(this, props.directory),
     });
     this.grant(props, stack, logGroup);
     this.flushAcknowledgments();

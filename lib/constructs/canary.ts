@@ -14,7 +14,7 @@ import { CANARY_METRICS } from '../../lambda/canary/handler';
 import { ENV } from '../../lambda/shared/env';
 import type { Directory } from '../../lambda/shared/types';
 import { wildcardResourceFinding } from './policy-builder';
-import { directoryBundling } from './directory-bundle';
+import { handlerBundling } from './directory-bundle';
 
 export interface CanaryProps {
   /** The fleet: compiled into the handler's bundle, as the kill path's handlers have it. */
@@ -77,14 +77,7 @@ export class Canary extends Construct {
       // A failed rehearsal is not retried: the next one comes at the next interval, and the
       // silence alarm tells a person in between.
       retryAttempts: 0,
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
-        externalModules: [],
-        // The directory is a file of the bundle, as for the kill path's handlers (no size limit).
-        commandHooks: directoryBundling(this, props.directory),
-      },
+      bundling: handlerBundling(this, props.directory),
     });
     this.function = fn;
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Stack, Stage } from 'aws-cdk-lib';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { DIRECTORY_FILE } from '../../lambda/shared/env';
 import type { Directory } from '../../lambda/shared/types';
@@ -16,7 +16,7 @@ const PROJECT_ROOT = path.join(__dirname, '..', '..');
  * directory, so the command works in Docker bundling too. Nothing is written when the stack is
  * not bundled (`aws:cdk:bundling-stacks`).
  */
-export function directoryCopy(
+function directoryCopy(
   scope: Construct,
   directory: Directory,
 ): (inputDir: string, outputDir: string) => string[] {
@@ -37,12 +37,23 @@ export function directoryCopy(
 }
 
 /**
- * Bundling hooks that put the fleet directory into a function's bundle as {@link DIRECTORY_FILE}
- * (read by `bundledDirectory` on the first invocation): every function that needs the directory
- * (the kill path's handlers, the canary, the audit sealer) carries it this way, never in its
- * environment (4 KB) or in an esbuild `define` on a command line (about 128 KB).
+ * How every handler that reads the fleet directory is bundled (the kill and restore paths, the
+ * approval endpoint, the canary, the audit sealer): minified with source maps for Node 24; the
+ * SDK bundled too, so the deployed handlers run exactly the client versions the tests ran, not
+ * whatever the Lambda runtime ships that day; esbuild silent unless it fails (`cdk synth -q`
+ * stays quiet); and the directory a file of the bundle as {@link DIRECTORY_FILE}, read by
+ * `bundledDirectory` on the first invocation, never in the environment (4 KB) or in an esbuild
+ * `define` on a command line (about 128 KB: E2BIG at about 125 agents). A config change is a new
+ * deployment of the handlers.
  */
-export function directoryBundling(scope: Construct, directory: Directory): nodejs.ICommandHooks {
+export function handlerBundling(scope: Construct, directory: Directory): nodejs.BundlingOptions {
   const copy = directoryCopy(scope, directory);
-  return { beforeBundling: () => [], beforeInstall: () => [], afterBundling: copy };
+  return {
+    minify: true,
+    sourceMap: true,
+    logLevel: nodejs.LogLevel.ERROR,
+    target: 'node24',
+    externalModules: [],
+    commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: copy },
+  };
 }

@@ -15,7 +15,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
-import { directoryCopy } from './directory-bundle';
+import { handlerBundling } from './directory-bundle';
 import { type KillPathFunctions, KillPathStates } from './kill-path-states';
 import { wildcardResourceFinding } from './policy-builder';
 
@@ -85,7 +85,7 @@ export class KillPath extends Construct {
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
     };
     const logGroups: logs.LogGroup[] = [];
-    const copyDirectory = directoryCopy(this, props.directory);
+    const bundling = handlerBundling(this, props.directory);
     const make = (key: keyof typeof HANDLERS): lambda.IFunction => {
       const spec = HANDLERS[key];
       const logGroup = new logs.LogGroup(this, `${spec.name}-logs`, {
@@ -108,24 +108,7 @@ export class KillPath extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         logGroup,
         environment: { ...environment, [ENV.handler]: spec.name },
-        bundling: {
-          minify: true,
-          sourceMap: true,
-          // esbuild's size table and timing banner are not errors: `cdk synth -q` stays silent.
-          logLevel: nodejs.LogLevel.ERROR,
-          target: 'node24',
-          // Bundle the SDK too: the deployed kill path runs exactly the client versions the tests
-          // ran, not whatever the Lambda runtime ships that day.
-          externalModules: [],
-          // The directory is a file of the bundle, read by the handler on its first invocation: a
-          // config change is a new deployment of the handlers, and a fleet of any size fits (an
-          // environment stops at 4 KB, a command line at about 128 KB).
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            afterBundling: copyDirectory,
-          },
-        },
+        bundling,
       });
     };
     this.functions = {

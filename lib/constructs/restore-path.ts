@@ -18,7 +18,7 @@ import type { Directory } from '../../lambda/shared/types';
 import { ApprovalEndpoint } from './approval-endpoint';
 import { wildcardResourceFinding } from './policy-builder';
 import { RestorePathStates } from './restore-path-states';
-import { directoryBundling } from './directory-bundle';
+import { handlerBundling } from './directory-bundle';
 
 export interface RestorePathProps {
   /** The fleet: compiled into the handlers' bundles, as for the kill path. */
@@ -91,6 +91,7 @@ export class RestorePath extends Construct {
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
     };
     const workerLogs: logs.LogGroup[] = [];
+    const bundling = handlerBundling(this, props.directory);
     const make = (
       key: string,
       spec: { dir: string; name: string; timeout: Duration },
@@ -115,14 +116,7 @@ export class RestorePath extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         logGroup,
         environment: { ...environment, ...extraEnv, [ENV.handler]: spec.dir },
-        bundling: {
-          minify: true,
-          sourceMap: true,
-          target: 'node24',
-          externalModules: [],
-          // The directory is a file of the bundle, never a command-line define (E2BIG at fleet size).
-          commandHooks: directoryBundling(this, props.directory),
-        },
+        bundling,
       });
     };
     this.functions = {
