@@ -13,7 +13,7 @@ import { SEALER_ENV } from '../../lambda/audit-seal/handler';
 import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE, IAM_PATH, iamRoleArn } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
-import { wildcardResourceFinding } from './policy-builder';
+import { logStreamsStatement, metricsStatement, wildcardResourceFinding, xrayReason } from './policy-builder';
 import { handlerBundling } from './directory-bundle';
 
 export interface AuditSealerProps {
@@ -101,14 +101,7 @@ export class AuditSealer extends Construct {
 
   /** Lets the role write one more handler's log group (Finalize's, created by the kill path). */
   grantLogs(logGroup: logs.ILogGroup): void {
-    this.add(
-      {
-        sid: `WriteHandlerLogs${this.logGrants++}`,
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [`${logGroup.logGroupArn}:*`],
-      },
-      "Log streams are created by Lambda at run time under each handler's own log group (log-stream ARNs end in :*); no other log group is reachable.",
-    );
+    this.add(...logStreamsStatement(`WriteHandlerLogs${this.logGrants++}`, [logGroup.logGroupArn]));
   }
 
   private add(statement: iam.PolicyStatementProps, wildcardReason?: string): void {
@@ -230,19 +223,8 @@ export class AuditSealer extends Construct {
       { sid: 'ReadKillAndRestoreExecutions', actions: ['states:DescribeExecution'], resources: executions },
       'Attribution reads the input and status of the kill or restore execution CloudTrail names (execution names are chosen at start, so only the state machine part can be named).',
     );
-    this.add(
-      {
-        sid: 'PutBackstopMetrics',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': CONTROL_PLANE.metricsNamespace } },
-      },
-      `cloudwatch:PutMetricData has no resource-level permissions (IAM accepts only *); the cloudwatch:namespace condition limits it to the ${CONTROL_PLANE.metricsNamespace} namespace.`,
-    );
+    this.add(...metricsStatement('PutBackstopMetrics', CONTROL_PLANE.metricsNamespace));
     this.grantLogs(logGroup);
-    this.acknowledge(
-      '*',
-      'X-Ray (active tracing of the sealer and of Finalize): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so IAM accepts only *; they write traces and read nothing.',
-    );
+    this.acknowledge('*', xrayReason('the sealer and of Finalize'));
   }
 }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -11,13 +11,20 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
 import { handlerBundling } from './directory-bundle';
 import { type KillPathFunctions, KillPathStates } from './kill-path-states';
-import { wildcardResourceFinding } from './policy-builder';
+import {
+  Acknowledgments,
+  defaultPolicyOf,
+  logStreamsStatement,
+  metricsStatement,
+  wildcardResourceFinding,
+  xrayReason,
+} from './policy-builder';
 
 export interface KillPathProps {
   /** The fleet: a file of every handler's bundle (no environment or command-line size limit). */
@@ -264,36 +271,23 @@ export class KillPath extends Construct {
       },
       'Prepare reads the status of the kill execution that holds an agent lock (execution names are chosen at start, so only the state machine part can be named): a failed kill must not block the next one.',
     );
+    add(...metricsStatement('PutBackstopMetrics', CONTROL_PLANE.metricsNamespace));
     add(
-      {
-        sid: 'PutBackstopMetrics',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': CONTROL_PLANE.metricsNamespace } },
-      },
-      `cloudwatch:PutMetricData has no resource-level permissions (IAM accepts only *); the cloudwatch:namespace condition limits it to the ${CONTROL_PLANE.metricsNamespace} namespace.`,
-    );
-    add(
-      {
-        sid: 'WriteHandlerLogs',
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: logGroups.map((g) => `${g.logGroupArn}:*`),
-      },
-      "Log streams are created by Lambda at run time under each handler's own log group (log-stream ARNs end in :*); no other log group is reachable.",
+      ...logStreamsStatement(
+        'WriteHandlerLogs',
+        logGroups.map((g) => g.logGroupArn),
+      ),
     );
     // Active tracing adds xray:PutTraceSegments and PutTelemetryRecords to the role, on *.
-    wildcards.push([
-      '*',
-      'X-Ray (active tracing of the handlers): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so IAM accepts only *; they write traces and read nothing.',
-    ]);
+    wildcards.push(['*', xrayReason('the handlers')]);
     const acknowledgments = new Acknowledgments();
-    const workerPolicy = defaultPolicyOf(role);
+    const workerPolicy = defaultPolicyOf(role, 'KillPath');
     for (const [resource, reason] of wildcards) {
       acknowledgments.add(workerPolicy, wildcardResourceFinding(this, resource), reason);
     }
 
     // The state machine's role: CDK's invoke grant, log delivery and X-Ray.
-    const machinePolicy = defaultPolicyOf(this.stateMachine.role);
+    const machinePolicy = defaultPolicyOf(this.stateMachine.role, 'KillPath');
     for (const fn of Object.values(this.functions)) {
       acknowledgments.add(
         machinePolicy,
@@ -323,32 +317,5 @@ export class KillPath extends Construct {
       }
     }
     acknowledgments.apply();
-  }
-}
-
-/** The DefaultPolicy CDK keeps for a role's added statements. */
-function defaultPolicyOf(role: iam.IRole): IConstruct {
-  const policy = role.node.tryFindChild('DefaultPolicy');
-  if (!policy)
-    throw new Error(`KillPath: the role ${role.node.path} has no DefaultPolicy to acknowledge findings on`);
-  return policy;
-}
-
-/** cdk-nag acknowledgments gathered per construct and finding, applied once with all their reasons. */
-class Acknowledgments {
-  private readonly byScope = new Map<IConstruct, Map<string, string[]>>();
-
-  add(scope: IConstruct, id: string, reason: string): void {
-    const ids = this.byScope.get(scope) ?? new Map<string, string[]>();
-    const reasons = ids.get(id) ?? [];
-    if (!reasons.includes(reason)) reasons.push(reason);
-    ids.set(id, reasons);
-    this.byScope.set(scope, ids);
-  }
-
-  apply(): void {
-    for (const [scope, ids] of this.byScope) {
-      for (const [id, reasons] of ids) Validations.of(scope).acknowledge({ id, reason: reasons.join(' ') });
-    }
   }
 }

@@ -257,3 +257,67 @@ export function mergeConditions(...blocks: (Conditions | undefined)[]): Conditio
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }
+
+/** A statement for a role's principal policy, with why its wildcard resources are acceptable. */
+export type ReasonedStatement = readonly [statement: iam.PolicyStatementProps, wildcardReason: string];
+
+/**
+ * What every Backstop handler role writes besides its work, metrics in one namespace, with the
+ * reason for its `*`. The Sid is the caller's (tests and reviewers name each role's statements).
+ */
+export function metricsStatement(sid: string, namespace: string): ReasonedStatement {
+  return [
+    {
+      sid,
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': namespace } },
+    },
+    `cloudwatch:PutMetricData has no resource-level permissions (IAM accepts only *); the cloudwatch:namespace condition limits it to the ${namespace} namespace.`,
+  ];
+}
+
+/** The other thing every handler role writes: the streams of its handlers' own log groups. */
+export function logStreamsStatement(sid: string, logGroupArns: readonly string[]): ReasonedStatement {
+  return [
+    {
+      sid,
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: logGroupArns.map((arn) => `${arn}:*`),
+    },
+    "Log streams are created by Lambda at run time under each handler's own log group (log-stream ARNs end in :*); no other log group is reachable.",
+  ];
+}
+
+/** Why a role with active tracing may write X-Ray on `*` (`what`: whose traces). */
+export function xrayReason(what: string): string {
+  return `X-Ray (active tracing of ${what}): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so IAM accepts only *; they write traces and read nothing.`;
+}
+
+/** The DefaultPolicy CDK keeps for a role's added statements, where cdk-nag findings are acknowledged. */
+export function defaultPolicyOf(role: iam.IRole, owner: string): IConstruct {
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!policy) {
+    throw new Error(`${owner}: the role ${role.node.path} has no DefaultPolicy to acknowledge findings on`);
+  }
+  return policy;
+}
+
+/** cdk-nag acknowledgments gathered per construct and finding, applied once with all their reasons. */
+export class Acknowledgments {
+  private readonly byScope = new Map<IConstruct, Map<string, string[]>>();
+
+  add(scope: IConstruct, id: string, reason: string): void {
+    const ids = this.byScope.get(scope) ?? new Map<string, string[]>();
+    const reasons = ids.get(id) ?? [];
+    if (!reasons.includes(reason)) reasons.push(reason);
+    ids.set(id, reasons);
+    this.byScope.set(scope, ids);
+  }
+
+  apply(): void {
+    for (const [scope, ids] of this.byScope) {
+      for (const [id, reasons] of ids) Validations.of(scope).acknowledge({ id, reason: reasons.join(' ') });
+    }
+  }
+}

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -9,14 +9,21 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { RESTORE_FUNCTION_NAMES } from '../../lambda/restore-shared/names';
 import { RESTORE_ENV } from '../../lambda/restore-shared/settings';
 import { ENV } from '../../lambda/shared/env';
 import { CONTROL_PLANE, PUBLIC_KEY_PREFIX } from '../../lambda/shared/naming';
 import type { Directory } from '../../lambda/shared/types';
 import { ApprovalEndpoint } from './approval-endpoint';
-import { wildcardResourceFinding } from './policy-builder';
+import {
+  Acknowledgments,
+  defaultPolicyOf,
+  logStreamsStatement,
+  metricsStatement,
+  wildcardResourceFinding,
+  xrayReason,
+} from './policy-builder';
 import { RestorePathStates } from './restore-path-states';
 import { handlerBundling } from './directory-bundle';
 
@@ -71,7 +78,7 @@ export class RestorePath extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly endpoint: ApprovalEndpoint;
   readonly functions: Record<keyof typeof HANDLERS, lambda.IFunction>;
-  private readonly acknowledgments = new Map<IConstruct, Map<string, string[]>>();
+  private readonly acknowledgments = new Acknowledgments();
 
   constructor(scope: Construct, id: string, props: RestorePathProps) {
     super(scope, id);
@@ -166,7 +173,7 @@ export class RestorePath extends Construct {
 
     this.grantWorker(props, stack, workerLogs);
     this.grantKillWorker(props);
-    this.applyAcknowledgments();
+    this.acknowledgments.apply();
   }
 
   /** The state machine's ARN from its fixed name: a Ref would make the worker's policy depend on it (a cycle). */
@@ -203,7 +210,11 @@ export class RestorePath extends Construct {
         if (!resource.includes('*')) continue;
         if (!wildcardReason)
           throw new Error(`RestorePath: statement ${statement.sid} has a wildcard without a reason`);
-        this.acknowledge(defaultPolicyOf(role), wildcardResourceFinding(this, resource), wildcardReason);
+        this.acknowledgments.add(
+          defaultPolicyOf(role, 'RestorePath'),
+          wildcardResourceFinding(this, resource),
+          wildcardReason,
+        );
       }
     };
     const F = RESTORE_FUNCTION_NAMES;
@@ -306,38 +317,28 @@ export class RestorePath extends Construct {
       resources: [props.sealer.function.functionArn],
       conditions: from(F.endpoint),
     });
+    add(...metricsStatement('RestorePutBackstopMetrics', CONTROL_PLANE.metricsNamespace));
     add(
-      {
-        sid: 'RestorePutBackstopMetrics',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': CONTROL_PLANE.metricsNamespace } },
-      },
-      `cloudwatch:PutMetricData has no resource-level permissions (IAM accepts only *); the cloudwatch:namespace condition limits it to the ${CONTROL_PLANE.metricsNamespace} namespace.`,
+      ...logStreamsStatement(
+        'WriteRestoreHandlerLogs',
+        logGroups.map((g) => g.logGroupArn),
+      ),
     );
-    add(
-      {
-        sid: 'WriteRestoreHandlerLogs',
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: logGroups.map((g) => `${g.logGroupArn}:*`),
-      },
-      "Log streams are created by Lambda at run time under each handler's own log group (log-stream ARNs end in :*); no other log group is reachable.",
-    );
-    this.acknowledge(
-      defaultPolicyOf(role),
+    this.acknowledgments.add(
+      defaultPolicyOf(role, 'RestorePath'),
       wildcardResourceFinding(this, '*'),
-      'X-Ray (active tracing of the restore handlers): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so IAM accepts only *; they write traces and read nothing.',
+      xrayReason('the restore handlers'),
     );
 
-    const machinePolicy = defaultPolicyOf(this.stateMachine.role);
+    const machinePolicy = defaultPolicyOf(this.stateMachine.role, 'RestorePath');
     for (const fn of Object.values(this.functions)) {
-      this.acknowledge(
+      this.acknowledgments.add(
         machinePolicy,
         wildcardResourceFinding(this, `${fn.functionArn}:*`),
         "CDK's Lambda invoke grant names the function and its versions and aliases (<function ARN>:*): the restore state machine invokes only its own four handlers.",
       );
     }
-    this.acknowledge(
+    this.acknowledgments.add(
       machinePolicy,
       wildcardResourceFinding(this, '*'),
       'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, DescribeLogGroups...) and X-Ray tracing (xray:PutTraceSegments, GetSamplingRules...) support no resource-level permissions: IAM accepts only *.',
@@ -353,34 +354,10 @@ export class RestorePath extends Construct {
         resources: ['*'],
       }),
     );
-    this.acknowledge(
-      defaultPolicyOf(props.killWorkerRole),
+    this.acknowledgments.add(
+      defaultPolicyOf(props.killWorkerRole, 'RestorePath'),
       wildcardResourceFinding(this, '*'),
       'states:SendTaskFailure supports no resource-level permissions (IAM accepts only *): the task token, read from the state table, names the task. Failing a task can only end a wait: kill prepare ends the wait of a restore it cancels.',
     );
   }
-
-  private acknowledge(scope: IConstruct, id: string, reason: string): void {
-    const ids = this.acknowledgments.get(scope) ?? new Map<string, string[]>();
-    const reasons = ids.get(id) ?? [];
-    if (!reasons.includes(reason)) reasons.push(reason);
-    ids.set(id, reasons);
-    this.acknowledgments.set(scope, ids);
-  }
-
-  private applyAcknowledgments(): void {
-    for (const [scope, ids] of this.acknowledgments) {
-      for (const [id, reasons] of ids) Validations.of(scope).acknowledge({ id, reason: reasons.join(' ') });
-    }
-  }
-}
-
-/** The DefaultPolicy CDK keeps for a role's added statements. */
-function defaultPolicyOf(role: iam.IRole): IConstruct {
-  const policy = role.node.tryFindChild('DefaultPolicy');
-  if (!policy)
-    throw new Error(
-      `RestorePath: the role ${role.node.path} has no DefaultPolicy to acknowledge findings on`,
-    );
-  return policy;
 }
