@@ -11,8 +11,7 @@
  * (kill-role-covers-surfaces.test.ts), and Finalize, which runs as the audit sealer
  * (audit-sealer-role.test.ts). A guard reads that source, so a new call without a row fails.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
 import {
   auditManifestKey,
   auditRecordKey,
@@ -21,11 +20,11 @@ import {
   killSessionName,
 } from '../../lambda/shared/naming';
 import { synthStacks } from '../helpers/cdk';
+import { controlPlaneCommands, LAMBDA_DIR, resourcePolicies, TLS } from './handler-modules';
 import { evaluate, type PolicyDocument, ResolvedTemplate } from './iam-policies';
 
 const CP = '111111111111';
 const REGION = 'us-east-1';
-const LAMBDA_DIR = join(__dirname, '..', '..', 'lambda');
 
 const synth = synthStacks();
 const stack = synth.controlPlane;
@@ -225,29 +224,7 @@ const CALLS: readonly Call[] = [
   },
 ];
 
-/**
- * The resource policies the control plane deploys, by the ARN they govern: key policies, the
- * bucket policies (which also govern the bucket's objects) and the topic policy. A KMS key obeys
- * an identity policy only when its key policy delegates to the account, so they are evaluated too.
- */
-const RESOURCE_POLICIES = new Map<string, PolicyDocument>();
-for (const [id, key] of template.find('AWS::KMS::Key')) {
-  RESOURCE_POLICIES.set(template.physical(id, 'Arn'), template.resolve(key.Properties?.KeyPolicy));
-}
-for (const [, policy] of template.find('AWS::S3::BucketPolicy')) {
-  const bucket = template.resolve<string>(policy.Properties?.Bucket);
-  RESOURCE_POLICIES.set(`arn:aws:s3:::${bucket}`, template.resolve(policy.Properties?.PolicyDocument));
-}
-for (const [, policy] of template.find('AWS::SNS::TopicPolicy')) {
-  for (const topic of template.resolve<string[]>(policy.Properties?.Topics)) {
-    RESOURCE_POLICIES.set(topic, template.resolve(policy.Properties?.PolicyDocument));
-  }
-}
-const resourcePolicyOf = (arn: string) =>
-  RESOURCE_POLICIES.get(arn) ?? RESOURCE_POLICIES.get(arn.split('/')[0]);
-
-/** Every request is made over TLS, as the SDK does. */
-const TLS: Context = { 'aws:SecureTransport': 'true', 's3:TlsVersion': '1.3' };
+const resourcePolicyOf = resourcePolicies(template);
 
 function decide(need: Authorization) {
   return evaluate({
@@ -261,38 +238,16 @@ function decide(need: Authorization) {
   });
 }
 
-/** Relative-import closure of the kill handlers' entry points, as paths under lambda/. */
-function killHandlerModules(): string[] {
-  const seen = new Set<string>();
-  const pending = readdirSync(LAMBDA_DIR)
-    .filter((dir) => dir.startsWith('kill-') && dir !== 'kill-finalize')
-    .map((dir) => join(LAMBDA_DIR, dir, 'index.ts'));
-  expect(pending.length).toBeGreaterThanOrEqual(3);
-  while (pending.length > 0) {
-    const file = pending.pop() as string;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const source = readFileSync(file, 'utf8');
-    for (const m of source.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+'(\.[^']+)';/gms)) {
-      if (m[1]) continue; // type-only: no code is loaded
-      const base = resolve(dirname(file), m[2]);
-      const target = [`${base}.ts`, join(base, 'index.ts')].find((p) => existsSync(p));
-      if (!target) throw new Error(`${relative(LAMBDA_DIR, file)} imports ${m[2]}, which does not exist`);
-      pending.push(target);
-    }
-  }
-  return [...seen].map((file) => relative(LAMBDA_DIR, file));
+/** The kill handlers that run as the kill worker (Finalize runs as the audit sealer). */
+function killEntries(): string[] {
+  const entries = readdirSync(LAMBDA_DIR).filter((dir) => dir.startsWith('kill-') && dir !== 'kill-finalize');
+  expect(entries.length).toBeGreaterThanOrEqual(3);
+  return entries;
 }
 
 describe('the kill worker role', () => {
   it('has a row for every SDK command the kill handlers send in the control plane', () => {
-    const sent: string[] = [];
-    for (const module of killHandlerModules()) {
-      if (module.startsWith('surfaces/')) continue; // workload calls, under the kill execution role
-      const source = readFileSync(join(LAMBDA_DIR, module), 'utf8');
-      for (const m of source.matchAll(/\bnew\s+([A-Z][A-Za-z0-9]*Command)\s*\(/g))
-        sent.push(`${module} ${m[1]}`);
-    }
+    const sent = controlPlaneCommands(killEntries());
     const listed = CALLS.map((c) => `${c.source} ${c.command}`);
     expect([...new Set(listed)].sort()).toEqual([...new Set(sent)].sort());
   });
