@@ -144,10 +144,8 @@ async function readBack(
     input.contain.map((c) =>
       verifySurface(c, previous.get(c.surface), {
         ctx,
-        snapshotOf: (surface) =>
-          unproven.includes(surface)
-            ? snapshots.then((all) => all.get(surface) ?? [])
-            : store.getSnapshot(agent.agentId, surface),
+        // Only surfaces not proven yet reach their snapshot: every one of them is in the query.
+        snapshotOf: (surface) => snapshots.then((all) => all.get(surface) ?? []),
         chain,
         common,
         mode: input.mode,
