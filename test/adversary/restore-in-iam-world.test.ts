@@ -21,13 +21,10 @@ import { UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
 import { PutRuleCommand } from '@aws-sdk/client-eventbridge';
 import { findAgent } from '../../lambda/shared/env';
-import { REVOKE_SESSIONS_POLICY } from '../../lambda/shared/naming';
 import { assumeRestoreRole } from '../../lambda/restore-apply/assume';
-import type { RoleSnapshot } from '../../lambda/surfaces/iam-roles';
 import { toDirectory } from '../../lib/config';
 import { clientsAs } from '../../lib/local/drill/restore';
 import {
-  type AgentState,
   agentState,
   ALICE,
   as,
@@ -35,25 +32,10 @@ import {
   CAROL,
   killedWorld,
   waitFor,
+  withoutSessionDeny,
 } from '../local/restore-support';
 import { createIamWorld, type IamWorld } from './iam-world';
 import { AGENT, allowAll, R, RUNTIME_ROLE, TICKETS_TABLE, W } from './support';
-
-function withoutSessionDeny(state: AgentState): AgentState {
-  return {
-    ...state,
-    iam: state.iam.map((r) => {
-      const role = r.state as RoleSnapshot;
-      return {
-        id: r.id,
-        state: {
-          ...role,
-          inlinePolicies: role.inlinePolicies.filter((p) => p.policyName !== REVOKE_SESSIONS_POLICY),
-        },
-      };
-    }),
-  };
-}
 
 async function restoreAll(
   k: Awaited<ReturnType<typeof killedWorld>>,

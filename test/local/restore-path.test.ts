@@ -29,24 +29,8 @@ import {
   stateStore,
   W,
   waitFor,
+  withoutSessionDeny,
 } from './restore-support';
-
-/** The state with the session deny a restore leaves taken out of every role (checked on its own). */
-function withoutSessionDeny(state: AgentState): AgentState {
-  return {
-    ...state,
-    iam: state.iam.map((r) => {
-      const role = r.state as RoleSnapshot;
-      return {
-        id: r.id,
-        state: {
-          ...role,
-          inlinePolicies: role.inlinePolicies.filter((p) => p.policyName !== REVOKE_SESSIONS_POLICY),
-        },
-      };
-    }),
-  };
-}
 
 function sessionDenyCutoffs(state: AgentState): (string | undefined)[] {
   return state.iam.map((r) => {

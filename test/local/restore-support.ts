@@ -4,7 +4,9 @@
  * the scenario, and the agent's whole state read back the way a kill snapshots it.
  */
 import { createClientFactory } from '../../lambda/shared/clients';
+import { REVOKE_SESSIONS_POLICY } from '../../lambda/shared/naming';
 import { StateStore } from '../../lambda/shared/state-store';
+import type { RoleSnapshot } from '../../lambda/surfaces/iam-roles';
 import { SURFACE_NAMES, type KillMode, type SurfaceName } from '../../lambda/shared/types';
 import { getSurface } from '../../lambda/surfaces';
 import type { ResourceSnapshot, SurfaceContext } from '../../lambda/surfaces/types';
@@ -96,6 +98,23 @@ export async function waitFor(
 }
 
 export type AgentState = Record<SurfaceName, ResourceSnapshot[]>;
+
+/** The state with the session deny a restore leaves taken out of every role (checked on its own). */
+export function withoutSessionDeny(state: AgentState): AgentState {
+  return {
+    ...state,
+    iam: state.iam.map((r) => {
+      const role = r.state as RoleSnapshot;
+      return {
+        id: r.id,
+        state: {
+          ...role,
+          inlinePolicies: role.inlinePolicies.filter((p) => p.policyName !== REVOKE_SESSIONS_POLICY),
+        },
+      };
+    }),
+  };
+}
 
 /**
  * The agent's whole state: every surface discovered and snapshotted, exactly as a kill does, but
